@@ -1,0 +1,77 @@
+//! The `netcore` command-line program. Also reachable as `python -m netcore`.
+//! Exit codes: 0 success, 1 remote or network error, 2 usage error.
+
+mod lookup;
+
+use std::ffi::OsString;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for a remote or network failure.
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit code for a usage error.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "netcore",
+    version,
+    about = "A networking engine with Python's socket semantics: look-ups, servers and clients",
+    long_about = "A networking engine with Python's socket semantics: look-ups, servers and clients.\n\n\
+                  With no subcommand, netcore runs its default job: `netcore resolve localhost`.",
+    after_help = "Examples:\n  netcore resolve localhost\n  netcore port http tcp\n  netcore port 25"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Resolve(lookup::ResolveArgs),
+    Port(lookup::PortArgs),
+}
+
+/// Runs the program with `args` (the first is the program name) and returns its exit code.
+pub fn main<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let outcome = match cli.command {
+        Some(Command::Resolve(args)) => lookup::resolve(&args),
+        Some(Command::Port(args)) => lookup::port(&args),
+        None => lookup::resolve(&lookup::ResolveArgs::default_job()),
+    };
+    match outcome {
+        Ok(()) => 0,
+        Err(failure) => {
+            eprintln!("netcore: {}", failure.message);
+            failure.code
+        }
+    }
+}
+
+/// A failed command: one line for stderr and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: i32,
+}
+
+impl Failure {
+    pub fn network(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), code: EXIT_FAILURE }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), code: EXIT_USAGE }
+    }
+}

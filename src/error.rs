@@ -1,0 +1,107 @@
+//! One error type for the whole core. Each variant maps one to one to a C status
+//! code (`ffi::status`) and to the Python exception the stdlib raises (`python::errors`).
+
+use std::io;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A getaddrinfo/getnameinfo failure: `code` is the EAI_* value, `message` is gai_strerror's.
+    #[error("[Errno {code}] {message}")]
+    AddressInfo { code: i32, message: String },
+    /// A legacy host look-up failure: `code` is the h_errno value, `message` is hstrerror's.
+    #[error("[Errno {code}] {message}")]
+    Host { code: i32, message: String },
+    /// getservbyname found nothing.
+    #[error("service/proto not found")]
+    ServiceNotFound,
+    /// getservbyport found nothing.
+    #[error("port/proto not found")]
+    PortNotFound,
+    /// A value outside its range (Python raises OverflowError).
+    #[error("{0}")]
+    Overflow(String),
+    /// A malformed argument value (Python raises ValueError).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// An argument of the wrong kind (Python raises TypeError).
+    #[error("{0}")]
+    TypeMismatch(String),
+    /// A failure Python reports as a bare `OSError(message)`, with no errno.
+    #[error("{0}")]
+    Failed(String),
+    /// The operation's deadline passed (Python raises `socket.timeout`).
+    #[error("timed out")]
+    Timeout,
+    /// An operating-system error, with its errno.
+    #[error("[Errno {}] {}", .0.raw_os_error().unwrap_or(0), strerror_of(.0))]
+    Os(#[from] io::Error),
+}
+
+impl Error {
+    /// An OS error from an errno value.
+    pub fn from_errno(errno: i32) -> Self {
+        Error::Os(io::Error::from_raw_os_error(errno))
+    }
+
+    /// The numeric code behind the error: errno, EAI_* or h_errno; 0 where there is none.
+    pub fn code(&self) -> i32 {
+        match self {
+            Error::AddressInfo { code, .. } | Error::Host { code, .. } => *code,
+            Error::Os(e) => e.raw_os_error().unwrap_or(0),
+            Error::Timeout => libc::ETIMEDOUT,
+            _ => 0,
+        }
+    }
+
+    /// The message without the `[Errno N]` prefix, as Python's `strerror` attribute holds it.
+    pub fn message(&self) -> String {
+        match self {
+            Error::AddressInfo { message, .. } | Error::Host { message, .. } => message.clone(),
+            Error::Os(e) => strerror_of(e),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The C library's text for an errno, as Python shows it (no "(os error N)" suffix).
+pub fn strerror(errno: i32) -> String {
+    // SAFETY: strerror returns a pointer to a NUL-terminated static or thread-local string.
+    unsafe {
+        let p = libc::strerror(errno);
+        if p.is_null() {
+            return format!("Unknown error {errno}");
+        }
+        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+fn strerror_of(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(errno) => strerror(errno),
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_errors_read_like_python() {
+        let e = Error::from_errno(libc::ECONNREFUSED);
+        assert_eq!(e.to_string(), "[Errno 111] Connection refused");
+        assert_eq!(e.code(), 111);
+        assert_eq!(e.message(), "Connection refused");
+    }
+
+    #[test]
+    fn lookup_errors_keep_code_and_text() {
+        let e = Error::AddressInfo { code: -2, message: "Name or service not known".into() };
+        assert_eq!(e.to_string(), "[Errno -2] Name or service not known");
+        assert_eq!(Error::ServiceNotFound.to_string(), "service/proto not found");
+        assert_eq!(Error::PortNotFound.message(), "port/proto not found");
+    }
+}

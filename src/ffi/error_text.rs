@@ -1,0 +1,53 @@
+//! Error messages for C callers: per code, and the last failure on the calling thread.
+
+use std::os::raw::c_char;
+
+use super::boundary::with_last_error;
+use super::status::netcore_status;
+use super::strings::copy_to_buffer;
+
+/// Writes the fixed description of `status` into `buf` (snprintf-style: truncated to
+/// `len - 1` bytes plus NUL; the full length goes to `*out_len` when `out_len` is not NULL).
+/// Returns OK, or BUFFER_TOO_SMALL when the text was truncated.
+#[no_mangle]
+pub extern "C" fn netcore_status_message(
+    status: netcore_status,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> netcore_status {
+    ffi_boundary!(default = netcore_status::PANIC; {
+        copy_to_buffer(status.description(), buf, len, out_len)
+    })
+}
+
+/// Writes the message of the last failed netcore call on this thread into `buf`, with the
+/// details (which argument, which host, the errno text). Same buffer rules as
+/// `netcore_status_message`. With no failure so far the message is empty.
+#[no_mangle]
+pub extern "C" fn netcore_last_error_message(
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> netcore_status {
+    ffi_boundary!(default = netcore_status::PANIC; {
+        with_last_error(|last| copy_to_buffer(last.map_or("", |(_, _, m)| m), buf, len, out_len))
+    })
+}
+
+/// The status of the last failed netcore call on this thread (OK if none failed yet).
+#[no_mangle]
+pub extern "C" fn netcore_last_error_status() -> netcore_status {
+    ffi_boundary!(default = netcore_status::PANIC; {
+        Ok(with_last_error(|last| last.map_or(netcore_status::OK, |(s, _, _)| s)))
+    })
+}
+
+/// The numeric code behind the last failure on this thread: errno for OS_ERROR, the EAI_*
+/// value for ADDRESS_INFO, h_errno for HOST; 0 otherwise.
+#[no_mangle]
+pub extern "C" fn netcore_last_error_code() -> i32 {
+    ffi_boundary!(default = 0; {
+        Ok(with_last_error(|last| last.map_or(0, |(_, c, _)| c)))
+    })
+}

@@ -1,0 +1,105 @@
+//! Status codes returned by every fallible C function.
+
+use crate::error::Error;
+
+/// The result of a netcore C call. `NETCORE_STATUS_OK` is 0; errors live in 7000..8000 so
+/// they cannot be confused with errno values. Get the text with `netcore_status_message`
+/// and the detail of the last failure on this thread with `netcore_last_error_message`.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum netcore_status {
+    /// Success.
+    OK = 0,
+    /// A required pointer argument was NULL.
+    NULL_ARGUMENT = 7001,
+    /// A string argument was not valid UTF-8.
+    INVALID_UTF8 = 7002,
+    /// A caller-supplied buffer was too small; the needed size was written where asked.
+    BUFFER_TOO_SMALL = 7003,
+    /// A malformed argument (Python: ValueError).
+    INVALID_ARGUMENT = 7004,
+    /// A value outside its range (Python: OverflowError).
+    OVERFLOW = 7005,
+    /// An argument of the wrong kind (Python: TypeError).
+    TYPE_MISMATCH = 7007,
+    /// An index past the end of a list.
+    OUT_OF_RANGE = 7006,
+    /// A panic inside the library was caught at the C boundary.
+    PANIC = 7099,
+    /// Name resolution failed; `netcore_last_error_code` gives the EAI_* value (Python: gaierror).
+    ADDRESS_INFO = 7100,
+    /// Host look-up failed; `netcore_last_error_code` gives the h_errno value (Python: herror).
+    HOST = 7101,
+    /// No such service/protocol (Python: OSError "service/proto not found").
+    SERVICE_NOT_FOUND = 7102,
+    /// No service on that port/protocol (Python: OSError "port/proto not found").
+    PORT_NOT_FOUND = 7103,
+    /// The operation timed out (Python: socket.timeout).
+    TIMEOUT = 7200,
+    /// An operating-system error; `netcore_last_error_code` gives errno (Python: OSError).
+    OS_ERROR = 7201,
+    /// A failure with a message but no errno (Python: bare OSError).
+    FAILED = 7202,
+}
+
+impl netcore_status {
+    /// Every status, for tables and tests.
+    pub const ALL: [netcore_status; 16] = [
+        Self::OK,
+        Self::NULL_ARGUMENT,
+        Self::INVALID_UTF8,
+        Self::BUFFER_TOO_SMALL,
+        Self::INVALID_ARGUMENT,
+        Self::OVERFLOW,
+        Self::OUT_OF_RANGE,
+        Self::TYPE_MISMATCH,
+        Self::PANIC,
+        Self::ADDRESS_INFO,
+        Self::HOST,
+        Self::SERVICE_NOT_FOUND,
+        Self::PORT_NOT_FOUND,
+        Self::TIMEOUT,
+        Self::OS_ERROR,
+        Self::FAILED,
+    ];
+
+    /// A fixed description of the code.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::OK => "success",
+            Self::NULL_ARGUMENT => "a required pointer argument was NULL",
+            Self::INVALID_UTF8 => "a string argument was not valid UTF-8",
+            Self::BUFFER_TOO_SMALL => "the buffer is too small",
+            Self::INVALID_ARGUMENT => "invalid argument",
+            Self::OVERFLOW => "value out of range",
+            Self::OUT_OF_RANGE => "index out of range",
+            Self::PANIC => "internal error: a panic was caught at the C boundary",
+            Self::ADDRESS_INFO => "name resolution failed",
+            Self::HOST => "host look-up failed",
+            Self::SERVICE_NOT_FOUND => "service/proto not found",
+            Self::PORT_NOT_FOUND => "port/proto not found",
+            Self::TIMEOUT => "timed out",
+            Self::OS_ERROR => "operating-system error",
+            Self::FAILED => "operation failed",
+            Self::TYPE_MISMATCH => "argument of the wrong kind",
+        }
+    }
+}
+
+impl From<&Error> for netcore_status {
+    fn from(e: &Error) -> Self {
+        match e {
+            Error::AddressInfo { .. } => Self::ADDRESS_INFO,
+            Error::Host { .. } => Self::HOST,
+            Error::ServiceNotFound => Self::SERVICE_NOT_FOUND,
+            Error::PortNotFound => Self::PORT_NOT_FOUND,
+            Error::Overflow(_) => Self::OVERFLOW,
+            Error::InvalidArgument(_) => Self::INVALID_ARGUMENT,
+            Error::Timeout => Self::TIMEOUT,
+            Error::Os(_) => Self::OS_ERROR,
+            Error::TypeMismatch(_) => Self::TYPE_MISMATCH,
+            Error::Failed(_) => Self::FAILED,
+        }
+    }
+}

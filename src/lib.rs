@@ -1,0 +1,15 @@
+//! netcore: sockets with Python's semantics, resolver helpers, a command-server engine and
+//! clients, in one Rust core with a C ABI (`ffi`) and a Python module (`python`, feature-gated).
+
+pub mod error;
+pub mod cli;
+pub mod ffi;
+pub mod resolve;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::{Error, Result};
+
+/// The crate version, as Cargo.toml has it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(netcore::cli::main(std::env::args_os()));
+}

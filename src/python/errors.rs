@@ -1,0 +1,47 @@
+//! Core errors to the exceptions Python's `socket` module raises, so `except socket.gaierror`
+//! and `except OSError` in existing code catch netcore's errors.
+
+use pyo3::exceptions::{PyOSError, PyOverflowError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::error::Error;
+
+/// The exception the stdlib raises for this failure.
+pub fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
+    match err {
+        Error::AddressInfo { code, message } => socket_class_err(py, "gaierror", (code, message)),
+        Error::Host { code, message } => socket_class_err(py, "herror", (code, message)),
+        Error::Timeout => socket_class_err(py, "timeout", ("timed out",)),
+        Error::Overflow(m) => PyOverflowError::new_err(m),
+        Error::InvalidArgument(m) => PyValueError::new_err(m),
+        Error::TypeMismatch(m) => PyTypeError::new_err(m),
+        e @ (Error::ServiceNotFound | Error::PortNotFound | Error::Failed(_)) => PyOSError::new_err(e.to_string()),
+        Error::Os(e) => match e.raw_os_error() {
+            // OSError(errno, strerror) picks the stdlib subclass (ConnectionRefusedError, ...).
+            Some(errno) => PyOSError::new_err((errno, crate::error::strerror(errno))),
+            None => PyOSError::new_err(e.to_string()),
+        },
+    }
+}
+
+fn socket_class_err<'py, A>(py: Python<'py>, name: &str, args: A) -> PyErr
+where
+    A: pyo3::call::PyCallArgs<'py>,
+{
+    let built = py.import("socket").and_then(|m| m.getattr(name)).and_then(|cls| cls.call1(args));
+    match built {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(e) => e,
+    }
+}
+
+/// `?`-friendly conversion for functions that return core results.
+pub trait IntoPyResult<T> {
+    fn py_err(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> IntoPyResult<T> for crate::Result<T> {
+    fn py_err(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| to_pyerr(py, e))
+    }
+}
