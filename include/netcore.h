@@ -300,24 +300,6 @@ netcore_status netcore_string_list_get(const struct netcore_string_list *list,
  */
 void netcore_string_list_free(struct netcore_string_list *list);
 
-extern int gethostbyname_r(const char *name,
-                           hostent *ret,
-                           char *buf,
-                           size_t buflen,
-                           hostent **result,
-                           int *h_errnop);
-
-extern int gethostbyaddr_r(const void *addr,
-                           socklen_t len,
-                           int family,
-                           hostent *ret,
-                           char *buf,
-                           size_t buflen,
-                           hostent **result,
-                           int *h_errnop);
-
-extern const char *hstrerror(int err);
-
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -17,7 +17,8 @@ pub extern "C" fn netcore_status_message(
     out_len: *mut usize,
 ) -> netcore_status {
     ffi_boundary!(default = netcore_status::PANIC; {
-        copy_to_buffer(status.description(), buf, len, out_len)
+        // Reports its own failure by status only, so the last error survives for a retry.
+        Ok(copy_to_buffer(status.description(), buf, len, out_len).unwrap_or_else(|e| e.status()))
     })
 }
 
@@ -31,7 +32,8 @@ pub extern "C" fn netcore_last_error_message(
     out_len: *mut usize,
 ) -> netcore_status {
     ffi_boundary!(default = netcore_status::PANIC; {
-        with_last_error(|last| copy_to_buffer(last.map_or("", |(_, _, m)| m), buf, len, out_len))
+        let copied = with_last_error(|last| copy_to_buffer(last.map_or("", |(_, _, m)| m), buf, len, out_len));
+        Ok(copied.unwrap_or_else(|e| e.status()))
     })
 }
 

@@ -1,0 +1,23 @@
+# C users' entry points: `make install PREFIX=...` puts libnetcore, netcore.h and netcore.pc in place.
+PREFIX ?= /usr/local
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+MAJOR := $(firstword $(subst ., ,$(VERSION)))
+
+.PHONY: all install uninstall test
+all:
+	cargo build --release
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 0755 target/release/libnetcore.so $(DESTDIR)$(PREFIX)/lib/libnetcore.so.$(VERSION)
+	ln -sf libnetcore.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libnetcore.so.$(MAJOR)
+	ln -sf libnetcore.so.$(MAJOR) $(DESTDIR)$(PREFIX)/lib/libnetcore.so
+	install -m 0644 target/release/libnetcore.a $(DESTDIR)$(PREFIX)/lib/libnetcore.a
+	install -m 0644 include/netcore.h $(DESTDIR)$(PREFIX)/include/netcore.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' netcore.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/netcore.pc
+
+uninstall:
+	rm -f $(PREFIX)/lib/libnetcore.so* $(PREFIX)/lib/libnetcore.a $(PREFIX)/include/netcore.h $(PREFIX)/lib/pkgconfig/netcore.pc
+
+test:
+	./scripts/test
