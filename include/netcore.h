@@ -96,6 +96,26 @@ enum netcore_status
    * A failure with a message but no errno (Python: bare OSError).
    */
   NETCORE_STATUS_FAILED = 7202,
+  /**
+   * The connection was refused (errno ECONNREFUSED; Python: ConnectionRefusedError).
+   */
+  NETCORE_STATUS_CONNECTION_REFUSED = 7203,
+  /**
+   * The connection was reset or the pipe broke (ECONNRESET, EPIPE; Python: ConnectionResetError).
+   */
+  NETCORE_STATUS_CONNECTION_RESET = 7204,
+  /**
+   * The peer closed the connection before a complete reply arrived.
+   */
+  NETCORE_STATUS_CONNECTION_CLOSED = 7205,
+  /**
+   * A line exceeded its configured limit.
+   */
+  NETCORE_STATUS_LINE_TOO_LONG = 7206,
+  /**
+   * The object is in the wrong state for the call (closed, already started, stopped).
+   */
+  NETCORE_STATUS_INVALID_STATE = 7207,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

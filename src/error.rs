@@ -32,6 +32,15 @@ pub enum Error {
     /// A failure Python reports as a bare `OSError(message)`, with no errno.
     #[error("{0}")]
     Failed(String),
+    /// The peer closed the connection before a complete reply arrived.
+    #[error("connection closed by peer")]
+    ConnectionClosed,
+    /// A reply or request line exceeded its configured limit.
+    #[error("line too long (limit {limit} bytes)")]
+    LineTooLong { limit: usize },
+    /// The object is in the wrong state for the call (closed, already started, stopped).
+    #[error("{0}")]
+    InvalidState(String),
     /// The operation's deadline passed (Python raises `socket.timeout`).
     #[error("timed out")]
     Timeout,

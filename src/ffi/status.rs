@@ -41,11 +41,21 @@ pub enum netcore_status {
     OS_ERROR = 7201,
     /// A failure with a message but no errno (Python: bare OSError).
     FAILED = 7202,
+    /// The connection was refused (errno ECONNREFUSED; Python: ConnectionRefusedError).
+    CONNECTION_REFUSED = 7203,
+    /// The connection was reset or the pipe broke (ECONNRESET, EPIPE; Python: ConnectionResetError).
+    CONNECTION_RESET = 7204,
+    /// The peer closed the connection before a complete reply arrived.
+    CONNECTION_CLOSED = 7205,
+    /// A line exceeded its configured limit.
+    LINE_TOO_LONG = 7206,
+    /// The object is in the wrong state for the call (closed, already started, stopped).
+    INVALID_STATE = 7207,
 }
 
 impl netcore_status {
     /// Every status, for tables and tests.
-    pub const ALL: [netcore_status; 16] = [
+    pub const ALL: [netcore_status; 21] = [
         Self::OK,
         Self::NULL_ARGUMENT,
         Self::INVALID_UTF8,
@@ -62,6 +72,11 @@ impl netcore_status {
         Self::TIMEOUT,
         Self::OS_ERROR,
         Self::FAILED,
+        Self::CONNECTION_REFUSED,
+        Self::CONNECTION_RESET,
+        Self::CONNECTION_CLOSED,
+        Self::LINE_TOO_LONG,
+        Self::INVALID_STATE,
     ];
 
     /// A fixed description of the code.
@@ -82,6 +97,11 @@ impl netcore_status {
             Self::TIMEOUT => "timed out",
             Self::OS_ERROR => "operating-system error",
             Self::FAILED => "operation failed",
+            Self::CONNECTION_REFUSED => "connection refused",
+            Self::CONNECTION_RESET => "connection reset by peer",
+            Self::CONNECTION_CLOSED => "connection closed by peer",
+            Self::LINE_TOO_LONG => "line too long",
+            Self::INVALID_STATE => "invalid state for this call",
             Self::TYPE_MISMATCH => "argument of the wrong kind",
         }
     }
@@ -97,7 +117,14 @@ impl From<&Error> for netcore_status {
             Error::Overflow(_) => Self::OVERFLOW,
             Error::InvalidArgument(_) => Self::INVALID_ARGUMENT,
             Error::Timeout => Self::TIMEOUT,
-            Error::Os(_) => Self::OS_ERROR,
+            Error::Os(e) => match e.raw_os_error() {
+                Some(libc::ECONNREFUSED) => Self::CONNECTION_REFUSED,
+                Some(libc::ECONNRESET | libc::EPIPE) => Self::CONNECTION_RESET,
+                _ => Self::OS_ERROR,
+            },
+            Error::ConnectionClosed => Self::CONNECTION_CLOSED,
+            Error::LineTooLong { .. } => Self::LINE_TOO_LONG,
+            Error::InvalidState(_) => Self::INVALID_STATE,
             Error::TypeMismatch(_) => Self::TYPE_MISMATCH,
             Error::Failed(_) => Self::FAILED,
         }

@@ -1,7 +1,7 @@
 //! Core errors to the exceptions Python's `socket` module raises, so `except socket.gaierror`
 //! and `except OSError` in existing code catch netcore's errors.
 
-use pyo3::exceptions::{PyOSError, PyOverflowError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyConnectionResetError, PyOSError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::error::Error;
@@ -15,6 +15,10 @@ pub fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
         Error::Overflow(m) => PyOverflowError::new_err(m),
         Error::InvalidArgument(m) => PyValueError::new_err(m),
         Error::TypeMismatch(m) => PyTypeError::new_err(m),
+        // A peer that hangs up mid-reply is a reset connection to Python code.
+        Error::ConnectionClosed => PyConnectionResetError::new_err(err_text(&Error::ConnectionClosed)),
+        e @ Error::LineTooLong { .. } => PyValueError::new_err(e.to_string()),
+        Error::InvalidState(m) => PyOSError::new_err(m),
         e @ (Error::ServiceNotFound | Error::PortNotFound | Error::Failed(_)) => PyOSError::new_err(e.to_string()),
         Error::Os(e) => match e.raw_os_error() {
             // OSError(errno, strerror) picks the stdlib subclass (ConnectionRefusedError, ...).
@@ -33,6 +37,10 @@ where
         Ok(exc) => PyErr::from_value(exc),
         Err(e) => e,
     }
+}
+
+fn err_text(e: &Error) -> String {
+    e.to_string()
 }
 
 /// `?`-friendly conversion for functions that return core results.
