@@ -613,7 +613,7 @@ pub fn create_connection(
     host: Option<&str>,
     port: Option<&str>,
     timeout: ConnectTimeout,
-    source: Option<&Address>,
+    source: Option<(&str, i64)>,
     intr: &mut Interrupt<'_>,
 ) -> std::result::Result<Socket, Vec<Error>> {
     let found = crate::resolve::getaddrinfo(host, port, 0, libc::SOCK_STREAM, 0, 0).map_err(|e| vec![e])?;
@@ -627,8 +627,12 @@ pub fn create_connection(
             if let ConnectTimeout::Set(t) = timeout {
                 sock.settimeout(t)?;
             }
-            if let Some(src) = source {
-                sock.bind(src)?;
+            if let Some((host, port)) = source {
+                let host = host.to_string();
+                sock.bind(&match ai.family {
+                    libc::AF_INET6 => Address::Inet6 { host, port, flowinfo: 0, scope_id: 0 },
+                    _ => Address::Inet { host, port },
+                })?;
             }
             let target = match ai.addr {
                 std::net::SocketAddr::V4(v4) => Address::Inet { host: v4.ip().to_string(), port: v4.port().into() },
