@@ -19,7 +19,7 @@ pub mod wait;
 use std::io;
 use std::mem;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering::Relaxed};
 use std::time::Duration;
 
 use socket2::SockAddr;
@@ -141,6 +141,8 @@ pub struct Socket {
     sock_type: i32,
     proto: i32,
     timeout_ns: AtomicI64,
+    /// The last read had to wait for data (see `wait::sock_call`).
+    read_waited: AtomicBool,
 }
 
 impl Drop for Socket {
@@ -221,6 +223,7 @@ impl Socket {
             sock_type: sock_type & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC),
             proto,
             timeout_ns: AtomicI64::new(NO_TIMEOUT),
+            read_waited: AtomicBool::new(false),
         };
         if nonblock_type {
             sock.timeout_ns.store(0, Relaxed);
@@ -298,7 +301,7 @@ impl Socket {
     }
 
     pub fn accept_with(&self, intr: &mut Interrupt<'_>) -> Result<(Socket, SockName)> {
-        let (fd, peer) = sock_call(self.fileno(), self.mode(), ACCEPT, intr, |fd, _| {
+        let (fd, peer) = sock_call(self.fileno(), self.mode(), ACCEPT, intr, None, |fd, _| {
             with_sockaddr(|sa, len| {
                 // SAFETY: storage from with_sockaddr.
                 cvt(unsafe { libc::accept4(fd, sa, len, libc::SOCK_CLOEXEC) })
@@ -363,7 +366,7 @@ impl Socket {
             if !wait {
                 return Ok(Err(ConnectFail::Errno(err)));
             }
-            let waited = sock_call(fd, mode, CONNECT_WAIT, intr, |fd, _| {
+            let waited = sock_call(fd, mode, CONNECT_WAIT, intr, None, |fd, _| {
                 match getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ERROR)? {
                     0 | libc::EISCONN => Ok(()),
                     e => Err(io::Error::from_raw_os_error(e)),
@@ -391,10 +394,14 @@ impl Socket {
 
     pub fn recv_with(&self, buf: &mut [u8], flags: i32, intr: &mut Interrupt<'_>) -> Result<usize> {
         let (ptr, len) = (buf.as_mut_ptr(), buf.len());
-        sock_call(self.fileno(), self.mode(), READ, intr, |fd, extra| {
+        let n = sock_call(self.fileno(), self.mode(), READ, intr, Some(&self.read_waited), |fd, extra| {
             // SAFETY: ptr/len describe `buf`, borrowed mutably for this call.
             cvt_size(unsafe { libc::recv(fd, ptr as *mut libc::c_void, len, flags | extra) })
-        })
+        })?;
+        if n == len {
+            self.read_waited.store(false, Relaxed);
+        }
+        Ok(n)
     }
 
     /// `recvfrom(bufsize[, flags])` into `buf`: the count and the sender's address.
@@ -404,12 +411,15 @@ impl Socket {
 
     pub fn recvfrom_with(&self, buf: &mut [u8], flags: i32, intr: &mut Interrupt<'_>) -> Result<(usize, SockName)> {
         let (ptr, len) = (buf.as_mut_ptr(), buf.len());
-        let (n, from) = sock_call(self.fileno(), self.mode(), READ, intr, |fd, extra| {
+        let (n, from) = sock_call(self.fileno(), self.mode(), READ, intr, Some(&self.read_waited), |fd, extra| {
             with_sockaddr(|sa, salen| {
                 // SAFETY: ptr/len describe `buf`; sa/salen come from with_sockaddr.
                 cvt_size(unsafe { libc::recvfrom(fd, ptr as *mut libc::c_void, len, flags | extra, sa, salen) })
             })
         })?;
+        if n == len {
+            self.read_waited.store(false, Relaxed);
+        }
         Ok((n, addr::sockname(&from)))
     }
 
@@ -425,7 +435,7 @@ impl Socket {
 
     fn send_mode(&self, data: &[u8], flags: i32, mode: Mode, intr: &mut Interrupt<'_>) -> Result<usize> {
         let (ptr, len) = (data.as_ptr(), data.len());
-        sock_call(self.fileno(), mode, WRITE, intr, |fd, extra| {
+        sock_call(self.fileno(), mode, WRITE, intr, None, |fd, extra| {
             // SAFETY: ptr/len describe `data`.
             cvt_size(unsafe { libc::send(fd, ptr as *const libc::c_void, len, flags | extra | libc::MSG_NOSIGNAL) })
         })
@@ -459,7 +469,7 @@ impl Socket {
     pub fn sendto_with(&self, data: &[u8], flags: i32, address: &Address, intr: &mut Interrupt<'_>) -> Result<usize> {
         let sa = addr::resolve(self.family, address, "sendto")?;
         let (ptr, len) = (data.as_ptr(), data.len());
-        sock_call(self.fileno(), self.mode(), WRITE, intr, |fd, extra| {
+        sock_call(self.fileno(), self.mode(), WRITE, intr, None, |fd, extra| {
             // SAFETY: ptr/len describe `data`; sa is a valid sockaddr.
             cvt_size(unsafe {
                 libc::sendto(

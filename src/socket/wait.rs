@@ -3,6 +3,7 @@
 //! call blocks.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -106,18 +107,24 @@ pub(crate) struct Call {
 /// Runs `op` under `mode`, as CPython's `sock_call_ex`: retries on EINTR after `intr.check()`,
 /// waits for readiness when a timeout is set, raises `Error::Timeout` at the deadline.
 /// `op` gets the fd and extra flags to OR into its call (`MSG_DONTWAIT` or 0).
+///
+/// `waited` is the socket's memory of whether its last read had to wait: when it did, a sliced
+/// blocking read waits for readiness first instead of trying (and failing) a MSG_DONTWAIT read,
+/// which saves a system call per message in request/response traffic. The caller clears it
+/// when a read fills its whole buffer (streaming, where data is usually there already).
 pub(crate) fn sock_call<T>(
     fd: i32,
     mode: Mode,
     call: Call,
     intr: &mut Interrupt<'_>,
+    waited: Option<&AtomicBool>,
     mut op: impl FnMut(i32, libc::c_int) -> io::Result<T>,
 ) -> Result<T> {
     if fd < 0 {
         // A closed socket: the call itself fails with EBADF, as in CPython.
         return op(fd, 0).map_err(Error::from);
     }
-    let mut need_wait = call.wait_first;
+    let mut need_wait = call.wait_first || waited.is_some_and(|w| w.load(Relaxed));
     loop {
         let wait: Option<Option<Duration>> = match mode {
             Mode::NonBlocking => None,
@@ -162,7 +169,10 @@ pub(crate) fn sock_call<T>(
             // A blocking fd that still says EAGAIN (SO_RCVTIMEO) reports it, as CPython does;
             // only our own MSG_DONTWAIT attempts and deadline waits go round again.
             Err(e) if would_block(&e) && (extra != 0 || call.wait_first || matches!(mode, Mode::Deadline(_))) => {
-                need_wait = true
+                need_wait = true;
+                if let Some(w) = waited {
+                    w.store(true, Relaxed);
+                }
             }
             Err(e) => return Err(e.into()),
         }
