@@ -219,7 +219,7 @@ fn port_arg(obj: &Bound<'_, PyAny>, caller: &str) -> PyResult<i64> {
 
 /// An unsigned C int as the `I` format takes it (no range check: the value wraps).
 fn uint_arg(obj: &Bound<'_, PyAny>) -> PyResult<u32> {
-    let big: Bound<'_, PyInt> = obj.call_method0("__index__")?.cast_into().map_err(PyErr::from)?;
+    let big = obj.py().import("operator")?.call_method1("index", (obj,))?;
     let masked: u64 = big.call_method1("__and__", (0xffff_ffffu64,))?.extract()?;
     Ok(masked as u32)
 }
@@ -641,7 +641,8 @@ impl PySocket {
     #[pyo3(signature = (level, optname, buflen = None))]
     fn getsockopt(&self, py: Python<'_>, level: i32, optname: i32, buflen: Option<i64>) -> PyResult<Py<PyAny>> {
         match buflen {
-            None => Ok(self.inner.getsockopt_int(level, optname).py_err(py)?.into_pyobject(py)?.into_any().unbind()),
+            // buflen 0 asks for an int, as in CPython.
+            None | Some(0) => Ok(self.inner.getsockopt_int(level, optname).py_err(py)?.into_pyobject(py)?.into_any().unbind()),
             Some(n) => Ok(PyBytes::new(py, &self.inner.getsockopt_bytes(level, optname, n).py_err(py)?).into_any().unbind()),
         }
     }
@@ -778,7 +779,7 @@ fn _create_connection(
     source_address: Option<&Bound<'_, PyAny>>,
     all_errors: bool,
 ) -> PyResult<PySocket> {
-    let (host, port): (Bound<'_, PyAny>, Bound<'_, PyAny>) = address.extract()?;
+    let (host, port) = unpack_pair(address)?;
     let host = if host.is_none() { None } else { Some(host_arg(&host)?) };
     let port: Option<String> = if port.is_none() {
         None
@@ -823,6 +824,26 @@ fn _create_connection(
             Err(PyErr::from_value(group))
         }
     }
+}
+
+/// `host, port = address`, with Python's unpacking errors.
+fn unpack_pair<'py>(address: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let iter = address
+        .try_iter()
+        .map_err(|_| PyTypeError::new_err(format!("cannot unpack non-iterable {} object", type_name(address))))?;
+    let mut items = Vec::with_capacity(2);
+    for item in iter {
+        items.push(item?);
+        if items.len() > 2 {
+            return Err(PyValueError::new_err("too many values to unpack (expected 2)"));
+        }
+    }
+    if items.len() < 2 {
+        return Err(PyValueError::new_err(format!("not enough values to unpack (expected 2, got {})", items.len())));
+    }
+    let port = items.pop().expect("two items");
+    let host = items.pop().expect("two items");
+    Ok((host, port))
 }
 
 /// Like `blocking`, for a core call whose result carries several errors.

@@ -63,7 +63,7 @@ pub fn parse_timeout(seconds: Option<f64>) -> Result<Option<Duration>> {
     // Rounded up to whole nanoseconds, as CPython's _PyTime_ROUND_TIMEOUT.
     let ns = (s * 1e9).ceil();
     if ns >= i64::MAX as f64 {
-        return Err(Error::Overflow("timestamp too large to convert to C _PyTime_t".into()));
+        return Err(Error::Overflow("timestamp out of range for platform time_t".into()));
     }
     Ok(Some(Duration::from_nanos(ns as u64)))
 }
