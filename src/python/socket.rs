@@ -43,7 +43,13 @@ where
     T: Send,
 {
     if !on_main_thread() {
-        return py.detach(|| f(&mut Interrupt::none())).py_err(py);
+        return py
+            .detach(|| {
+                let r = f(&mut Interrupt::none());
+                park_if_finalizing();
+                r
+            })
+            .py_err(py);
     }
     let mut pending: Option<PyErr> = None;
     let result = {
@@ -62,6 +68,34 @@ where
     match pending {
         Some(e) => Err(e),
         None => result.py_err(py),
+    }
+}
+
+/// A daemon thread that comes back from a blocking call while the interpreter shuts down
+/// must not re-attach: CPython (before 3.14) would end it with pthread_exit, whose forced
+/// unwind cannot cross PyO3's panic trap and aborts the process ("FATAL: exception not
+/// rethrown"). Such a thread parks instead, as CPython 3.14 does; the exiting process ends it.
+fn park_if_finalizing() {
+    type IsFinalizing = unsafe extern "C" fn() -> c_int;
+    static CHECK: std::sync::OnceLock<Option<IsFinalizing>> = std::sync::OnceLock::new();
+    let check = CHECK.get_or_init(|| {
+        // Py_IsFinalizing is public from 3.13; _Py_IsFinalizing is exported by 3.7-3.12.
+        for name in [c"Py_IsFinalizing", c"_Py_IsFinalizing"] {
+            // SAFETY: dlsym on the running process; the symbol, when present, has this type.
+            let sym = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+            if !sym.is_null() {
+                // SAFETY: both functions take no arguments and return int.
+                return Some(unsafe { std::mem::transmute::<*mut c_void, IsFinalizing>(sym) });
+            }
+        }
+        None
+    });
+    // SAFETY: reads the runtime's finalizing flag; safe without the GIL.
+    if check.is_some_and(|f| unsafe { f() } != 0) {
+        loop {
+            // SAFETY: pause just sleeps until a signal; the loop never ends.
+            unsafe { libc::pause() };
+        }
     }
 }
 
