@@ -130,6 +130,9 @@ SocketKind = _socket.SocketKind
 
 _Address = Union[Tuple[str, int], Tuple[str, int, int, int]]
 
+# The stdlib's "no timeout given" marker, so code passing socket._GLOBAL_DEFAULT_TIMEOUT works.
+_GLOBAL_DEFAULT_TIMEOUT: Any = getattr(_socket, "_GLOBAL_DEFAULT_TIMEOUT")
+
 
 def _intenum(value: int, enum_class: Any) -> Any:
     try:
@@ -140,7 +143,7 @@ def _intenum(value: int, enum_class: Any) -> Any:
 
 def create_connection(
     address: Tuple[Any, Any],
-    timeout: Any = _socket._GLOBAL_DEFAULT_TIMEOUT,
+    timeout: Any = _GLOBAL_DEFAULT_TIMEOUT,
     source_address: Any = None,
     *,
     all_errors: bool = False,

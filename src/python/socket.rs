@@ -386,7 +386,7 @@ const SMALL_RECV: usize = 256 * 1024;
 #[pymethods]
 impl PySocket {
     #[new]
-    #[pyo3(signature = (family = -1, r#type = -1, proto = -1, fileno = None))]
+    #[pyo3(signature = (family = -1, r#type = -1, proto = -1, fileno = None), text_signature = "(family=-1, type=-1, proto=-1, fileno=None)")]
     fn py_new(py: Python<'_>, family: i32, r#type: i32, proto: i32, fileno: Option<&Bound<'_, PyAny>>) -> PyResult<PySocket> {
         let opt = |v: i32| (v != -1).then_some(v);
         let sock = match fileno {
@@ -767,7 +767,7 @@ impl PySocket {
 
 /// socketpair([family[, type[, proto]]]) -> (socket object, socket object)
 #[pyfunction]
-#[pyo3(signature = (family = None, r#type = libc::SOCK_STREAM, proto = 0))]
+#[pyo3(signature = (family = None, r#type = libc::SOCK_STREAM, proto = 0), text_signature = "(family=None, type=1, proto=0)")]
 fn socketpair(py: Python<'_>, family: Option<i32>, r#type: i32, proto: i32) -> PyResult<(PySocket, PySocket)> {
     let (a, b) = Socket::pair(family.unwrap_or(libc::AF_UNIX), r#type, proto).py_err(py)?;
     Ok((PySocket::wrap(a), PySocket::wrap(b)))
