@@ -104,6 +104,7 @@ fn park_if_finalizing() {
 // API), but `PyObject_GetBuffer`/`PyBuffer_Release` and `Py_buffer` have been exported and
 // stable since Python 3.3, so we declare them here.
 
+/// cbindgen:ignore
 #[repr(C)]
 struct RawBuffer {
     buf: *mut c_void,
@@ -119,6 +120,9 @@ struct RawBuffer {
     internal: *mut c_void,
 }
 
+// Kept out of the C header: cbindgen would otherwise declare these imports there.
+#[allow(unused_doc_comments)]
+/// cbindgen:ignore
 extern "C" {
     fn PyObject_GetBuffer(obj: *mut ffi::PyObject, view: *mut RawBuffer, flags: c_int) -> c_int;
     fn PyBuffer_Release(view: *mut RawBuffer);
@@ -376,6 +380,25 @@ impl PySocket {
     }
 }
 
+/// A receive buffer of `n` bytes; MemoryError (not an abort) when there is no such memory.
+/// Zeroed by the allocator (calloc), so a large buffer costs no page touching before data
+/// arrives, as CPython's uninitialised bytes object.
+fn zeroed_buffer(n: usize) -> PyResult<Vec<u8>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(n).map_err(|_| pyo3::exceptions::PyMemoryError::new_err(()))?;
+    // SAFETY: layout has a non-zero size; a non-null result is n zeroed bytes that the Vec
+    // then owns with the same layout (capacity n, align 1).
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout);
+        if p.is_null() {
+            return Err(pyo3::exceptions::PyMemoryError::new_err(()));
+        }
+        Ok(Vec::from_raw_parts(p, n, n))
+    }
+}
+
 thread_local! {
     /// Receive buffer for small `recv` calls: the bytes object is made at the received size.
     static RECV_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -551,7 +574,7 @@ impl PySocket {
                 return result;
             }
         }
-        let mut buf = vec![0u8; n];
+        let mut buf = zeroed_buffer(n)?;
         let k = blocking(py, |intr| self.inner.recv_with(&mut buf, flags, intr))?;
         Ok(PyBytes::new(py, &buf[..k]))
     }
@@ -576,7 +599,7 @@ impl PySocket {
         if bufsize < 0 {
             return Err(PyValueError::new_err("negative buffersize in recvfrom"));
         }
-        let mut buf = vec![0u8; bufsize as usize];
+        let mut buf = zeroed_buffer(bufsize as usize)?;
         let (k, from) = blocking(py, |intr| self.inner.recvfrom_with(&mut buf, flags, intr))?;
         Ok((PyBytes::new(py, &buf[..k]), sockname_obj(py, from)?))
     }

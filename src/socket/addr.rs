@@ -156,6 +156,9 @@ pub fn ipv6_text(ip: &Ipv6Addr) -> String {
     unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
 }
 
+// Kept out of the C header: cbindgen would otherwise declare these imports there.
+#[allow(unused_doc_comments)]
+/// cbindgen:ignore
 extern "C" {
     // Not bound by the libc crate; POSIX, in every C library.
     fn inet_ntop(af: libc::c_int, src: *const libc::c_void, dst: *mut libc::c_char, size: libc::socklen_t) -> *const libc::c_char;
