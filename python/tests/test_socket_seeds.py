@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import socket as stdsocket
 import subprocess
 import sys
@@ -70,12 +71,29 @@ class Server:
             text=True,
             encoding="utf-8",
         )
+        self.out = b""
         wait_bound(port, kind, self.proc)
+
+    def expect(self, text: str, count: int = 1, timeout: float = 20) -> None:
+        """Reads the server's output until `text` appeared `count` times (bounded in time)."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while self.out.decode("utf-8", "replace").count(text) < count and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                self.out += chunk
 
     def stop(self) -> tuple[str, str]:
         self.proc.kill()
-        out, err = self.proc.communicate(timeout=20)
-        return out, err
+        self.proc.wait(timeout=20)
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        rest = self.proc.stdout.buffer.read() if hasattr(self.proc.stdout, "buffer") else b""
+        err = self.proc.stderr.read()
+        return (self.out + rest).decode("utf-8"), err
 
 
 def client(src: str, module: str, *args: str, stdin: str = "") -> str:
@@ -204,6 +222,7 @@ def test_seed000_command_server(server_mod, client_mod, tmp_path):
         assert run("hello\n") == ">>welcome\n>"
         # An empty input sends nothing and quits.
         assert run("") == ">"
+        srv.expect("connection closed", 8)
     finally:
         out, err = srv.stop()
     assert "waiting for connection..." in out and "...Connected from: ('127.0.0.1'," in out, err
@@ -301,6 +320,7 @@ def test_seed001_connect_and_base_server(server_mod, client_mod):
     srv = Server(SERVER_PY.replace("51423", port), server_mod, int(port))
     try:
         out = client(CONNECT_PY.replace("51423", port), client_mod)
+        srv.expect("Got connection from")
     finally:
         server_out, err = srv.stop()
     assert out == (
@@ -317,6 +337,7 @@ def test_seed001_udp_server(server_mod, client_mod):
     srv = Server(UDP_SERVER_001.replace("51423", port), server_mod, int(port), stdsocket.SOCK_DGRAM)
     try:
         out = client(UDP_CLIENT_001.replace("51423", port), client_mod)
+        srv.expect("Got data from")
     finally:
         server_out, _ = srv.stop()
     assert out == "b'ping over udp'\n"
@@ -408,7 +429,7 @@ def test_seed002_threaded_tcp_transcript(server_mod, client_mod):
     srv = Server(TCP_SERVER_002.replace("8000", port), server_mod, int(port))
     try:
         out = client(TCP_CLIENT_002.replace("8000", port), client_mod)
-        time.sleep(0.3)  # let the handler thread print its goodbye
+        srv.expect("closed.")  # the handler thread's goodbye
     finally:
         server_out, err = srv.stop()
     assert out == (
@@ -431,6 +452,7 @@ def test_seed002_udp_transcript(server_mod, client_mod):
     srv = Server(UDP_SERVER_002.replace("9000", port), server_mod, int(port), stdsocket.SOCK_DGRAM)
     try:
         out = client(UDP_CLIENT_002.replace("9000", port), client_mod)
+        srv.expect("Received from", 2)
     finally:
         server_out, _ = srv.stop()
     assert out == "Received Hello, client1\nReceived Hello, client2\n"
@@ -526,6 +548,7 @@ def test_seed003_thank_you_server(server_mod, client_mod):
     srv = Server(THANKS_SERVER.replace("8088", port), server_mod, int(port))
     try:
         out = client(THANKS_CLIENT.replace("8088", port), client_mod)
+        srv.expect("Got connection from")
     finally:
         server_out, _ = srv.stop()
     assert out == "b'Thank you for connection'\n"
@@ -619,6 +642,7 @@ def test_seed004_welcome_server(server_mod, client_mod):
     srv = Server(WELCOME_SERVER.replace("9999", port), server_mod, int(port))
     try:
         out = client(WELCOME_CLIENT.replace("9999", port), client_mod)
+        srv.expect("连接地址")
     finally:
         server_out, _ = srv.stop()
     assert out == "欢迎访问！\n\n"

@@ -227,9 +227,11 @@ impl Socket {
         };
         if nonblock_type {
             sock.timeout_ns.store(0, Relaxed);
-        } else {
-            sock.settimeout(getdefaulttimeout())?;
+        } else if let Some(t) = getdefaulttimeout() {
+            sock.settimeout(Some(t))?;
         }
+        // With no default timeout the fd's flags are left as they are (CPython does the same),
+        // which also saves a system call per accepted connection.
         Ok(sock)
     }
 
