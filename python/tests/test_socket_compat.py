@@ -796,3 +796,64 @@ def test_mixed_peers_exchange_data(server_mod, client_mod):
     srv.close()
     assert received == [payload]
     assert back == payload[::-1]
+
+
+def test_connect_timeout_to_a_full_listener():
+    """A listener whose accept queue is full drops SYNs: connect() with a timeout raises
+    socket.timeout, connect_ex() returns EAGAIN (CPython's value for a timed-out connect)."""
+    full = stdsocket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    fillers = []
+    for _ in range(4):
+        c = stdsocket.socket()
+        c.setblocking(False)
+        c.connect_ex(full.getsockname())
+        fillers.append(c)
+    time.sleep(0.2)
+
+    def run(mod):
+        with mod.socket() as s:
+            s.settimeout(0.3)
+            first = outcome(s.connect, full.getsockname())
+        with mod.socket() as s:
+            s.settimeout(0.3)
+            second = outcome(s.connect_ex, full.getsockname())
+        return first[:2], second
+
+    try:
+        kind, value = same(run)
+    finally:
+        for c in fillers:
+            c.close()
+        full.close()
+    if value[0][0] == "ok":
+        pytest.skip("the kernel accepted the connection instead of dropping the SYN")
+    assert value == (("err", stdsocket.timeout), ("ok", errno.EAGAIN))
+
+
+def test_subclasses_keep_their_class():
+    def run(mod):
+        class Mine(mod.socket):
+            pass
+
+        s = Mine(stdsocket.AF_INET, stdsocket.SOCK_DGRAM)
+        d = s.dup()
+        text = repr(s).split(" fd=")[0]
+        result = (type(d).__name__, isinstance(d, Mine), d.gettimeout(), text.endswith("Mine"))
+        s.close()
+        d.close()
+        return result
+
+    assert same(run) == ("ok", ("Mine", True, None, True))
+
+
+def test_pickling_is_refused():
+    import pickle
+
+    def run(mod):
+        with mod.socket() as s:
+            # The message names the class ('netcore.socket' / 'socket'): compare the type.
+            return outcome(pickle.dumps, s)[1]
+
+    assert same(run) == ("ok", TypeError)

@@ -75,11 +75,16 @@ class Server:
         wait_bound(port, kind, self.proc)
 
     def expect(self, text: str, count: int = 1, timeout: float = 20) -> None:
-        """Reads the server's output until `text` appeared `count` times (bounded in time)."""
+        """Reads the server's output until `count` whole lines hold `text` (bounded in time)."""
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + timeout
-        while self.out.decode("utf-8", "replace").count(text) < count and time.monotonic() < deadline:
+
+        def seen() -> int:
+            lines = self.out.decode("utf-8", "replace").split("\n")[:-1]  # complete lines only
+            return sum(text in line for line in lines)
+
+        while seen() < count and time.monotonic() < deadline:
             ready, _, _ = select.select([fd], [], [], 0.1)
             if ready:
                 chunk = os.read(fd, 65536)
