@@ -380,31 +380,68 @@ impl PySocket {
     }
 }
 
-/// A receive buffer of `n` bytes; MemoryError (not an abort) when there is no such memory.
-/// Zeroed by the allocator (calloc), so a large buffer costs no page touching before data
-/// arrives, as CPython's uninitialised bytes object.
-fn zeroed_buffer(n: usize) -> PyResult<Vec<u8>> {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    let layout = std::alloc::Layout::array::<u8>(n).map_err(|_| pyo3::exceptions::PyMemoryError::new_err(()))?;
-    // SAFETY: layout has a non-zero size; a non-null result is n zeroed bytes that the Vec
-    // then owns with the same layout (capacity n, align 1).
-    unsafe {
-        let p = std::alloc::alloc_zeroed(layout);
-        if p.is_null() {
-            return Err(pyo3::exceptions::PyMemoryError::new_err(()));
+/// A new bytes object received into directly, as CPython's recv does: allocated at the
+/// requested size without being cleared, filled by the kernel, then shrunk to what arrived.
+/// (`_PyBytes_Resize` is outside the limited API but exported, with this signature, by every
+/// CPython 3.)
+struct FreshBytes<'py> {
+    py: Python<'py>,
+    obj: *mut ffi::PyObject,
+    len: usize,
+}
+
+// Kept out of the C header: cbindgen would otherwise declare this import there.
+#[allow(unused_doc_comments)]
+/// cbindgen:ignore
+extern "C" {
+    fn _PyBytes_Resize(bytes: *mut *mut ffi::PyObject, newsize: ffi::Py_ssize_t) -> c_int;
+}
+
+impl<'py> FreshBytes<'py> {
+    fn new(py: Python<'py>, len: isize) -> PyResult<FreshBytes<'py>> {
+        // SAFETY: a NULL source asks for an uninitialised object of `len` bytes.
+        let obj = unsafe { ffi::PyBytes_FromStringAndSize(std::ptr::null(), len) };
+        if obj.is_null() {
+            return Err(PyErr::fetch(py));
         }
-        Ok(Vec::from_raw_parts(p, n, n))
+        Ok(FreshBytes { py, obj, len: len as usize })
+    }
+
+    /// The object's storage. Nothing else can see the object until `finish`.
+    fn buffer(&mut self) -> &mut [std::mem::MaybeUninit<u8>] {
+        if self.len == 0 {
+            return &mut [];
+        }
+        // SAFETY: obj is a bytes object of `len` bytes that we own alone; the slice is only
+        // used (by the receive call) while `self` is alive and before `finish`.
+        unsafe {
+            let data = ffi::PyBytes_AsString(self.obj) as *mut std::mem::MaybeUninit<u8>;
+            std::slice::from_raw_parts_mut(data, self.len)
+        }
+    }
+
+    /// The bytes object holding the first `n` bytes received.
+    fn finish(mut self, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let mut obj = std::mem::replace(&mut self.obj, std::ptr::null_mut());
+        if n != self.len {
+            // SAFETY: obj is our only reference; on failure it is freed and set to NULL.
+            if unsafe { _PyBytes_Resize(&mut obj, n as ffi::Py_ssize_t) } != 0 {
+                return Err(PyErr::fetch(self.py));
+            }
+        }
+        // SAFETY: obj is an owned reference to a bytes object.
+        Ok(unsafe { Bound::from_owned_ptr(self.py, obj).cast_into_unchecked() })
     }
 }
 
-thread_local! {
-    /// Receive buffer for small `recv` calls: the bytes object is made at the received size.
-    static RECV_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+impl Drop for FreshBytes<'_> {
+    fn drop(&mut self) {
+        if !self.obj.is_null() {
+            // SAFETY: an owned reference not handed out (the receive failed); GIL held.
+            unsafe { ffi::Py_DECREF(self.obj) };
+        }
+    }
 }
-
-const SMALL_RECV: usize = 256 * 1024;
 
 #[pymethods]
 impl PySocket {
@@ -559,24 +596,10 @@ impl PySocket {
         if bufsize < 0 {
             return Err(PyValueError::new_err("negative buffersize in recv"));
         }
-        let n = bufsize as usize;
-        if n <= SMALL_RECV {
-            let reused = RECV_BUF.with(|cell| {
-                // A signal handler that itself calls recv finds the buffer busy: fresh one then.
-                let mut buf = cell.try_borrow_mut().ok()?;
-                if buf.len() < n {
-                    buf.resize(n.max(64 * 1024), 0);
-                }
-                let slice = &mut buf[..n];
-                Some(blocking(py, |intr| self.inner.recv_with(slice, flags, intr)).map(|k| PyBytes::new(py, &buf[..k])))
-            });
-            if let Some(result) = reused {
-                return result;
-            }
-        }
-        let mut buf = zeroed_buffer(n)?;
-        let k = blocking(py, |intr| self.inner.recv_with(&mut buf, flags, intr))?;
-        Ok(PyBytes::new(py, &buf[..k]))
+        let mut out = FreshBytes::new(py, bufsize)?;
+        let buf = out.buffer();
+        let k = blocking(py, |intr| self.inner.recv_uninit_with(buf, flags, intr))?;
+        out.finish(k)
     }
 
     #[pyo3(signature = (buffer, nbytes = 0, flags = 0))]
@@ -599,9 +622,10 @@ impl PySocket {
         if bufsize < 0 {
             return Err(PyValueError::new_err("negative buffersize in recvfrom"));
         }
-        let mut buf = zeroed_buffer(bufsize as usize)?;
-        let (k, from) = blocking(py, |intr| self.inner.recvfrom_with(&mut buf, flags, intr))?;
-        Ok((PyBytes::new(py, &buf[..k]), sockname_obj(py, from)?))
+        let mut out = FreshBytes::new(py, bufsize)?;
+        let buf = out.buffer();
+        let (k, from) = blocking(py, |intr| self.inner.recvfrom_uninit_with(buf, flags, intr))?;
+        Ok((out.finish(k)?, sockname_obj(py, from)?))
     }
 
     #[pyo3(signature = (buffer, nbytes = 0, flags = 0))]

@@ -17,7 +17,7 @@ pub mod addr;
 pub mod wait;
 
 use std::io;
-use std::mem;
+use std::mem::{self, MaybeUninit};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering::Relaxed};
 use std::time::Duration;
@@ -395,6 +395,13 @@ impl Socket {
     }
 
     pub fn recv_with(&self, buf: &mut [u8], flags: i32, intr: &mut Interrupt<'_>) -> Result<usize> {
+        // SAFETY: the kernel only writes initialised bytes into the buffer.
+        self.recv_uninit_with(unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }, flags, intr)
+    }
+
+    /// `recv` into memory that need not be initialised (the first `n` bytes are afterwards),
+    /// so a caller can receive straight into a fresh object without clearing it first.
+    pub fn recv_uninit_with(&self, buf: &mut [MaybeUninit<u8>], flags: i32, intr: &mut Interrupt<'_>) -> Result<usize> {
         let (ptr, len) = (buf.as_mut_ptr(), buf.len());
         let n = sock_call(self.fileno(), self.mode(), READ, intr, Some(&self.read_waited), |fd, extra| {
             // SAFETY: ptr/len describe `buf`, borrowed mutably for this call.
@@ -412,6 +419,17 @@ impl Socket {
     }
 
     pub fn recvfrom_with(&self, buf: &mut [u8], flags: i32, intr: &mut Interrupt<'_>) -> Result<(usize, SockName)> {
+        // SAFETY: the kernel only writes initialised bytes into the buffer.
+        self.recvfrom_uninit_with(unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }, flags, intr)
+    }
+
+    /// `recvfrom` into memory that need not be initialised (see `recv_uninit_with`).
+    pub fn recvfrom_uninit_with(
+        &self,
+        buf: &mut [MaybeUninit<u8>],
+        flags: i32,
+        intr: &mut Interrupt<'_>,
+    ) -> Result<(usize, SockName)> {
         let (ptr, len) = (buf.as_mut_ptr(), buf.len());
         let (n, from) = sock_call(self.fileno(), self.mode(), READ, intr, Some(&self.read_waited), |fd, extra| {
             with_sockaddr(|sa, salen| {
