@@ -471,6 +471,8 @@ def test_data_argument_errors():
         "getsockopt buflen 2000": lambda s: s.getsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_TYPE, 2000),
         "setsockopt str": lambda s: s.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_REUSEADDR, "x"),
         "setsockopt bad option": lambda s: s.setsockopt(stdsocket.SOL_SOCKET, 9999, 1),
+        "setsockopt huge int": lambda s: s.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_REUSEADDR, 2**40),
+        "setsockopt None without optlen": lambda s: s.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_REUSEADDR, None),
         "shutdown not connected": lambda s: s.shutdown(stdsocket.SHUT_RDWR),
         "shutdown bad how": lambda s: s.shutdown(99),
         "getpeername unconnected": lambda s: s.getpeername(),

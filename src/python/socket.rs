@@ -711,7 +711,8 @@ impl PySocket {
             return self.inner.setsockopt(level, optname, OptValue::Null(len)).py_err(py);
         }
         if let Ok(i) = value.cast::<PyInt>() {
-            let v: i32 = i.extract()?;
+            // An int beyond C int is not an int option; CPython then tries it as a buffer.
+            let v: i32 = i.extract().map_err(|_| PyTypeError::new_err("a bytes-like object is required, not 'int'"))?;
             return self.inner.setsockopt(level, optname, OptValue::Int(v)).py_err(py);
         }
         let data = Data::get(value)?;
