@@ -859,3 +859,22 @@ def test_pickling_is_refused():
             return outcome(pickle.dumps, s)[1]
 
     assert same(run) == ("ok", TypeError)
+
+
+def test_blocking_send_of_a_large_buffer_sends_it_all():
+    """On a blocking stream socket a single send() returns once everything is queued (the
+    kernel's behaviour, which CPython shows); netcore's sliced waits must not change that."""
+    size = 8 << 20
+
+    def run(mod):
+        a, b = mod.socketpair()
+        got = []
+        reader = threading.Thread(target=lambda: got.append(len(b.makefile("rb").read())))
+        reader.start()
+        sent = a.send(b"y" * size)
+        a.close()
+        reader.join(30)
+        b.close()
+        return sent, got
+
+    assert same(run) == ("ok", (size, [size]))

@@ -56,6 +56,11 @@ where
         let pending = &mut pending;
         py.detach(move || {
             let mut check = move || -> crate::Result<()> {
+                // Once a handler has raised, the call is over: every later check fails too, so
+                // no loop in the core can carry on past the exception.
+                if pending.is_some() {
+                    return Err(Error::from_errno(libc::EINTR));
+                }
                 Python::attach(|py| py.check_signals()).map_err(|e| {
                     *pending = Some(e);
                     Error::from_errno(libc::EINTR)

@@ -454,6 +454,28 @@ impl Socket {
     }
 
     fn send_mode(&self, data: &[u8], flags: i32, mode: Mode, intr: &mut Interrupt<'_>) -> Result<usize> {
+        let first = self.send_once(data, flags, mode, intr)?;
+        // A plain blocking send on a stream socket returns only once all the data is queued
+        // (or a signal or error cuts it short). A sliced wait sends with MSG_DONTWAIT, which
+        // stops when the buffer is full, so it carries on the same way: `send` then returns
+        // what CPython's would.
+        let sliced = mode == Mode::Blocking && intr.slice().is_some() && flags & libc::MSG_DONTWAIT == 0;
+        if !sliced || self.sock_type != libc::SOCK_STREAM || first >= data.len() {
+            return Ok(first);
+        }
+        let mut sent = first;
+        while sent < data.len() {
+            match self.send_once(&data[sent..], flags, mode, intr) {
+                Ok(n) => sent += n,
+                // As the kernel: what went is reported; the error shows on the next call.
+                // (An exception from a signal handler is raised by the Python layer.)
+                Err(_) => break,
+            }
+        }
+        Ok(sent)
+    }
+
+    fn send_once(&self, data: &[u8], flags: i32, mode: Mode, intr: &mut Interrupt<'_>) -> Result<usize> {
         let (ptr, len) = (data.as_ptr(), data.len());
         sock_call(self.fileno(), mode, WRITE, intr, None, |fd, extra| {
             // SAFETY: ptr/len describe `data`.
