@@ -878,3 +878,24 @@ def test_blocking_send_of_a_large_buffer_sends_it_all():
         return sent, got
 
     assert same(run) == ("ok", (size, [size]))
+
+
+def test_recv_waitall_waits_for_the_whole_buffer():
+    def run(mod):
+        a, b = mod.socketpair()
+
+        def trickle():
+            for part in (b"ab", b"cd", b"ef"):
+                time.sleep(0.05)
+                b.sendall(part)
+
+        t = threading.Thread(target=trickle)
+        t.start()
+        data = a.recv(6, stdsocket.MSG_WAITALL)
+        t.join(10)
+        b.close()
+        rest = a.recv(10, stdsocket.MSG_WAITALL)  # end of stream: what there is
+        a.close()
+        return data, rest
+
+    assert same(run) == ("ok", (b"abcdef", b""))

@@ -402,8 +402,26 @@ impl Socket {
     /// `recv` into memory that need not be initialised (the first `n` bytes are afterwards),
     /// so a caller can receive straight into a fresh object without clearing it first.
     pub fn recv_uninit_with(&self, buf: &mut [MaybeUninit<u8>], flags: i32, intr: &mut Interrupt<'_>) -> Result<usize> {
+        let mode = self.mode();
+        let mut n = self.recv_once(buf, flags, mode, intr)?;
+        // MSG_WAITALL on a blocking stream socket waits for the whole buffer in the kernel; a
+        // sliced wait adds MSG_DONTWAIT, which ends at what is there, so it goes on here until
+        // the buffer is full, the stream ends, or an error (reported next time, as the kernel).
+        let sliced = mode == Mode::Blocking && intr.slice().is_some();
+        if sliced && flags & libc::MSG_WAITALL != 0 && self.sock_type == libc::SOCK_STREAM && n > 0 {
+            while n < buf.len() {
+                match self.recv_once(&mut buf[n..], flags, mode, intr) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => n += k,
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    fn recv_once(&self, buf: &mut [MaybeUninit<u8>], flags: i32, mode: Mode, intr: &mut Interrupt<'_>) -> Result<usize> {
         let (ptr, len) = (buf.as_mut_ptr(), buf.len());
-        let n = sock_call(self.fileno(), self.mode(), READ, intr, Some(&self.read_waited), |fd, extra| {
+        let n = sock_call(self.fileno(), mode, READ, intr, Some(&self.read_waited), |fd, extra| {
             // SAFETY: ptr/len describe `buf`, borrowed mutably for this call.
             cvt_size(unsafe { libc::recv(fd, ptr as *mut libc::c_void, len, flags | extra) })
         })?;
