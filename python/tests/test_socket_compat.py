@@ -598,7 +598,8 @@ def test_detach_dup_fromfd():
         w = mod.socket(fileno=fd)
         wrapped = (w.family, w.type, w.proto, w.fileno() == fd)
         w.close()
-        return dup_info, from_info, after, wrapped, outcome(mod.socket, fileno=-1)[1], outcome(mod.fromfd, 10**6, 2, 1)[1:3]
+        bad = (outcome(mod.socket, fileno=-1)[1], outcome(mod.fromfd, 10**6, 2, 1)[1:3], outcome(mod.fromfd, w, 2, 1)[1])
+        return dup_info, from_info, after, wrapped, bad
 
     same(run)
 

@@ -830,10 +830,8 @@ fn socketpair(py: Python<'_>, family: Option<i32>, r#type: i32, proto: i32) -> P
 #[pyfunction]
 #[pyo3(signature = (fd, family, r#type, proto = 0))]
 fn fromfd(py: Python<'_>, fd: &Bound<'_, PyAny>, family: i32, r#type: i32, proto: i32) -> PyResult<PySocket> {
-    let fd: i32 = match fd.call_method0("fileno") {
-        Ok(f) => f.extract()?,
-        Err(_) => fd.extract()?,
-    };
+    // An int, as os.dup takes it (the stdlib's fromfd is `socket(..., dup(fd))`).
+    let fd: i32 = fd.extract()?;
     Socket::fromfd(fd, family, r#type, proto).py_err(py).map(PySocket::wrap)
 }
 
