@@ -250,3 +250,41 @@ sys.exit(os.WEXITSTATUS(result["status"]) if "status" in result else 2)
 
     proc = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True, text=True)
     assert proc.returncode == 42, proc.stderr
+
+
+def test_no_sigpipe_even_with_the_default_sigpipe_action():
+    """Python ignores SIGPIPE, which would hide a missing MSG_NOSIGNAL: this child restores the
+    default action (terminate), then writes to peers that are gone. It must see BrokenPipeError
+    and ConnectionResetError and live on."""
+    import subprocess
+
+    code = r"""
+import signal, socket as std, struct, time
+import netcore
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+results = []
+a, b = netcore.socketpair()
+b.close()
+for call in (lambda: a.send(b"x"), lambda: a.sendall(b"x" * 100000), lambda: a.send(b"y")):
+    try:
+        call()
+    except OSError as e:
+        results.append(type(e).__name__)
+srv = std.socket(); srv.bind(("127.0.0.1", 0)); srv.listen()
+c = netcore.create_connection(srv.getsockname(), timeout=10)
+conn, _ = srv.accept()
+conn.setsockopt(std.SOL_SOCKET, std.SO_LINGER, struct.pack("ii", 1, 0))
+conn.close()
+time.sleep(0.05)
+for _ in range(3):
+    try:
+        c.sendall(b"z" * 1000)
+    except OSError as e:
+        results.append(type(e).__name__)
+print(" ".join(results))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True, text=True)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr)
+    names = proc.stdout.split()
+    assert names[:3] == ["BrokenPipeError"] * 3
+    assert names[3] in ("ConnectionResetError", "BrokenPipeError") and len(names) == 6
