@@ -303,7 +303,7 @@ impl Socket {
     }
 
     pub fn accept_with(&self, intr: &mut Interrupt<'_>) -> Result<(Socket, SockName)> {
-        let (fd, peer) = sock_call(self.fileno(), self.mode(), ACCEPT, intr, None, |fd, _| {
+        let (fd, peer) = sock_call(&self.fd, self.mode(), ACCEPT, intr, None, |fd, _| {
             with_sockaddr(|sa, len| {
                 // SAFETY: storage from with_sockaddr.
                 cvt(unsafe { libc::accept4(fd, sa, len, libc::SOCK_CLOEXEC) })
@@ -368,7 +368,7 @@ impl Socket {
             if !wait {
                 return Ok(Err(ConnectFail::Errno(err)));
             }
-            let waited = sock_call(fd, mode, CONNECT_WAIT, intr, None, |fd, _| {
+            let waited = sock_call(&self.fd, mode, CONNECT_WAIT, intr, None, |fd, _| {
                 match getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ERROR)? {
                     0 | libc::EISCONN => Ok(()),
                     e => Err(io::Error::from_raw_os_error(e)),
@@ -421,7 +421,7 @@ impl Socket {
 
     fn recv_once(&self, buf: &mut [MaybeUninit<u8>], flags: i32, mode: Mode, intr: &mut Interrupt<'_>) -> Result<usize> {
         let (ptr, len) = (buf.as_mut_ptr(), buf.len());
-        let n = sock_call(self.fileno(), mode, READ, intr, Some(&self.read_waited), |fd, extra| {
+        let n = sock_call(&self.fd, mode, READ, intr, Some(&self.read_waited), |fd, extra| {
             // SAFETY: ptr/len describe `buf`, borrowed mutably for this call.
             cvt_size(unsafe { libc::recv(fd, ptr as *mut libc::c_void, len, flags | extra) })
         })?;
@@ -449,7 +449,7 @@ impl Socket {
         intr: &mut Interrupt<'_>,
     ) -> Result<(usize, SockName)> {
         let (ptr, len) = (buf.as_mut_ptr(), buf.len());
-        let (n, from) = sock_call(self.fileno(), self.mode(), READ, intr, Some(&self.read_waited), |fd, extra| {
+        let (n, from) = sock_call(&self.fd, self.mode(), READ, intr, Some(&self.read_waited), |fd, extra| {
             with_sockaddr(|sa, salen| {
                 // SAFETY: ptr/len describe `buf`; sa/salen come from with_sockaddr.
                 cvt_size(unsafe { libc::recvfrom(fd, ptr as *mut libc::c_void, len, flags | extra, sa, salen) })
@@ -495,7 +495,7 @@ impl Socket {
 
     fn send_once(&self, data: &[u8], flags: i32, mode: Mode, intr: &mut Interrupt<'_>) -> Result<usize> {
         let (ptr, len) = (data.as_ptr(), data.len());
-        sock_call(self.fileno(), mode, WRITE, intr, None, |fd, extra| {
+        sock_call(&self.fd, mode, WRITE, intr, None, |fd, extra| {
             // SAFETY: ptr/len describe `data`.
             cvt_size(unsafe { libc::send(fd, ptr as *const libc::c_void, len, flags | extra | libc::MSG_NOSIGNAL) })
         })
@@ -529,7 +529,7 @@ impl Socket {
     pub fn sendto_with(&self, data: &[u8], flags: i32, address: &Address, intr: &mut Interrupt<'_>) -> Result<usize> {
         let sa = addr::resolve(self.family, address, "sendto")?;
         let (ptr, len) = (data.as_ptr(), data.len());
-        sock_call(self.fileno(), self.mode(), WRITE, intr, None, |fd, extra| {
+        sock_call(&self.fd, self.mode(), WRITE, intr, None, |fd, extra| {
             // SAFETY: ptr/len describe `data`; sa is a valid sockaddr.
             cvt_size(unsafe {
                 libc::sendto(

@@ -3,7 +3,7 @@
 //! call blocks.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -106,26 +106,29 @@ pub(crate) struct Call {
 
 /// Runs `op` under `mode`, as CPython's `sock_call_ex`: retries on EINTR after `intr.check()`,
 /// waits for readiness when a timeout is set, raises `Error::Timeout` at the deadline.
-/// `op` gets the fd and extra flags to OR into its call (`MSG_DONTWAIT` or 0).
+/// `op` gets the fd (read from `fd_cell` each round) and extra flags to OR into its call
+/// (`MSG_DONTWAIT` or 0).
 ///
 /// `waited` is the socket's memory of whether its last read had to wait: when it did, a sliced
 /// blocking read waits for readiness first instead of trying (and failing) a MSG_DONTWAIT read,
 /// which saves a system call per message in request/response traffic. The caller clears it
 /// when a read fills its whole buffer (streaming, where data is usually there already).
 pub(crate) fn sock_call<T>(
-    fd: i32,
+    fd_cell: &AtomicI32,
     mode: Mode,
     call: Call,
     intr: &mut Interrupt<'_>,
     waited: Option<&AtomicBool>,
     mut op: impl FnMut(i32, libc::c_int) -> io::Result<T>,
 ) -> Result<T> {
-    if fd < 0 {
-        // A closed socket: the call itself fails with EBADF, as in CPython.
-        return op(fd, 0).map_err(Error::from);
-    }
     let mut need_wait = call.wait_first || waited.is_some_and(|w| w.load(Relaxed));
     loop {
+        // Read afresh each round, as CPython does: once another thread closes the socket,
+        // the call fails with EBADF instead of waiting on a number the fd table may reuse.
+        let fd = fd_cell.load(Relaxed);
+        if fd < 0 {
+            return op(fd, 0).map_err(Error::from);
+        }
         let wait: Option<Option<Duration>> = match mode {
             Mode::NonBlocking => None,
             Mode::Blocking => match intr.slice() {
