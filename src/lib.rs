@@ -5,6 +5,7 @@ pub mod error;
 pub mod cli;
 pub mod ffi;
 pub mod resolve;
+pub mod server;
 
 #[cfg(feature = "python")]
 mod python;
