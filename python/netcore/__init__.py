@@ -50,6 +50,8 @@ from ._netcore import (
     getservbyname,
     getservbyport,
 )
+from ._netcore import Request
+from ._server import CommandServer, Server, UDPServer
 
 # The stdlib's own classes, so `except socket.gaierror` catches netcore's errors and back.
 error = OSError
@@ -101,6 +103,7 @@ __all__ = [
     "AI_PASSIVE",
     "AI_V4MAPPED",
     "AddressFamily",
+    "CommandServer",
     "EAI_AGAIN",
     "EAI_FAIL",
     "EAI_FAMILY",
@@ -114,11 +117,14 @@ __all__ = [
     "NI_NOFQDN",
     "NI_NUMERICHOST",
     "NI_NUMERICSERV",
+    "Request",
     "SOCK_DGRAM",
     "SOCK_RAW",
     "SOCK_SEQPACKET",
     "SOCK_STREAM",
+    "Server",
     "SocketKind",
+    "UDPServer",
     "__version__",
     "error",
     "gaierror",

@@ -2,6 +2,7 @@
 
 mod errors;
 mod resolve;
+mod server;
 
 use pyo3::prelude::*;
 
@@ -16,5 +17,6 @@ fn _netcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", crate::VERSION)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     resolve::register(m)?;
+    server::register(m)?;
     Ok(())
 }
