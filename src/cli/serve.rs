@@ -142,6 +142,18 @@ impl ServeArgs {
 pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
     let config = args.config()?;
     let framing = config.framing;
+    // The signal handlers go in before the server announces itself, so a Ctrl+C right after
+    // the "serving" line already stops it cleanly.
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::network(format!("cannot wait for signals: {e}")))?;
+    let (mut interrupt, mut terminate) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let _guard = signals.enter();
+        let install = |kind| signal(kind).map_err(|e| Failure::network(format!("cannot install a signal handler: {e}")));
+        (install(SignalKind::interrupt())?, install(SignalKind::terminate())?)
+    };
     let server = Server::start(config).map_err(|e| match e {
         crate::Error::InvalidArgument(m) => Failure::usage(m),
         other => Failure::network(format!("cannot start the server: {other}")),
@@ -155,21 +167,15 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
         );
     }
     eprintln!("netcore: press Ctrl+C to stop");
-    let signals = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::network(format!("cannot wait for signals: {e}")))?;
     signals.block_on(async {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).ok();
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
     });
     eprintln!("netcore: stopping");
-    let stats = server.stats();
     server.stop(Duration::from_secs(5)).map_err(|e| Failure::network(e.to_string()))?;
+    let stats = server.stats();
     eprintln!(
         "netcore: stopped after {} connections, {} requests ({} errors, {} rejected)",
         stats.connections_total, stats.requests, stats.errors, stats.rejected
