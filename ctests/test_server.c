@@ -461,6 +461,69 @@ static void test_stop_from_a_callback(void) {
     netcore_server_free(srv);
 }
 
+
+/* One UDP request and its reply datagram. */
+static void udp_ask(uint16_t port, const char *msg, char *buf, size_t size) {
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    set_timeout(u);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sendto(u, msg, strlen(msg), 0, (struct sockaddr *)&a, sizeof a);
+    ssize_t n = recv(u, buf, size - 1, 0);
+    buf[n > 0 ? n : 0] = 0;
+    close(u);
+}
+
+/* Every built-in service over TCP, UDP and a Unix socket, line framing. */
+static void test_every_service_everywhere(const char *dir) {
+    static const struct {
+        const char *service, *banner, *request, *reply, *udp_reply;
+    } cases[] = {
+        {"command", NULL, "os", "[posix]", "[posix]"},
+        {"greet", "Hello, I am server", "bob", "Hello, bob!", "Hello, bob"},
+        {"banner", "Thank you for connection", NULL, NULL, "Thank you for connection"},
+        {"echo", NULL, "same", "same", "same"},
+    };
+    char path[512], line[256];
+    snprintf(path, sizeof path, "%s/every.sock", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        netcore_server_config *cfg = NULL;
+        CHECK_OK(netcore_server_config_new(cases[i].service, &cfg));
+        CHECK_OK(netcore_server_config_listen_tcp(cfg, "127.0.0.1:0"));
+        CHECK_OK(netcore_server_config_listen_udp(cfg, "127.0.0.1:0"));
+        CHECK_OK(netcore_server_config_listen_unix(cfg, path));
+        netcore_server *srv = NULL;
+        CHECK_OK(netcore_server_start(cfg, &srv));
+        netcore_server_config_free(cfg);
+        if (srv == NULL) continue;
+        for (int unix_side = 0; unix_side < 2; unix_side++) {
+            int fd = unix_side ? unix_connect(path) : tcp_connect(port_of(srv, 0));
+            CHECK(fd >= 0);
+            if (cases[i].banner) {
+                read_line(fd, line, sizeof line);
+                CHECK_STR(line, cases[i].banner);
+            }
+            if (cases[i].request) {
+                char req[64];
+                int n = snprintf(req, sizeof req, "%s\n", cases[i].request);
+                send_all(fd, req, (size_t)n);
+                read_line(fd, line, sizeof line);
+                CHECK_STR(line, cases[i].reply);
+            } else {
+                CHECK(read_line(fd, line, sizeof line) == -1); /* banner: closed after the text */
+            }
+            close(fd);
+        }
+        char buf[256];
+        udp_ask(port_of(srv, 1), cases[i].request ? cases[i].request : "x", buf, sizeof buf);
+        CHECK_STR(buf, cases[i].udp_reply);
+        netcore_server_free(srv);
+    }
+}
+
 int main(void) {
     char dir[] = "/tmp/netcore-ctest-XXXXXX";
     if (mkdtemp(dir) == NULL) return 1;
@@ -473,6 +536,7 @@ int main(void) {
     test_command_service_and_callbacks(dir);
     test_default_handler_and_line_limit();
     test_greet_banner_echo(dir);
+    test_every_service_everywhere(dir);
     test_limits_and_token();
     test_stop_from_a_callback();
 

@@ -623,3 +623,27 @@ fn bad_configs_fail_cleanly() {
     let bad = Limits { max_line: 0, ..Limits::default() };
     assert!(Server::start(ServerConfig::new(Service::Echo).limits(bad)).is_err());
 }
+
+#[test]
+fn big_replies_to_pipelined_requests_are_not_buffered_without_bound() {
+    // Each 4-byte request makes a 100 KiB reply: one read of 1000 requests would be ~100 MB
+    // of output if the server answered them all before writing.
+    let limits = Limits { max_output: 64 * 1024, idle_timeout: Some(Duration::from_secs(2)), ..Limits::default() };
+    let s = start(
+        ServerConfig::new(Service::Custom)
+            .tcp(local())
+            .limits(limits)
+            .command("big", |_: &Request<'_>| Response::Reply(vec![b'b'; 100 * 1024])),
+    );
+    let c = connect(tcp_addr(&s));
+    socket2::SockRef::from(&c).set_recv_buffer_size(4096).unwrap();
+    let mut w = c.try_clone().unwrap();
+    w.write_all(&b"big\n".repeat(1000)).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let answered = s.stats().requests;
+    assert!(answered < 500, "{answered} requests answered while the client read nothing");
+    // The stalled client is dropped after the idle timeout; its slot comes back.
+    assert!(wait_until(|| s.stats().connections_open == 0));
+    assert!(s.stats().requests < 1000);
+    s.stop(T).unwrap();
+}

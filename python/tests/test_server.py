@@ -464,3 +464,36 @@ def test_a_forked_child_gets_a_clear_error():
         c, f = lines_client(server.server_address)
         assert ask(c, f, "os") == "[posix]\n"  # the parent's server is untouched
         c.close()
+
+
+@pytest.mark.parametrize(
+    "service, banner, request_, reply, udp_reply",
+    [
+        ("command", None, b"os", b"[posix]", b"[posix]"),
+        ("greet", b"Hello, I am server", b"bob", b"Hello, bob!", b"Hello, bob"),
+        ("banner", b"Thank you for connection", None, None, b"Thank you for connection"),
+        ("echo", None, b"\xffbytes", b"\xffbytes", b"\xffbytes"),
+    ],
+)
+def test_every_service_over_tcp_udp_and_unix(tmp_path, service, banner, request_, reply, udp_reply):
+    path = str(tmp_path / "s.sock")
+    with netcore.Server(service=service, udp=("127.0.0.1", 0), unix=path) as server:
+        tcp_addr, udp_addr = server.addresses[0][1], server.addresses[1][1]
+        for family, addr in [(socket.AF_INET, tcp_addr), (socket.AF_UNIX, path)]:
+            c = socket.socket(family, socket.SOCK_STREAM)
+            c.settimeout(T)
+            c.connect(addr)
+            f = c.makefile("rb")
+            if banner is not None:
+                assert f.readline() == banner + b"\n"
+            if request_ is not None:
+                c.sendall(request_ + b"\n")
+                assert f.readline() == reply + b"\n"
+            else:
+                assert f.readline() == b""  # the banner service closes
+            c.close()
+        d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        d.settimeout(T)
+        d.sendto(request_ or b"x", udp_addr)
+        assert d.recv(1024) == udp_reply
+        d.close()

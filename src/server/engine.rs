@@ -746,7 +746,7 @@ impl<S: Stream> Connection<S> {
             return Next::Close;
         }
         let request = Request { line, peer: &self.peer, transport: self.transport };
-        let outcome = run_handler(|| inner.dispatcher.dispatch(&request));
+        let outcome = inner.dispatcher.dispatch(&request);
         if outcome.error {
             add(&inner.counters.errors, 1);
         }
@@ -825,12 +825,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Runs dispatch (which may call blocking user code) without stalling the other tasks of
-/// this worker: tokio moves them to another thread meanwhile.
-fn run_handler<R>(f: impl FnOnce() -> R) -> R {
-    tokio::task::block_in_place(f)
-}
-
 async fn with_timeout<F: Future>(limit: Option<Duration>, f: F) -> Option<F::Output> {
     match limit {
         Some(d) => tokio::time::timeout(d, f).await.ok(),
@@ -869,7 +863,7 @@ fn serve_udp(sock: UdpSocket) -> impl FnOnce(Arc<Inner>) -> Accepting {
                 }
                 let peer_text = peer.to_string();
                 let request = Request { line: data, peer: &peer_text, transport: Transport::Udp };
-                let outcome = run_handler(|| inner.dispatcher.dispatch(&request));
+                let outcome = inner.dispatcher.dispatch(&request);
                 if outcome.error {
                     add(&inner.counters.errors, 1);
                 }

@@ -218,8 +218,11 @@ fn into_outcome(response: Response) -> Outcome {
     }
 }
 
+/// Runs a user handler. It may block (C, Python, the GIL): `block_in_place` hands this
+/// worker's other tasks to another thread meanwhile. Built-in services never block and skip it.
 fn call_user(handler: &dyn Handler, request: &Request<'_>) -> Response {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.handle(request))) {
+    let run = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.handle(request)));
+    match tokio::task::block_in_place(run) {
         Ok(r) => r,
         Err(_) => Response::Error("internal error in handler".into()),
     }
