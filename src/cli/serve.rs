@@ -212,3 +212,45 @@ mod tests {
         assert_eq!(args.config().unwrap_err().code, crate::cli::EXIT_USAGE);
     }
 }
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+    use crate::server::Listen;
+
+    #[test]
+    fn every_flag_reaches_the_config() {
+        let mut args = ServeArgs::default_job();
+        args.service = ServiceName::Greet;
+        args.listen = vec!["[::1]:7000".into(), "8000".into()];
+        args.udp = vec!["127.0.0.1:9000".into()];
+        args.unix = vec!["/tmp/x.sock".into()];
+        args.framing = FramingName::Message;
+        args.root = Some("/srv".into());
+        args.max_conns = 7;
+        args.max_line = 99;
+        args.idle_timeout = 0;
+        let c = args.config().unwrap();
+        assert_eq!(c.service, Service::Greet);
+        assert_eq!(c.framing, Framing::Message);
+        assert_eq!(
+            c.listen,
+            vec![
+                Listen::Tcp("[::1]:7000".parse().unwrap()),
+                Listen::Tcp("127.0.0.1:8000".parse().unwrap()),
+                Listen::Udp("127.0.0.1:9000".parse().unwrap()),
+                Listen::Unix("/tmp/x.sock".into()),
+            ]
+        );
+        assert_eq!(c.root.as_deref(), Some(std::path::Path::new("/srv")));
+        assert_eq!((c.limits.max_connections, c.limits.max_line, c.limits.idle_timeout), (7, 99, None));
+        let mut only_unix = ServeArgs::default_job();
+        only_unix.listen.clear();
+        only_unix.unix = vec!["/tmp/y.sock".into()];
+        assert_eq!(only_unix.config().unwrap().listen, vec![Listen::Unix("/tmp/y.sock".into())]);
+        let mut banner = ServeArgs::default_job();
+        banner.service = ServiceName::Banner;
+        banner.banner = Some("欢迎访问！".into());
+        assert_eq!(banner.config().unwrap().service, Service::Banner("欢迎访问！".as_bytes().to_vec()));
+    }
+}
