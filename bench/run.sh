@@ -52,3 +52,6 @@ print(f"depth {depth:>2}: netcore {n:>10,.0f} req/s (p99 {np99} us)   floor {f:>
       f"   ratio {n / f:.2f}x   load generator CPU {float(cpu):.2f} cores")
 PY
 done
+
+python3 bench/idle_memory.py 10000 netcore
+python3 bench/idle_memory.py 10000 floor

@@ -637,14 +637,20 @@ impl<S: Stream> Connection<S> {
             }
             let room = match self.inner.framing {
                 Framing::Line => (self.inner.max_line + 2).saturating_sub(self.input.len()).clamp(1, READ_CHUNK),
-                Framing::Message => self.inner.max_line.min(64 * 1024),
+                Framing::Message => self.inner.max_line.min(READ_CHUNK),
             };
             // Read at most `room` bytes, so a line can outgrow max_line by only a little and a
-            // message is never longer than max_line.
-            let before = self.input.len();
-            self.input.resize(before + room, 0);
-            let n = self.stream.try_read_slice(&mut self.input[before..]);
-            self.input.truncate(before + *n.as_ref().unwrap_or(&0));
+            // message is never longer than max_line. The read goes to the stack first: a
+            // connection keeps input memory only for an unfinished line, never a whole
+            // read buffer (idle clients cost no input memory).
+            let n = {
+                let mut chunk = [0u8; READ_CHUNK];
+                let r = self.stream.try_read_slice(&mut chunk[..room.min(READ_CHUNK)]);
+                if let Ok(n) = r {
+                    self.input.extend_from_slice(&chunk[..n]);
+                }
+                r
+            };
             let n = match n {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -669,8 +675,6 @@ impl<S: Stream> Connection<S> {
                 Framing::Message => {
                     let chunk = std::mem::take(&mut self.input);
                     let next = self.request(strip_line_ending(&chunk));
-                    self.input = chunk;
-                    self.input.clear();
                     if let Next::Close = next {
                         return Ok(());
                     }
@@ -711,7 +715,7 @@ impl<S: Stream> Connection<S> {
                         self.line_too_long();
                         return Ok(());
                     }
-                    if self.input.is_empty() && self.input.capacity() > 2 * READ_CHUNK {
+                    if self.input.is_empty() && self.input.capacity() > 1024 {
                         self.input = Vec::new();
                     }
                 }
