@@ -647,3 +647,19 @@ fn big_replies_to_pipelined_requests_are_not_buffered_without_bound() {
     assert!(s.stats().requests < 1000);
     s.stop(T).unwrap();
 }
+
+#[test]
+fn long_unix_socket_paths_still_get_mode_0600() {
+    let dir = tempfile::tempdir().unwrap();
+    // Fits sun_path, but not with the temporary name's prefix and suffix.
+    let room = 100usize.saturating_sub(dir.path().as_os_str().len() + 1);
+    let path = dir.path().join("s".repeat(room.max(1)));
+    let s = start(ServerConfig::new(Service::Echo).unix(&path));
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    let mut c = UnixStream::connect(&path).unwrap();
+    c.write_all(b"long\n").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_to_end(c), b"long\n");
+    s.stop(T).unwrap();
+    assert!(!path.exists());
+}

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// sun_path's size on Linux, NUL included.
+const SUN_PATH_MAX: usize = 108;
+
 /// The socket file a server created; removed on stop if it is still the same file.
 pub(crate) struct UnixSocketFile {
     path: PathBuf,
@@ -54,6 +57,16 @@ pub(crate) fn bind(path: &Path) -> Result<(UnixListener, UnixSocketFile)> {
     tmp_name.push(name);
     tmp_name.push(format!(".{}.tmp", std::process::id()));
     let tmp = dir.join(tmp_name);
+    if tmp.as_os_str().len() >= SUN_PATH_MAX {
+        // No room for the temporary name: bind in place and tighten the mode at once. The
+        // file starts with the umask's mode (0755 by default), which already refuses other
+        // users, since connecting to a socket file needs write permission.
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        let meta = std::fs::symlink_metadata(path)?;
+        listener.set_nonblocking(true)?;
+        return Ok((listener, UnixSocketFile { path: path.to_path_buf(), dev: meta.dev(), ino: meta.ino() }));
+    }
     let _ = std::fs::remove_file(&tmp);
     let listener = UnixListener::bind(&tmp)?;
     let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
