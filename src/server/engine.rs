@@ -387,8 +387,10 @@ impl Server {
         {
             std::thread::sleep(Duration::from_millis(2));
         }
-        let runtime = self.runtime.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(rt) = runtime {
+        // Held while the runtime shuts down, so a concurrent `stop` returns only once the
+        // server is really stopped.
+        let mut runtime = self.runtime.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(rt) = runtime.take() {
             if tokio::runtime::Handle::try_current().is_ok() {
                 rt.shutdown_background();
             } else {
@@ -399,6 +401,7 @@ impl Server {
             f.remove();
         }
         self.stopped.store(true, Ordering::SeqCst);
+        drop(runtime);
         Ok(())
     }
 }
