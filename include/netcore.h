@@ -219,6 +219,13 @@ typedef struct netcore_request {
  * (and optionally `netcore_reply_close` / `netcore_reply_error`). Return 0 on success; any
  * other value sends `error: command failed (N)` unless the callback set an error itself.
  * A callback that writes nothing sends an empty reply.
+ *
+ * Threads: callbacks run on the server's worker threads (`netcore-server`), several at once
+ * for different clients, never on the thread that called `netcore_server_start`; they must
+ * be thread-safe and may block. A callback may call `netcore_server_stop` or
+ * `netcore_server_request_stop` on its own server (the stop is then only requested and
+ * completed by the owner's `netcore_server_stop`, `netcore_server_wait` + stop, or
+ * `netcore_server_free`), but never `netcore_server_free`.
  */
 typedef int32_t (*netcore_command_fn)(void *userdata,
                                       const struct netcore_request *request,

@@ -93,6 +93,13 @@ pub struct netcore_server_stats {
 /// (and optionally `netcore_reply_close` / `netcore_reply_error`). Return 0 on success; any
 /// other value sends `error: command failed (N)` unless the callback set an error itself.
 /// A callback that writes nothing sends an empty reply.
+///
+/// Threads: callbacks run on the server's worker threads (`netcore-server`), several at once
+/// for different clients, never on the thread that called `netcore_server_start`; they must
+/// be thread-safe and may block. A callback may call `netcore_server_stop` or
+/// `netcore_server_request_stop` on its own server (the stop is then only requested and
+/// completed by the owner's `netcore_server_stop`, `netcore_server_wait` + stop, or
+/// `netcore_server_free`), but never `netcore_server_free`.
 pub type netcore_command_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, request: *const netcore_request, reply: *mut netcore_reply) -> i32>;
 

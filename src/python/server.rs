@@ -170,7 +170,7 @@ fn seconds(name: &str, value: f64) -> PyResult<Duration> {
 }
 
 /// The engine, serving in the background from construction until `stop`.
-#[pyclass(module = "netcore._netcore", name = "ServerCore")]
+#[pyclass(module = "netcore._netcore", name = "ServerCore", frozen)]
 pub struct PyServerCore {
     server: Option<Arc<Server>>,
 }
