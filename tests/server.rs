@@ -663,3 +663,33 @@ fn long_unix_socket_paths_still_get_mode_0600() {
     s.stop(T).unwrap();
     assert!(!path.exists());
 }
+
+#[test]
+fn stop_gives_up_on_a_stuck_handler_after_its_timeout() {
+    let entered = Arc::new(AtomicUsize::new(0));
+    let e2 = entered.clone();
+    let s = start(ServerConfig::new(Service::Command).tcp(local()).command("stuck", move |_: &Request<'_>| {
+        e2.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_secs(8));
+        Response::Reply(b"late".to_vec())
+    }));
+    let mut c = Lines::new(tcp_addr(&s));
+    c.w.write_all(b"stuck\n").unwrap();
+    assert!(wait_until(|| entered.load(Ordering::SeqCst) == 1));
+    let started = Instant::now();
+    s.stop(Duration::from_millis(300)).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(6), "stop waited for the handler: {:?}", started.elapsed());
+    assert!(TcpStream::connect(tcp_addr(&s)).is_err());
+}
+
+#[test]
+fn dropping_a_running_server_closes_its_clients_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.sock");
+    let s = start(ServerConfig::new(Service::Command).tcp(local()).unix(&path));
+    let mut c = Lines::new(tcp_addr(&s));
+    assert_eq!(c.ask("os"), "[posix]\n");
+    drop(s);
+    assert_eq!(c.read_line(), "");
+    assert!(!path.exists());
+}
