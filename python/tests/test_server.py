@@ -433,6 +433,11 @@ def test_bad_arguments():
         assert repr(server).startswith("<netcore.Server command [('tcp', ('127.0.0.1',")
 
 
+def test_host_names_resolve_to_ipv4_first():
+    with netcore.Server(("localhost", 0)) as server:
+        assert server.server_address[0] == "127.0.0.1"
+
+
 def test_ipv6_loopback():
     try:
         probe = socket.socket(socket.AF_INET6)

@@ -143,10 +143,13 @@ fn handler(name: &str, func: Bound<'_, PyAny>) -> PyResult<Arc<dyn Handler>> {
 fn sock_addr(host: &str, port: u16) -> PyResult<SocketAddr> {
     let host = if host.is_empty() { "0.0.0.0" } else { host };
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    (host, port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
+    // Names resolve as socketserver's AF_INET default would: IPv4 first, IPv6 otherwise.
+    let found: Vec<SocketAddr> = (host, port).to_socket_addrs().map(|a| a.collect()).unwrap_or_default();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| found.first())
+        .copied()
         .ok_or_else(|| PyValueError::new_err(format!("cannot listen on {host:?}: not an address or a known host")))
 }
 

@@ -851,8 +851,10 @@ fn serve_udp(sock: UdpSocket) -> impl FnOnce(Arc<Inner>) -> Accepting {
                 let (n, peer) = match sock.recv_from(&mut buf).await {
                     Ok(x) => x,
                     Err(_) => {
-                        // ICMP errors from earlier replies surface here; keep serving.
+                        // ICMP errors from earlier replies surface here; keep serving, without
+                        // spinning should an error repeat.
                         add(&inner.counters.errors, 1);
+                        tokio::time::sleep(Duration::from_millis(1)).await;
                         continue;
                     }
                 };
