@@ -179,6 +179,7 @@ static void test_bad_arguments(void) {
     CHECK_STATUS(netcore_server_config_set_framing(cfg, "xml"), NETCORE_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(netcore_server_config_set_max_connections(cfg, 0), NETCORE_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(netcore_server_config_set_max_line(cfg, 0), NETCORE_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(netcore_server_config_set_workers(cfg, 0), NETCORE_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(netcore_server_config_set_token(cfg, "two words"), NETCORE_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(netcore_server_config_set_banner(cfg, (const uint8_t *)"x", 1), NETCORE_STATUS_INVALID_ARGUMENT);
     counter c = {0, 0, NULL};
@@ -398,6 +399,7 @@ static void test_limits_and_token(void) {
     CHECK_OK(netcore_server_config_set_token(cfg, "s3cret"));
     CHECK_OK(netcore_server_config_set_idle_timeout_ms(cfg, 20000));
     CHECK_OK(netcore_server_config_set_max_output(cfg, 4096));
+    CHECK_OK(netcore_server_config_set_workers(cfg, 1));
     netcore_server *srv = NULL;
     CHECK_OK(netcore_server_start(cfg, &srv));
     netcore_server_config_free(cfg);

@@ -467,6 +467,12 @@ netcore_status netcore_server_config_set_max_output(struct netcore_server_config
                                                     size_t max);
 
 /**
+ * Worker threads of the engine (at least 1; default: one per core).
+ */
+netcore_status netcore_server_config_set_workers(struct netcore_server_config *config,
+                                                 size_t workers);
+
+/**
  * Requires clients to send `token` as their first line (UDP: `TOKEN request`). One word.
  */
 netcore_status netcore_server_config_set_token(struct netcore_server_config *config,

@@ -559,9 +559,14 @@ fn unix_socket_files_stale_live_and_foreign() {
     let err = Server::start(ServerConfig::new(Service::Echo).unix(&path)).unwrap_err();
     assert!(err.to_string().contains("not a socket"), "{err}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
-    // A failed start releases what it bound already.
+    // A failed start releases what it bound already, socket files included.
     let err = Server::start(ServerConfig::new(Service::Echo).tcp(local()).unix(&path));
     assert!(err.is_err());
+    let taken = std::net::TcpListener::bind(local()).unwrap();
+    let fresh = dir.path().join("fresh.sock");
+    let err = Server::start(ServerConfig::new(Service::Echo).unix(&fresh).tcp(taken.local_addr().unwrap()));
+    assert_eq!(err.unwrap_err().code(), libc::EADDRINUSE);
+    assert!(!fresh.exists(), "the socket file of a failed start is removed");
 }
 
 #[test]

@@ -331,6 +331,18 @@ pub extern "C" fn netcore_server_config_set_max_output(config: *mut netcore_serv
     })
 }
 
+/// Worker threads of the engine (at least 1; default: one per core).
+#[no_mangle]
+pub extern "C" fn netcore_server_config_set_workers(config: *mut netcore_server_config, workers: usize) -> netcore_status {
+    ffi_boundary!({
+        if workers == 0 {
+            return Err(invalid("workers must be at least 1"));
+        }
+        config_mut(config)?.workers = Some(workers);
+        Ok(())
+    })
+}
+
 /// Requires clients to send `token` as their first line (UDP: `TOKEN request`). One word.
 #[no_mangle]
 pub extern "C" fn netcore_server_config_set_token(config: *mut netcore_server_config, token: *const c_char) -> netcore_status {

@@ -194,7 +194,16 @@ impl Server {
 
         let mut bound = Vec::new();
         let mut addrs = Vec::new();
-        let mut unix_files = Vec::new();
+        // Until the server exists, a failure removes the socket files bound so far.
+        struct PendingFiles(Vec<UnixSocketFile>);
+        impl Drop for PendingFiles {
+            fn drop(&mut self) {
+                for f in self.0.drain(..) {
+                    f.remove();
+                }
+            }
+        }
+        let mut unix_files = PendingFiles(Vec::new());
         for l in &listen {
             match l {
                 Listen::Tcp(a) => {
@@ -211,7 +220,7 @@ impl Server {
                     let (s, file) = super::unix::bind(p)?;
                     addrs.push(BoundAddr::Unix(p.clone()));
                     bound.push(Bound::Unix(s));
-                    unix_files.push(file);
+                    unix_files.0.push(file);
                 }
             }
         }
@@ -268,7 +277,7 @@ impl Server {
             inner,
             runtime: Mutex::new(Some(runtime)),
             addrs,
-            unix_files: Mutex::new(unix_files),
+            unix_files: Mutex::new(std::mem::take(&mut unix_files.0)),
             pid: std::process::id(),
             stopped: AtomicBool::new(false),
         })
