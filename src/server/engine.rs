@@ -604,7 +604,6 @@ impl<S: Stream> Connection<S> {
         let mut shutdown = self.inner.shutdown.subscribe();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
         let mut budget = 256 * 1024usize;
-        let mut scratch = [0u8; 1024];
         while budget > 0 {
             let ready = tokio::select! {
                 _ = shutdown.wait_for(|s| *s) => return,
@@ -613,7 +612,12 @@ impl<S: Stream> Connection<S> {
             if !matches!(ready, Ok(Ok(()))) {
                 return;
             }
-            match self.stream.try_read_slice(&mut scratch) {
+            // The scratch buffer lives on the stack, not in the connection's future.
+            let read = {
+                let mut scratch = [0u8; 4096];
+                self.stream.try_read_slice(&mut scratch)
+            };
+            match read {
                 Ok(0) => return,
                 Ok(n) => budget = budget.saturating_sub(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
