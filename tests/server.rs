@@ -701,3 +701,33 @@ fn dropping_a_running_server_closes_its_clients_and_files() {
     assert_eq!(c.read_line(), "");
     assert!(!path.exists());
 }
+
+#[test]
+fn junk_to_every_service_and_framing_never_breaks_the_server() {
+    let junk: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2654435761) >> 11) as u8).collect();
+    let dir = tempfile::tempdir().unwrap();
+    for service in [Service::Command, Service::Greet, Service::Banner(b"hi".to_vec()), Service::Echo, Service::Custom] {
+        for framing in [Framing::Line, Framing::Message] {
+            let s = start(ServerConfig::new(service.clone()).framing(framing).tcp(local()).udp(local()).root(dir.path()));
+            let mut c = connect(tcp_addr(&s));
+            let _ = c.write_all(&junk);
+            let _ = c.shutdown(Shutdown::Write);
+            let _ = read_to_end(&c);
+            let u = UdpSocket::bind(local()).unwrap();
+            u.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+            for piece in junk.chunks(1000) {
+                u.send_to(piece, udp_addr(&s)).unwrap();
+            }
+            let mut buf = [0u8; 2048];
+            while u.recv(&mut buf).is_ok() {}
+            // Still serving, and the junk was seen as requests.
+            let mut fresh = connect(tcp_addr(&s));
+            fresh.write_all(b"ping\n").unwrap();
+            fresh.shutdown(Shutdown::Write).unwrap();
+            let out = read_to_end(&fresh);
+            assert!(!out.is_empty(), "{service:?} {framing:?}");
+            assert!(s.stats().requests > 0);
+            s.stop(T).unwrap();
+        }
+    }
+}
