@@ -2,6 +2,7 @@
  * callbacks with userdata and free functions, limits, stop from a callback, NULL and bad
  * arguments, ownership. Loopback and a temporary directory only. */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -102,11 +103,15 @@ typedef struct {
     int calls;
     int freed;
     const netcore_server *server; /* for the stop command */
+    int on_main_thread;           /* a callback ran on the thread that started the server */
 } counter;
+
+static pthread_t main_thread;
 
 static int cb_count(void *userdata, const netcore_request *req, netcore_reply *reply) {
     counter *c = userdata;
     __atomic_add_fetch(&c->calls, 1, __ATOMIC_SEQ_CST);
+    if (pthread_equal(pthread_self(), main_thread)) c->on_main_thread = 1;
     char text[128];
     /* The request is bytes: report the length of the arguments and whether a NUL is inside. */
     int has_nul = req->args_len > 0 && memchr(req->args, 0, req->args_len) != NULL;
@@ -182,7 +187,7 @@ static void test_bad_arguments(void) {
     CHECK_STATUS(netcore_server_config_set_workers(cfg, 0), NETCORE_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(netcore_server_config_set_token(cfg, "two words"), NETCORE_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(netcore_server_config_set_banner(cfg, (const uint8_t *)"x", 1), NETCORE_STATUS_INVALID_ARGUMENT);
-    counter c = {0, 0, NULL};
+    counter c = {0, 0, NULL, 0};
     CHECK_STATUS(netcore_server_config_add_command(cfg, "two words", cb_count, &c, free_counter),
                  NETCORE_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(netcore_server_config_add_command(cfg, "x", NULL, &c, free_counter), NETCORE_STATUS_NULL_ARGUMENT);
@@ -221,7 +226,7 @@ static void test_bad_arguments(void) {
 }
 
 static void test_command_service_and_callbacks(const char *dir) {
-    counter c = {0, 0, NULL};
+    counter c = {0, 0, NULL, 0};
     netcore_server_config *cfg = NULL;
     CHECK_OK(netcore_server_config_new("command", &cfg));
     CHECK_OK(netcore_server_config_listen_tcp(cfg, "127.0.0.1:0"));
@@ -266,7 +271,7 @@ static void test_command_service_and_callbacks(const char *dir) {
     CHECK_STR(line, "welcome");
 
     /* A default handler and a command added while serving. */
-    counter c2 = {0, 0, NULL};
+    counter c2 = {0, 0, NULL, 0};
     CHECK_OK(netcore_server_add_command(srv, "late", cb_count, &c2, free_counter));
     send_all(fd, "late x\nbye\n", 11);
     read_line(fd, line, sizeof line);
@@ -283,6 +288,7 @@ static void test_command_service_and_callbacks(const char *dir) {
     CHECK(st.errors == 2);
     CHECK(st.bytes_in > 0 && st.bytes_out > 0);
     CHECK(c.calls == 1 && c2.calls == 1);
+    CHECK(!c.on_main_thread && !c2.on_main_thread); /* callbacks run on the engine's threads */
 
     CHECK_OK(netcore_server_stop(srv, 5000));
     CHECK(tcp_connect(port) < 0);
@@ -438,7 +444,7 @@ static void test_limits_and_token(void) {
 }
 
 static void test_stop_from_a_callback(void) {
-    counter c = {0, 0, NULL};
+    counter c = {0, 0, NULL, 0};
     netcore_server_config *cfg = NULL;
     CHECK_OK(netcore_server_config_new("command", &cfg));
     CHECK_OK(netcore_server_config_add_command(cfg, "stop", cb_stop, &c, NULL));
@@ -527,6 +533,7 @@ static void test_every_service_everywhere(const char *dir) {
 }
 
 int main(void) {
+    main_thread = pthread_self();
     char dir[] = "/tmp/netcore-ctest-XXXXXX";
     if (mkdtemp(dir) == NULL) return 1;
     char file[512];
