@@ -504,3 +504,26 @@ def test_every_service_over_tcp_udp_and_unix(tmp_path, service, banner, request_
         d.sendto(request_ or b"x", udp_addr)
         assert d.recv(1024) == udp_reply
         d.close()
+
+
+def test_a_blocking_python_handler_does_not_stop_the_other_clients():
+    release = threading.Event()
+    with netcore.CommandServer(workers=2) as server:
+
+        @server.command("block")
+        def block(request):
+            release.wait(T)  # blocks its worker thread (the GIL is released while waiting)
+            return "released"
+
+        a, fa = lines_client(server.server_address)
+        a.sendall(b"block\n")
+        try:
+            for _ in range(5):
+                b, fb = lines_client(server.server_address)
+                b.settimeout(5)  # far less than the handler blocks: a stalled reply fails here
+                assert ask(b, fb, "os") == "[posix]\n"
+                b.close()
+        finally:
+            release.set()
+        assert fa.readline() == b"released\n"
+        a.close()

@@ -65,6 +65,14 @@ pub enum Response {
 /// threads at once for different clients; it may block (the engine moves other work away).
 pub trait Handler: Send + Sync {
     fn handle(&self, request: &Request<'_>) -> Response;
+
+    /// Whether `handle` may block for long. True (the default): it runs inside
+    /// `block_in_place`, which hands the worker's other clients to another thread first — safe
+    /// for any code, but that hand-off costs more than a quick handler itself. False: it runs
+    /// directly on the worker (other workers keep serving and can steal its queued clients).
+    fn blocking(&self) -> bool {
+        true
+    }
 }
 
 impl<F> Handler for F
@@ -218,11 +226,12 @@ fn into_outcome(response: Response) -> Outcome {
     }
 }
 
-/// Runs a user handler. It may block (C, Python, the GIL): `block_in_place` hands this
-/// worker's other tasks to another thread meanwhile. Built-in services never block and skip it.
+/// Runs a user handler, inside `block_in_place` when it says it may block (see
+/// `Handler::blocking`). Built-in services never block and never get here.
 fn call_user(handler: &dyn Handler, request: &Request<'_>) -> Response {
     let run = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.handle(request)));
-    match tokio::task::block_in_place(run) {
+    let result = if handler.blocking() { tokio::task::block_in_place(run) } else { run() };
+    match result {
         Ok(r) => r,
         Err(_) => Response::Error("internal error in handler".into()),
     }
