@@ -731,3 +731,37 @@ fn junk_to_every_service_and_framing_never_breaks_the_server() {
         }
     }
 }
+
+/// A handler that answers from a thread of its own, as the Python face's handlers do.
+struct Elsewhere;
+
+impl netcore::server::Handler for Elsewhere {
+    fn handle(&self, _: &Request<'_>) -> Response {
+        Response::Error("handle is not used while submit works".into())
+    }
+    fn submit(&self, request: &Request<'_>) -> Option<tokio::sync::oneshot::Receiver<Response>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let args = request.args().to_vec();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            let _ = tx.send(if args == b"drop" { return } else { Response::Reply([b"later:", &args[..]].concat()) });
+        });
+        Some(rx)
+    }
+}
+
+#[test]
+fn handlers_answering_from_other_threads_keep_order_and_survive_a_lost_answer() {
+    let s = start(ServerConfig::new(Service::Custom).tcp(local()).udp(local()).command("later", Elsewhere));
+    let mut c = connect(tcp_addr(&s));
+    c.write_all(b"later 1\nlater 2\nlater drop\nlater 3\n").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(read_to_end(&c), b"later:1\nlater:2\nerror: internal error in handler\nlater:3\n");
+    let u = UdpSocket::bind(local()).unwrap();
+    u.set_read_timeout(Some(T)).unwrap();
+    u.send_to(b"later u", udp_addr(&s)).unwrap();
+    let mut buf = [0u8; 100];
+    let n = u.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"later:u");
+    s.stop(T).unwrap();
+}

@@ -51,8 +51,9 @@ class Server:
     ``max_output`` (262144 bytes of replies buffered per client), ``token`` (a shared secret
     clients must send as their first line).
 
-    Handlers are called as ``handler(request)`` on engine threads with the GIL held and return
-    ``str``, ``bytes`` or ``None`` (no reply). An exception becomes ``error: internal error in
+    Handlers are called as ``handler(request)`` on the server's own Python threads (four, so a
+    blocking handler stalls no other client) with the GIL held, and return ``str``, ``bytes``
+    or ``None`` (no reply). An exception becomes ``error: internal error in
     handler`` for the client and a record on the ``netcore.server`` logger; serving goes on.
     """
 

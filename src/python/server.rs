@@ -1,9 +1,10 @@
 //! Python face of `crate::server`: `_netcore.ServerCore` and `_netcore.Request`. The package's
 //! `netcore.Server`, `CommandServer` and `UDPServer` are thin wrappers (python/netcore/_server.py).
 //!
-//! Handlers are Python callables called on the engine's worker threads with the GIL taken
-//! (`Python::attach`); everything that waits on the engine (stop, wait, serve_forever) releases
-//! the GIL, so handlers keep running meanwhile and a handler may stop its own server.
+//! Handlers are Python callables run on the server's own Python threads with the GIL taken
+//! (`Python::attach`, once per batch of queued requests); everything that waits on the engine
+//! (stop, wait, serve_forever) releases the GIL, so handlers keep running meanwhile and a
+//! handler may stop its own server.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -76,23 +77,112 @@ fn bytes_repr(b: &[u8]) -> String {
 
 /// A Python callable as a user command.
 struct PyHandler {
+    core: Arc<PyCallable>,
+    executor: Arc<Executor>,
+}
+
+struct PyCallable {
     name: String,
     func: Py<PyAny>,
 }
 
+impl PyCallable {
+    fn call(&self, py: Python<'_>, req: PyRequest) -> Response {
+        let result = Py::new(py, req).and_then(|r| self.func.call1(py, (r,)));
+        match result.and_then(|v| to_response(v.bind(py))) {
+            Ok(r) => r,
+            Err(e) => {
+                log_failure(py, &self.name, e);
+                Response::Error("internal error in handler".into())
+            }
+        }
+    }
+}
+
+fn py_request(request: &Request<'_>) -> PyRequest {
+    PyRequest { line: request.line.to_vec(), peer: request.peer.to_string(), transport: request.transport.name() }
+}
+
 impl Handler for PyHandler {
+    /// Python handlers run on the server's own Python threads (`netcore-python`): the client's
+    /// task waits for the answer without holding an engine worker, so a handler that blocks
+    /// stalls no other client, and each thread takes the GIL once for every request queued.
+    fn submit(&self, request: &Request<'_>) -> Option<tokio::sync::oneshot::Receiver<Response>> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let job = Job { handler: self.core.clone(), request: py_request(request), reply };
+        self.executor.jobs.send(job).ok()?;
+        Some(rx)
+    }
+
+    /// Used only when the Python threads are gone.
     fn handle(&self, request: &Request<'_>) -> Response {
+        Python::attach(|py| self.core.call(py, py_request(request)))
+    }
+}
+
+/// A request for the Python threads.
+struct Job {
+    handler: Arc<PyCallable>,
+    request: PyRequest,
+    reply: tokio::sync::oneshot::Sender<Response>,
+}
+
+/// Threads that run a server's Python handlers. They end when the last handler and the
+/// server's `ServerCore` are gone (the channel closes).
+struct Executor {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+/// Python handlers that may block at once without making the others wait.
+const PYTHON_THREADS: usize = 4;
+
+impl Executor {
+    fn start(server: &Server) -> PyResult<Arc<Executor>> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for _ in 0..PYTHON_THREADS {
+            let queue = queue.clone();
+            let mark = server.thread_marker();
+            std::thread::Builder::new()
+                .name("netcore-python".into())
+                .spawn(move || {
+                    // Counts as one of the server's threads: a handler's stop only asks.
+                    mark();
+                    run_jobs(&queue);
+                })
+                .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start the Python handler threads: {e}")))?;
+        }
+        Ok(Arc::new(Executor { jobs }))
+    }
+}
+
+fn run_jobs(queue: &std::sync::Mutex<std::sync::mpsc::Receiver<Job>>) {
+    let run = |py: Python<'_>, job: Job| {
+        let Job { handler, request, reply } = job;
+        let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.call(py, request)))
+            .unwrap_or_else(|_| Response::Error("internal error in handler".into()));
+        let _ = reply.send(response);
+    };
+    loop {
+        // Wait without the GIL; then, holding it, take every request already queued.
+        let first = match queue.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+            Ok(job) => job,
+            Err(_) => return,
+        };
         Python::attach(|py| {
-            let req = PyRequest { line: request.line.to_vec(), peer: request.peer.to_string(), transport: request.transport.name() };
-            let result = Py::new(py, req).and_then(|r| self.func.call1(py, (r,)));
-            match result.and_then(|v| to_response(v.bind(py))) {
-                Ok(r) => r,
-                Err(e) => {
-                    log_failure(py, &self.name, e);
-                    Response::Error("internal error in handler".into())
+            run(py, first);
+            loop {
+                // try_lock: never wait for the queue (another thread may sit in recv) with the GIL.
+                let next = match queue.try_lock() {
+                    Ok(q) => q.try_recv().ok(),
+                    Err(_) => None,
+                };
+                match next {
+                    Some(job) => run(py, job),
+                    None => break,
                 }
             }
-        })
+        });
     }
 }
 
@@ -132,11 +222,12 @@ fn log_failure(py: Python<'_>, name: &str, err: PyErr) {
     }
 }
 
-fn handler(name: &str, func: Bound<'_, PyAny>) -> PyResult<Arc<dyn Handler>> {
+fn handler(name: &str, func: Bound<'_, PyAny>, executor: &Arc<Executor>) -> PyResult<Arc<dyn Handler>> {
     if !func.is_callable() {
         return Err(PyTypeError::new_err(format!("handler for {name:?} is not callable")));
     }
-    Ok(Arc::new(PyHandler { name: name.to_string(), func: func.unbind() }))
+    let core = Arc::new(PyCallable { name: name.to_string(), func: func.unbind() });
+    Ok(Arc::new(PyHandler { core, executor: executor.clone() }))
 }
 
 /// (host, port) as Python passes it: "" is every interface (as in `socket`), names resolve.
@@ -176,6 +267,7 @@ fn seconds(name: &str, value: f64) -> PyResult<Duration> {
 #[pyclass(module = "netcore._netcore", name = "ServerCore", frozen)]
 pub struct PyServerCore {
     server: Option<Arc<Server>>,
+    executor: Arc<Executor>,
 }
 
 impl PyServerCore {
@@ -249,19 +341,20 @@ impl PyServerCore {
         }
         config.workers = workers;
         let server = py.detach(|| Server::start(config)).py_err(py)?;
-        Ok(PyServerCore { server: Some(Arc::new(server)) })
+        let executor = Executor::start(&server)?;
+        Ok(PyServerCore { server: Some(Arc::new(server)), executor })
     }
 
     /// Adds or replaces the command `name`: `handler(request)` returns str, bytes or None.
     fn add_command(&self, py: Python<'_>, name: &str, handler: Bound<'_, PyAny>) -> PyResult<()> {
-        let h = self::handler(name, handler)?;
+        let h = self::handler(name, handler, &self.executor)?;
         self.server()?.add_command_arc(name.as_bytes(), h).py_err(py)
     }
 
     /// Sets (None: removes) the handler for requests no command matches.
     #[pyo3(signature = (handler))]
     fn set_default_handler(&self, py: Python<'_>, handler: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let h = handler.map(|f| self::handler("(default)", f)).transpose()?;
+        let h = handler.map(|f| self::handler("(default)", f, &self.executor)).transpose()?;
         self.server()?.set_default_arc(h).py_err(py)
     }
 

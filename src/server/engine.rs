@@ -298,6 +298,14 @@ impl Server {
         &self.addrs
     }
 
+    /// A function that makes the thread calling it count as one of this server's own threads
+    /// (for threads that run its handlers outside the engine): `stop` there only asks.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
+    pub(crate) fn thread_marker(&self) -> impl FnOnce() + Send + 'static {
+        let id = self.inner.id;
+        move || CURRENT_SERVER.with(|c| c.set(id))
+    }
+
     /// The service's name.
     pub fn service_name(&self) -> &'static str {
         self.inner.dispatcher.service.name()
@@ -682,7 +690,7 @@ impl<S: Stream> Connection<S> {
                     if self.inner.framing == Framing::Line && line.len() > self.inner.max_line {
                         self.line_too_long();
                     } else {
-                        self.request(line);
+                        self.request(line).await;
                     }
                 }
                 return Ok(());
@@ -690,7 +698,7 @@ impl<S: Stream> Connection<S> {
             match self.inner.framing {
                 Framing::Message => {
                     let chunk = std::mem::take(&mut self.input);
-                    let next = self.request(strip_line_ending(&chunk));
+                    let next = self.request(strip_line_ending(&chunk)).await;
                     if let Next::Close = next {
                         return Ok(());
                     }
@@ -709,7 +717,7 @@ impl<S: Stream> Connection<S> {
                             close = true;
                             break;
                         }
-                        if let Next::Close = self.request(line) {
+                        if let Next::Close = self.request(line).await {
                             close = true;
                             break;
                         }
@@ -747,7 +755,7 @@ impl<S: Stream> Connection<S> {
     }
 
     /// Answers one request into the output buffer.
-    fn request(&mut self, line: &[u8]) -> Next {
+    async fn request(&mut self, line: &[u8]) -> Next {
         let inner = self.inner.clone();
         add(&inner.counters.requests, 1);
         if looks_like_http_request(line, inner.framing) {
@@ -765,8 +773,8 @@ impl<S: Stream> Connection<S> {
             self.push_reply(b"error: authentication required");
             return Next::Close;
         }
-        let request = Request { line, peer: &self.peer, transport: self.transport };
-        let outcome = inner.dispatcher.dispatch(&request);
+        let dispatched = inner.dispatcher.dispatch(&Request { line, peer: &self.peer, transport: self.transport });
+        let outcome = dispatched.outcome().await;
         if outcome.error {
             add(&inner.counters.errors, 1);
         }
@@ -885,7 +893,8 @@ fn serve_udp(sock: UdpSocket) -> impl FnOnce(Arc<Inner>) -> Accepting {
                 }
                 let peer_text = peer.to_string();
                 let request = Request { line: data, peer: &peer_text, transport: Transport::Udp };
-                let outcome = inner.dispatcher.dispatch(&request);
+                let dispatched = inner.dispatcher.dispatch(&request);
+                let outcome = dispatched.outcome().await;
                 if outcome.error {
                     add(&inner.counters.errors, 1);
                 }

@@ -73,6 +73,13 @@ pub trait Handler: Send + Sync {
     fn blocking(&self) -> bool {
         true
     }
+
+    /// For handlers that run on threads of their own (the Python face): take the request and
+    /// return where the response will arrive; the client's task waits for it without holding
+    /// a worker thread. `None` (the default): `handle` is called on the worker.
+    fn submit(&self, _request: &Request<'_>) -> Option<tokio::sync::oneshot::Receiver<Response>> {
+        None
+    }
 }
 
 impl<F> Handler for F
@@ -135,41 +142,43 @@ impl Dispatcher {
     }
 
     /// Answers one request. Never panics: a panicking user handler becomes an error reply.
-    pub fn dispatch(&self, request: &Request<'_>) -> Outcome {
-        let response = match &self.service {
-            Service::Echo => Response::Reply(request.line.to_vec()),
-            Service::Banner(text) => Response::ReplyAndClose(text.clone()),
-            Service::Greet => greet(request),
+    pub fn dispatch(&self, request: &Request<'_>) -> Dispatched {
+        let answer = match &self.service {
+            Service::Echo => Answer::Now(Response::Reply(request.line.to_vec())),
+            Service::Banner(text) => Answer::Now(Response::ReplyAndClose(text.clone())),
+            Service::Greet => Answer::Now(greet(request)),
             Service::Command => self.command(request, true),
             Service::Custom => self.command(request, false),
         };
-        into_outcome(response)
+        match answer {
+            Answer::Now(r) => Dispatched::Ready(into_outcome(r)),
+            Answer::Later(rx) => Dispatched::Pending(rx),
+        }
     }
 
     fn user_command(&self, name: &[u8]) -> Option<Arc<dyn Handler>> {
         self.commands.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
     }
 
-    fn command(&self, request: &Request<'_>, builtins: bool) -> Response {
+    fn command(&self, request: &Request<'_>, builtins: bool) -> Answer {
         let (name, args) = split_command(request.line);
         if let Some(handler) = self.user_command(name) {
             return call_user(&*handler, request);
         }
         if builtins && BUILTINS.iter().any(|b| b.as_bytes() == name) {
-            return self.builtin(name, args);
+            return Answer::Now(self.builtin(name, args));
         }
         let default = self.default_handler.read().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(handler) = default {
             return call_user(&*handler, request);
         }
-        if let Some(problem) = text_problem(request.line) {
-            return Response::Error(problem.into());
-        }
-        if builtins {
+        Answer::Now(if let Some(problem) = text_problem(request.line) {
+            Response::Error(problem.into())
+        } else if builtins {
             Response::Reply(b"welcome".to_vec())
         } else {
             Response::Error(format!("unknown command: {}", String::from_utf8_lossy(name)))
-        }
+        })
     }
 
     fn builtin(&self, name: &[u8], args: &[u8]) -> Response {
@@ -216,6 +225,36 @@ impl Dispatcher {
     }
 }
 
+enum Answer {
+    Now(Response),
+    Later(tokio::sync::oneshot::Receiver<Response>),
+}
+
+/// A dispatched request: answered already, or by a handler running elsewhere.
+pub(crate) enum Dispatched {
+    Ready(Outcome),
+    Pending(tokio::sync::oneshot::Receiver<Response>),
+}
+
+impl Dispatched {
+    /// The outcome, waiting for a handler that runs elsewhere.
+    pub async fn outcome(self) -> Outcome {
+        match self {
+            Dispatched::Ready(o) => o,
+            Dispatched::Pending(rx) => into_outcome(rx.await.unwrap_or_else(|_| Response::Error("internal error in handler".into()))),
+        }
+    }
+
+    /// The outcome, from code outside the engine (unit tests).
+    #[cfg(test)]
+    pub fn wait(self) -> Outcome {
+        match self {
+            Dispatched::Ready(o) => o,
+            Dispatched::Pending(rx) => into_outcome(rx.blocking_recv().unwrap_or_else(|_| Response::Error("internal error in handler".into()))),
+        }
+    }
+}
+
 fn into_outcome(response: Response) -> Outcome {
     match response {
         Response::Reply(b) => Outcome { reply: Some(b), error: false, close: false },
@@ -228,13 +267,16 @@ fn into_outcome(response: Response) -> Outcome {
 
 /// Runs a user handler, inside `block_in_place` when it says it may block (see
 /// `Handler::blocking`). Built-in services never block and never get here.
-fn call_user(handler: &dyn Handler, request: &Request<'_>) -> Response {
+fn call_user(handler: &dyn Handler, request: &Request<'_>) -> Answer {
+    if let Ok(Some(rx)) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.submit(request))) {
+        return Answer::Later(rx);
+    }
     let run = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.handle(request)));
     let result = if handler.blocking() { tokio::task::block_in_place(run) } else { run() };
-    match result {
+    Answer::Now(match result {
         Ok(r) => r,
         Err(_) => Response::Error("internal error in handler".into()),
-    }
+    })
 }
 
 /// Why bytes cannot be a built-in command's text, if they cannot.
@@ -360,7 +402,7 @@ mod tests {
     }
 
     fn reply(d: &Dispatcher, line: &[u8]) -> Vec<u8> {
-        d.dispatch(&req(line)).reply.unwrap_or_default()
+        d.dispatch(&req(line)).wait().reply.unwrap_or_default()
     }
 
     #[test]
@@ -388,7 +430,7 @@ mod tests {
         assert!(reply(&d, b"ls nope").starts_with(b"error: cannot list nope: No such file"));
         assert_eq!(reply(&d, b"\xff\xfe"), b"error: request is not valid UTF-8");
         assert_eq!(reply(&d, b"ls a\0b"), b"error: request contains a NUL byte");
-        let quit = d.dispatch(&req(b"quit"));
+        let quit = d.dispatch(&req(b"quit")).wait();
         assert!(quit.close);
         assert_eq!(quit.reply.unwrap(), b"bye");
     }
@@ -409,9 +451,9 @@ mod tests {
     fn greet_and_user_commands() {
         let d = Dispatcher::new(Service::Greet, None, HashMap::new(), None);
         assert_eq!(reply(&d, b"client1"), b"Hello, client1!");
-        assert!(d.dispatch(&req(b"exit")).close);
+        assert!(d.dispatch(&req(b"exit")).wait().close);
         let udp = Request { line: b"client1", peer: "p", transport: Transport::Udp };
-        assert_eq!(d.dispatch(&udp).reply.unwrap(), b"Hello, client1");
+        assert_eq!(d.dispatch(&udp).wait().reply.unwrap(), b"Hello, client1");
 
         let mut cmds: HashMap<Vec<u8>, Arc<dyn Handler>> = HashMap::new();
         cmds.insert(b"len".to_vec(), Arc::new(|r: &Request<'_>| Response::Reply(r.args().len().to_string().into_bytes())));
