@@ -527,3 +527,41 @@ def test_a_blocking_python_handler_does_not_stop_the_other_clients():
             release.set()
         assert fa.readline() == b"released\n"
         a.close()
+
+
+def test_python_handlers_over_udp_and_unix_and_pipelined_in_order(tmp_path):
+    path = str(tmp_path / "py.sock")
+    server = netcore.Server(service="custom", udp=("127.0.0.1", 0), unix=path)
+
+    @server.command("inc")
+    def inc(request):
+        return str(int(request.args) + 1)
+
+    with server:
+        d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        d.settimeout(T)
+        d.sendto(b"inc 41", server.addresses[1][1])
+        assert d.recv(100) == b"42"
+        d.close()
+        u = socket.socket(socket.AF_UNIX)
+        u.settimeout(T)
+        u.connect(path)
+        u.sendall(b"".join(b"inc %d\n" % i for i in range(500)))
+        u.shutdown(socket.SHUT_WR)
+        assert read_all(u).split() == [str(i + 1).encode() for i in range(500)]
+        u.close()
+        # Several clients at once, each answered in its own order.
+        results = {}
+
+        def client(k):
+            c, f = lines_client(server.server_address)
+            c.sendall(b"".join(b"inc %d\n" % (k * 1000 + i) for i in range(200)))
+            results[k] = [int(f.readline()) for _ in range(200)]
+            c.close()
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(T)
+        assert results == {k: [k * 1000 + i + 1 for i in range(200)] for k in range(8)}
