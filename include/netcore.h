@@ -126,9 +126,33 @@ typedef uint32_t netcore_status;
 #endif // __cplusplus
 
 /**
+ * How a request arrived.
+ */
+typedef enum netcore_transport {
+  NETCORE_TRANSPORT_TCP = 0,
+  NETCORE_TRANSPORT_UNIX = 1,
+  NETCORE_TRANSPORT_UDP = 2,
+} netcore_transport;
+
+/**
  * The results of one `netcore_getaddrinfo` call.
  */
 typedef struct netcore_addrinfo_list netcore_addrinfo_list;
+
+/**
+ * Where a command callback writes its reply (opaque; valid only during the callback).
+ */
+typedef struct netcore_reply netcore_reply;
+
+/**
+ * A running server (opaque). `netcore_server_start` / `netcore_server_free`.
+ */
+typedef struct netcore_server netcore_server;
+
+/**
+ * A server configuration being built (opaque). `netcore_server_config_new` / `_free`.
+ */
+typedef struct netcore_server_config netcore_server_config;
 
 /**
  * An immutable list of strings owned by netcore (aliases, addresses, directory names).
@@ -172,6 +196,74 @@ typedef struct netcore_addrinfo {
    */
   const char *canonname;
 } netcore_addrinfo;
+
+/**
+ * One request, as a command callback sees it. Every pointer is valid only during the call.
+ * `line` is the whole request without its line ending, as bytes: it may hold invalid UTF-8
+ * and NUL bytes, so use the lengths. `command` is its first word, `args` the rest without
+ * surrounding whitespace. `peer` is `IP:PORT` or `unix`, NUL-terminated.
+ */
+typedef struct netcore_request {
+  const uint8_t *line;
+  size_t line_len;
+  const uint8_t *command;
+  size_t command_len;
+  const uint8_t *args;
+  size_t args_len;
+  const char *peer;
+  enum netcore_transport transport;
+} netcore_request;
+
+/**
+ * A command callback: answer `request` by writing into `reply` with `netcore_reply_write`
+ * (and optionally `netcore_reply_close` / `netcore_reply_error`). Return 0 on success; any
+ * other value sends `error: command failed (N)` unless the callback set an error itself.
+ * A callback that writes nothing sends an empty reply.
+ *
+ * Threads: callbacks run on the server's worker threads (`netcore-server`), several at once
+ * for different clients, never on the thread that called `netcore_server_start`; they must
+ * be thread-safe and may block. A callback may call `netcore_server_stop` or
+ * `netcore_server_request_stop` on its own server (the stop is then only requested and
+ * completed by the owner's `netcore_server_stop`, `netcore_server_wait` + stop, or
+ * `netcore_server_free`), but never `netcore_server_free`.
+ */
+typedef int32_t (*netcore_command_fn)(void *userdata,
+                                      const struct netcore_request *request,
+                                      struct netcore_reply *reply);
+
+/**
+ * Frees a callback's userdata. netcore calls it exactly once, when the last configuration or
+ * server using the callback is freed, on the thread that frees it.
+ */
+typedef void (*netcore_free_fn)(void *userdata);
+
+/**
+ * Counters of a running server.
+ */
+typedef struct netcore_server_stats {
+  /**
+   * Stream clients connected now.
+   */
+  uint64_t connections_open;
+  /**
+   * Stream clients accepted since start.
+   */
+  uint64_t connections_total;
+  /**
+   * Requests received (lines, messages, datagrams).
+   */
+  uint64_t requests;
+  uint64_t bytes_in;
+  uint64_t bytes_out;
+  /**
+   * Error replies, failed callbacks, I/O errors, limit violations.
+   */
+  uint64_t errors;
+  /**
+   * Clients turned away: too many connections, wrong token, HTTP-looking requests.
+   */
+  uint64_t rejected;
+} netcore_server_stats;
 
 #ifdef __cplusplus
 extern "C" {
@@ -296,6 +388,201 @@ netcore_status netcore_getnameinfo(const char *host,
                                    int32_t flags,
                                    char **out_host,
                                    char **out_service);
+
+/**
+ * Starts a configuration for `service`: "command", "greet", "banner", "echo" or "custom".
+ * Defaults: line framing, listen on 127.0.0.1 with an ephemeral port if no listener is
+ * added, max 1024 connections, 64 KiB lines, 300 s idle timeout, 256 KiB output per client.
+ */
+netcore_status netcore_server_config_new(const char *service,
+                                         struct netcore_server_config **out_config);
+
+/**
+ * Frees a configuration (servers started from it keep their own copy). NULL is ignored.
+ */
+void netcore_server_config_free(struct netcore_server_config *config);
+
+/**
+ * Adds a TCP listener: "127.0.0.1:4000", "[::1]:0", "localhost:80" or a bare port (meaning
+ * 127.0.0.1). An IPv6 wildcard ("[::]:N") also accepts IPv4 clients.
+ */
+netcore_status netcore_server_config_listen_tcp(struct netcore_server_config *config,
+                                                const char *address);
+
+/**
+ * Adds a UDP listener (same address forms as `netcore_server_config_listen_tcp`).
+ */
+netcore_status netcore_server_config_listen_udp(struct netcore_server_config *config,
+                                                const char *address);
+
+/**
+ * Adds a Unix stream socket at `path` (mode 0600; a stale file from a dead server is
+ * replaced, a live server's socket or any other file makes the start fail).
+ */
+netcore_status netcore_server_config_listen_unix(struct netcore_server_config *config,
+                                                 const char *path);
+
+/**
+ * Sets the framing: "line" (default) or "message".
+ */
+netcore_status netcore_server_config_set_framing(struct netcore_server_config *config,
+                                                 const char *framing);
+
+/**
+ * Sets the directory `ls` is confined to (checked when the server starts).
+ */
+netcore_status netcore_server_config_set_root(struct netcore_server_config *config,
+                                              const char *dir);
+
+/**
+ * Sets the text of the `banner` service (`len` bytes, sent exactly as given).
+ * Other services: NETCORE_STATUS_INVALID_ARGUMENT.
+ */
+netcore_status netcore_server_config_set_banner(struct netcore_server_config *config,
+                                                const uint8_t *text,
+                                                size_t len);
+
+/**
+ * Most stream clients served at once (at least 1); the next get `error: too many connections`.
+ */
+netcore_status netcore_server_config_set_max_connections(struct netcore_server_config *config,
+                                                         size_t max);
+
+/**
+ * Longest request line in bytes (at least 1); a longer one gets an error reply and the
+ * connection is closed.
+ */
+netcore_status netcore_server_config_set_max_line(struct netcore_server_config *config, size_t max);
+
+/**
+ * Closes clients idle (no read or write progress) for `timeout_ms`; 0 disables the timeout.
+ */
+netcore_status netcore_server_config_set_idle_timeout_ms(struct netcore_server_config *config,
+                                                         uint64_t timeout_ms);
+
+/**
+ * Reply bytes buffered per client before the server waits for it to read (at least 1).
+ */
+netcore_status netcore_server_config_set_max_output(struct netcore_server_config *config,
+                                                    size_t max);
+
+/**
+ * Worker threads of the engine (at least 1; default: one per core).
+ */
+netcore_status netcore_server_config_set_workers(struct netcore_server_config *config,
+                                                 size_t workers);
+
+/**
+ * Requires clients to send `token` as their first line (UDP: `TOKEN request`). One word.
+ */
+netcore_status netcore_server_config_set_token(struct netcore_server_config *config,
+                                               const char *token);
+
+/**
+ * Adds a user command: requests whose first word is `name` go to `callback` with
+ * `userdata` (command and custom services). `free_userdata` (may be NULL) is called once when
+ * no configuration or server uses the callback any more. On failure nothing is kept and
+ * `free_userdata` is not called.
+ */
+netcore_status netcore_server_config_add_command(struct netcore_server_config *config,
+                                                 const char *name,
+                                                 netcore_command_fn callback,
+                                                 void *userdata,
+                                                 netcore_free_fn free_userdata);
+
+/**
+ * Sets the callback for requests no command matches (instead of `welcome` or an error).
+ * Same ownership rules as `netcore_server_config_add_command`.
+ */
+netcore_status netcore_server_config_set_default_handler(struct netcore_server_config *config,
+                                                         netcore_command_fn callback,
+                                                         void *userdata,
+                                                         netcore_free_fn free_userdata);
+
+/**
+ * Binds every listener and starts serving in the background. The configuration is copied
+ * (callbacks are shared). Bind failures: NETCORE_STATUS_OS_ERROR with errno (EADDRINUSE...).
+ */
+netcore_status netcore_server_start(const struct netcore_server_config *config,
+                                    struct netcore_server **out_server);
+
+/**
+ * Adds or replaces a user command while the server runs (rules as for the configuration).
+ */
+netcore_status netcore_server_add_command(const struct netcore_server *server,
+                                          const char *name,
+                                          netcore_command_fn callback,
+                                          void *userdata,
+                                          netcore_free_fn free_userdata);
+
+/**
+ * The number of bound addresses (0 for NULL).
+ */
+size_t netcore_server_address_count(const struct netcore_server *server);
+
+/**
+ * Bound address `index` as text ("127.0.0.1:4000", "[::1]:53" or the socket path), in the
+ * order configured; port 0 shows the real port. Free it with `netcore_string_free`.
+ */
+netcore_status netcore_server_address(const struct netcore_server *server,
+                                      size_t index,
+                                      char **out_address);
+
+/**
+ * The port and transport of bound address `index` (port 0 for Unix sockets).
+ */
+netcore_status netcore_server_port(const struct netcore_server *server,
+                                   size_t index,
+                                   uint16_t *out_port,
+                                   enum netcore_transport *out_transport);
+
+/**
+ * A snapshot of the server's counters.
+ */
+netcore_status netcore_server_get_stats(const struct netcore_server *server,
+                                        struct netcore_server_stats *out_stats);
+
+/**
+ * Asks the server to stop without waiting. Safe from any thread, callbacks included.
+ */
+netcore_status netcore_server_request_stop(const struct netcore_server *server);
+
+/**
+ * Blocks until a stop is requested or `timeout_ms` passes (negative: no limit); writes
+ * whether the server is stopping. With `netcore_server_stop` afterwards this is
+ * serve_forever.
+ */
+netcore_status netcore_server_wait(const struct netcore_server *server,
+                                   int64_t timeout_ms,
+                                   bool *out_stopping);
+
+/**
+ * Stops accepting, sends the replies in flight, closes every client and releases the
+ * sockets, waiting up to `timeout_ms`. From a callback of this server it only requests the
+ * stop. Calling it again is harmless.
+ */
+netcore_status netcore_server_stop(const struct netcore_server *server, uint64_t timeout_ms);
+
+/**
+ * Stops the server (1 s for replies in flight) if still running, and frees it. NULL is
+ * ignored. Never call it from one of the server's own callbacks.
+ */
+void netcore_server_free(struct netcore_server *server);
+
+/**
+ * Appends `len` bytes to the reply (line framing: sent as one line, the engine adds `\n`).
+ */
+netcore_status netcore_reply_write(struct netcore_reply *reply, const uint8_t *data, size_t len);
+
+/**
+ * Closes the connection after this reply (ignored for UDP).
+ */
+netcore_status netcore_reply_close(struct netcore_reply *reply);
+
+/**
+ * Replaces the reply with `error: <message>` (counted as an error).
+ */
+netcore_status netcore_reply_error(struct netcore_reply *reply, const char *message);
 
 /**
  * Frees a string returned by netcore. NULL is ignored.

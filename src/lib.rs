@@ -6,6 +6,7 @@ pub mod cli;
 pub mod ffi;
 pub mod resolve;
 pub mod socket;
+pub mod server;
 
 #[cfg(feature = "python")]
 mod python;

@@ -119,6 +119,8 @@ from ._netcore import (
     socket,
     socketpair,
 )
+from ._netcore import Request
+from ._server import CommandServer, Server, UDPServer
 
 # The stdlib's own classes, so `except socket.gaierror` catches netcore's errors and back.
 error = OSError
@@ -189,6 +191,7 @@ __all__ = [
     "AI_PASSIVE",
     "AI_V4MAPPED",
     "AddressFamily",
+    "CommandServer",
     "EAI_AGAIN",
     "EAI_FAIL",
     "EAI_FAMILY",
@@ -230,6 +233,7 @@ __all__ = [
     "NI_NOFQDN",
     "NI_NUMERICHOST",
     "NI_NUMERICSERV",
+    "Request",
     "SHUT_RD",
     "SHUT_RDWR",
     "SHUT_WR",
@@ -259,6 +263,7 @@ __all__ = [
     "SO_SNDLOWAT",
     "SO_SNDTIMEO",
     "SO_TYPE",
+    "Server",
     "SocketKind",
     "TCP_FASTOPEN",
     "TCP_KEEPCNT",
@@ -268,6 +273,7 @@ __all__ = [
     "TCP_NODELAY",
     "TCP_QUICKACK",
     "TCP_USER_TIMEOUT",
+    "UDPServer",
     "__version__",
     "create_connection",
     "create_server",

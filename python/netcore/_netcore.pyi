@@ -1,6 +1,6 @@
 """Type stubs for the compiled core, ``netcore._netcore``."""
 
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, final
 
 from typing_extensions import disjoint_base
 
@@ -199,3 +199,49 @@ def create_server(
     reuse_port: bool = False,
     dualstack_ipv6: bool = False,
 ) -> socket: ...
+@final
+class Request:
+    @property
+    def line(self) -> bytes: ...
+    @property
+    def command(self) -> bytes: ...
+    @property
+    def args(self) -> bytes: ...
+    @property
+    def peer(self) -> str: ...
+    @property
+    def transport(self) -> str: ...
+
+_Reply = Union[str, bytes, bytearray, None]
+
+@final
+class ServerCore:
+    def __new__(
+        cls,
+        service: str = "command",
+        *,
+        tcp: Sequence[Tuple[str, int]] = ...,
+        udp: Sequence[Tuple[str, int]] = ...,
+        unix: Sequence[str] = ...,
+        framing: str = "line",
+        root: Optional[str] = None,
+        banner: Union[str, bytes, None] = None,
+        token: Optional[str] = None,
+        max_connections: int = 1024,
+        max_line: int = 65536,
+        idle_timeout: Optional[float] = ...,  # 300.0
+        max_output: int = 262144,
+        workers: Optional[int] = None,
+    ) -> ServerCore: ...
+    def add_command(self, name: str, handler: Callable[[Request], _Reply]) -> None: ...
+    def set_default_handler(self, handler: Optional[Callable[[Request], _Reply]]) -> None: ...
+    def addresses(self) -> List[Tuple[str, Any]]: ...
+    def stats(self) -> Dict[str, int]: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    def request_stop(self) -> None: ...
+    def wait(self, timeout: Optional[float] = None) -> bool: ...
+    def stop(self, timeout: float = 5.0) -> None: ...
+    def serve_forever(self, poll_interval: float = 0.5, stop_timeout: float = 5.0) -> None: ...

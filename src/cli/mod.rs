@@ -2,6 +2,7 @@
 //! Exit codes: 0 success, 1 remote or network error, 2 usage error.
 
 mod lookup;
+mod serve;
 
 use std::ffi::OsString;
 
@@ -18,8 +19,9 @@ pub const EXIT_USAGE: i32 = 2;
     version,
     about = "A networking engine with Python's socket semantics: look-ups, servers and clients",
     long_about = "A networking engine with Python's socket semantics: look-ups, servers and clients.\n\n\
-                  With no subcommand, netcore runs its default job: `netcore resolve localhost`.",
-    after_help = "Examples:\n  netcore resolve localhost\n  netcore port http tcp\n  netcore port 25"
+                  With no subcommand, netcore runs its default job: the command server on 127.0.0.1:21560\n\
+                  (`netcore serve --service command --listen 127.0.0.1:21560`).",
+    after_help = "Examples:\n  netcore serve --service command --listen 127.0.0.1:21560\n  netcore resolve localhost\n  netcore port http tcp\n  netcore port 25"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -30,6 +32,7 @@ struct Cli {
 enum Command {
     Resolve(lookup::ResolveArgs),
     Port(lookup::PortArgs),
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the program with `args` (the first is the program name) and returns its exit code.
@@ -49,7 +52,8 @@ where
     let outcome = match cli.command {
         Some(Command::Resolve(args)) => lookup::resolve(&args),
         Some(Command::Port(args)) => lookup::port(&args),
-        None => lookup::resolve(&lookup::ResolveArgs::default_job()),
+        Some(Command::Serve(args)) => serve::serve(&args),
+        None => serve::serve(&serve::ServeArgs::default_job()),
     };
     match outcome {
         Ok(()) => 0,

@@ -11,6 +11,7 @@
 pub(crate) mod boundary;
 mod error_text;
 mod resolve;
+mod server;
 mod status;
 mod strings;
 
@@ -28,3 +29,4 @@ pub extern "C" fn netcore_version() -> *const c_char {
     })
 }
 pub use resolve::{netcore_addrinfo, netcore_addrinfo_list};
+pub use server::{netcore_reply, netcore_request, netcore_server, netcore_server_config, netcore_server_stats, netcore_transport};

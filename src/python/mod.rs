@@ -3,13 +3,20 @@
 mod errors;
 mod resolve;
 mod socket;
+mod server;
 
 use pyo3::prelude::*;
 
 /// Runs the `netcore` command line (for `python -m netcore`); returns its exit code.
 #[pyfunction]
-fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
-    py.detach(|| crate::cli::main(argv))
+fn cli_main(py: Python<'_>, argv: Vec<String>) -> PyResult<i32> {
+    let code = py.detach(|| crate::cli::main(argv));
+    // `netcore serve` handles Ctrl+C itself (a clean stop); Python saw the signal too and
+    // must not raise it again once the command is done.
+    match py.check_signals() {
+        Err(e) if !e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) => Err(e),
+        _ => Ok(code),
+    }
 }
 
 #[pymodule]
@@ -18,5 +25,6 @@ fn _netcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     resolve::register(m)?;
     socket::register(m)?;
+    server::register(m)?;
     Ok(())
 }

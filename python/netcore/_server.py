@@ -1,0 +1,193 @@
+"""The command-server engine from Python, with ``socketserver``'s names where they fit.
+
+The server binds and starts serving (on the Rust engine's threads) as soon as it is created;
+``serve_forever()`` blocks until ``shutdown()`` — from another thread, a handler or Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar, Union
+
+from . import _netcore
+from ._netcore import Request
+
+_Address = Union[Tuple[str, int], Tuple[str, int, int, int]]
+_PathLike = Union[str, "os.PathLike[str]"]
+_Reply = Union[str, bytes, bytearray, None]
+_Handler = Callable[[Request], _Reply]
+_F = TypeVar("_F", bound=_Handler)
+
+
+def _addresses(value: Union[None, _Address, Iterable[_Address]]) -> List[Tuple[str, int]]:
+    if value is None:
+        return []
+    if isinstance(value, tuple) and len(value) >= 2 and isinstance(value[0], str):
+        return [(value[0], int(value[1]))]
+    return [(a[0], int(a[1])) for a in value]  # type: ignore[index]
+
+
+def _paths(value: Union[None, _PathLike, Iterable[_PathLike]]) -> List[str]:
+    if value is None:
+        return []
+    if isinstance(value, (str, os.PathLike)):
+        return [os.fspath(value)]
+    return [os.fspath(p) for p in value]
+
+
+class Server:
+    """A netcore server running one of the built-in services.
+
+    ``service``: ``"command"`` (seed 000: date, os, ls, help, quit), ``"greet"`` (seed 002),
+    ``"banner"`` (send ``banner`` and close), ``"echo"``, or ``"custom"`` (only your commands).
+    ``server_address`` is a TCP ``(host, port)`` (default ``("127.0.0.1", 0)``: loopback and a
+    free port) or a Unix socket path; ``udp`` and ``unix`` add more listeners.
+    ``framing``: ``"line"`` (one request per line) or ``"message"`` (each received chunk is
+    one request and replies go back as they are — the tutorials' clients).
+
+    Limits: ``max_connections`` (1024), ``max_line`` (65536 bytes; a longer line gets an error
+    reply and the connection is closed), ``idle_timeout`` (300 s; ``None``: never),
+    ``max_output`` (262144 bytes of replies buffered per client), ``token`` (a shared secret
+    clients must send as their first line).
+
+    Handlers are called as ``handler(request)`` on the server's own Python threads (four, so a
+    blocking handler stalls no other client) with the GIL held, and return ``str``, ``bytes``
+    or ``None`` (no reply). An exception becomes ``error: internal error in
+    handler`` for the client and a record on the ``netcore.server`` logger; serving goes on.
+    """
+
+    service: str = "command"
+
+    def __init__(
+        self,
+        server_address: Union[_Address, _PathLike, None] = ("127.0.0.1", 0),
+        service: Optional[str] = None,
+        *,
+        framing: str = "line",
+        udp: Union[None, _Address, Iterable[_Address]] = None,
+        unix: Union[None, _PathLike, Iterable[_PathLike]] = None,
+        root: Optional[_PathLike] = None,
+        banner: Union[str, bytes, None] = None,
+        token: Optional[str] = None,
+        max_connections: int = 1024,
+        max_line: int = 65536,
+        idle_timeout: Optional[float] = 300.0,
+        max_output: int = 262144,
+        workers: Optional[int] = None,
+    ) -> None:
+        tcp: List[Tuple[str, int]] = []
+        paths = _paths(unix)
+        if isinstance(server_address, (str, os.PathLike)):
+            paths.insert(0, os.fspath(server_address))
+        elif server_address is not None:
+            tcp = _addresses(server_address)
+        self._core = _netcore.ServerCore(
+            service or self.service,
+            tcp=tcp,
+            udp=_addresses(udp),
+            unix=paths,
+            framing=framing,
+            root=os.fspath(root) if root is not None else None,
+            banner=banner,
+            token=token,
+            max_connections=max_connections,
+            max_line=max_line,
+            idle_timeout=idle_timeout,
+            max_output=max_output,
+            workers=workers,
+        )
+        # Stop at interpreter exit at the latest, before handlers can no longer take the GIL.
+        self._finalizer = weakref.finalize(self, self._core.stop, 1.0)
+
+    # -- addresses
+    @property
+    def server_address(self) -> Union[_Address, str]:
+        """The first bound address: ``(host, port)`` with the real port, or a socket path."""
+        return self._core.addresses()[0][1]  # type: ignore[no-any-return]
+
+    @property
+    def addresses(self) -> List[Tuple[str, Any]]:
+        """Every bound address as ``(kind, address)``, kind ``"tcp"``, ``"udp"`` or ``"unix"``."""
+        return self._core.addresses()
+
+    # -- commands
+    def add_command(self, name: str, handler: _Handler) -> None:
+        """Adds or replaces the command ``name`` (the first word of a request)."""
+        self._core.add_command(name, handler)
+
+    def command(self, name: str) -> Callable[[_F], _F]:
+        """Decorator: ``@server.command("hello")`` registers the function for ``hello``."""
+
+        def register(func: _F) -> _F:
+            self._core.add_command(name, func)
+            return func
+
+        return register
+
+    def default(self, func: _F) -> _F:
+        """Decorator: the handler for requests no command matches."""
+        self._core.set_default_handler(func)
+        return func
+
+    def set_default_handler(self, handler: Optional[_Handler]) -> None:
+        self._core.set_default_handler(handler)
+
+    # -- lifecycle
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Blocks until ``shutdown()`` (from any thread or a handler) or Ctrl+C, which stops
+        the server and raises ``KeyboardInterrupt``."""
+        self._core.serve_forever(poll_interval)
+
+    def shutdown(self) -> None:
+        """Stops the server: no new clients, replies in flight finished, clients closed.
+        From a handler it only asks for the stop (``serve_forever`` then returns)."""
+        self._core.stop(5.0)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """As ``shutdown()``, waiting at most ``timeout`` seconds for replies in flight."""
+        self._core.stop(timeout)
+
+    def server_close(self) -> None:
+        self._core.stop(5.0)
+
+    @property
+    def running(self) -> bool:
+        return self._core.running
+
+    @property
+    def stats(self) -> Dict[str, int]:
+        """connections_open, connections_total, requests, bytes_in, bytes_out, errors, rejected."""
+        return self._core.stats()
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._core.stop(5.0)
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<netcore.{type(self).__name__} {self._core.service} {self.addresses!r} {state}>"
+
+
+class CommandServer(Server):
+    """Seed 000's command server: ``date``, ``os``, ``ls [PATH]`` (confined to ``root``),
+    ``help``, ``quit``/``exit``, your commands, anything else ``welcome``."""
+
+    service = "command"
+
+
+class UDPServer(Server):
+    """A server on UDP: one datagram is one request, one reply datagram goes back."""
+
+    service = "command"
+
+    def __init__(
+        self,
+        server_address: _Address = ("127.0.0.1", 0),
+        service: Optional[str] = None,
+        **options: Any,
+    ) -> None:
+        udp = _addresses(options.pop("udp", None))
+        super().__init__(None, service, udp=[*_addresses(server_address), *udp], **options)

@@ -1,0 +1,567 @@
+"""netcore.Server, CommandServer and UDPServer: every built-in service over TCP, UDP and Unix
+sockets, the seeds' own clients (stdlib socket, logic unchanged), Python handlers, limits,
+lifecycle. Loopback and temporary directories only; port 0 everywhere."""
+
+import errno
+import json
+import logging
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+import netcore
+
+T = 20.0
+
+
+def connect(addr):
+    c = socket.create_connection(addr, timeout=T)
+    return c
+
+
+def lines_client(addr):
+    c = connect(addr)
+    return c, c.makefile("rb")
+
+
+def ask(conn, f, line):
+    conn.sendall(line.encode() + b"\n")
+    return f.readline().decode()
+
+
+def read_all(c):
+    chunks = []
+    while True:
+        b = c.recv(65536)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
+def wait_until(cond, timeout=T):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def run_script(code, *args, stdin=None):
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# -- the seeds' clients, Python 3 with the stdlib socket module, logic unchanged ---------------
+
+SEED000_CLIENT = """
+    from socket import *
+    import sys
+    HOST = '127.0.0.1'
+    PORT = int(sys.argv[1])
+    BUFSIZ = 1024
+    ADDR = (HOST,PORT)
+    tcpCstmSock = socket(AF_INET,SOCK_STREAM)
+    tcpCstmSock.connect_ex(ADDR)
+    while True:
+        try:
+            data = ''
+            while True:
+                try:
+                    tp = input('>')
+                    data = data + tp
+                except EOFError:
+                    break
+        except KeyboardInterrupt:
+            break
+        if not data:
+            break
+        tcpCstmSock.send(data.encode())
+        data = tcpCstmSock.recv(BUFSIZ)
+        if not data:
+            break
+        print(data.decode())
+    tcpCstmSock.close()
+"""
+
+SEED002_TCP_CLIENT = """
+    import socket, sys
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.connect(('127.0.0.1', int(sys.argv[1])))
+    print('接收到的服务端数据:%s' % s.recv(1024).decode('utf-8'))
+    for data in [b'client1', b'client2', b'client3']:
+        s.send(data)
+        print('服务端又返回来的数据:%s ' % s.recv(1024).decode('utf-8'))
+    s.send(b'exit')
+    s.close()
+"""
+
+SEED002_UDP_CLIENT = """
+    import socket, sys
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(20)
+    for data in [b'client1', b'client2']:
+        s.sendto(data, ('127.0.0.1', int(sys.argv[1])))
+        print('Received %s' % s.recv(1024).decode('utf-8'))
+    s.close()
+"""
+
+
+def seed000(port, typed):
+    out = run_script(SEED000_CLIENT, port, stdin=typed)
+    assert out.returncode == 0, out.stderr
+    # input('>') prints its prompt to stdout; the reply follows the prompts on one line.
+    return out.stdout.splitlines()[0].lstrip(">")
+
+
+def test_seed000_client_gets_its_replies_in_message_mode(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    with netcore.CommandServer(framing="message", root=tmp_path) as server:
+        port = server.server_address[1]
+        reply = seed000(port, "date\n")
+        assert reply.startswith("[") and reply.endswith("] date"), reply
+        assert seed000(port, "os\n") == "[posix]"
+        assert json.loads(seed000(port, "ls\n")) == ["notes.txt"]
+        assert seed000(port, "hi\n") == "welcome"
+        # Lines typed before Ctrl+D are joined, as in the seed: "l" + "s" is "ls".
+        assert json.loads(seed000(port, "l\ns\n")) == ["notes.txt"]
+
+
+def test_seed002_clients_get_the_documented_transcript():
+    with netcore.Server(service="greet", framing="message", udp=("127.0.0.1", 0)) as server:
+        tcp_port = server.addresses[0][1][1]
+        udp_port = server.addresses[1][1][1]
+        out = run_script(SEED002_TCP_CLIENT, tcp_port)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.splitlines() == [
+            "接收到的服务端数据:Hello, I am server",
+            "服务端又返回来的数据:Hello, client1! ",
+            "服务端又返回来的数据:Hello, client2! ",
+            "服务端又返回来的数据:Hello, client3! ",
+        ]
+        out = run_script(SEED002_UDP_CLIENT, udp_port)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.splitlines() == ["Received Hello, client1", "Received Hello, client2"]
+        assert wait_until(lambda: server.stats["connections_open"] == 0)
+
+
+def test_command_service_line_mode(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a").write_text("")
+    os.symlink("/", tmp_path / "escape")
+    with netcore.CommandServer(root=tmp_path) as server:
+        c, f = lines_client(server.server_address)
+        assert ask(c, f, "os") == "[posix]\n"
+        assert ask(c, f, "date").endswith("] date\n")
+        assert json.loads(ask(c, f, "ls")) == ["escape", "sub"]
+        assert json.loads(ask(c, f, "ls sub")) == ["a"]
+        assert ask(c, f, "ls ../..") == "error: '..' is not allowed: ../..\n"
+        assert ask(c, f, "ls /etc") == "error: absolute paths are not allowed: /etc\n"
+        assert ask(c, f, "ls escape") == "error: path leads out of the served root: escape\n"
+        assert ask(c, f, "help").startswith("commands: date, os, ls [PATH], help, quit, exit")
+        assert ask(c, f, "something") == "welcome\n"
+        assert ask(c, f, "exit") == "bye\n"
+        assert f.readline() == b""
+        c.close()
+
+
+def test_banner_services_over_tcp_and_unix(tmp_path):
+    with netcore.Server(service="banner", framing="message") as server:
+        assert read_all(connect(server.server_address)) == b"Thank you for connection"
+    path = str(tmp_path / "welcome.sock")
+    with netcore.Server(path, service="banner", banner="欢迎访问！\r\n", framing="message") as server:
+        assert server.server_address == path
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        u = socket.socket(socket.AF_UNIX)
+        u.settimeout(T)
+        u.connect(path)
+        assert read_all(u).decode("utf-8") == "欢迎访问！\r\n"
+        u.close()
+    assert not os.path.exists(path)
+
+
+def test_echo_over_tcp_udp_and_unix(tmp_path):
+    path = str(tmp_path / "echo.sock")
+    with netcore.Server(service="echo", udp=("127.0.0.1", 0), unix=path) as server:
+        kinds = [k for k, _ in server.addresses]
+        assert kinds == ["tcp", "udp", "unix"]
+        c, f = lines_client(server.server_address)
+        assert ask(c, f, "über") == "über\n"
+        c.close()
+        d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        d.settimeout(T)
+        d.sendto(b"dgram", server.addresses[1][1])
+        assert d.recv(100) == b"dgram"
+        d.close()
+        u = socket.socket(socket.AF_UNIX)
+        u.settimeout(T)
+        u.connect(path)
+        u.sendall(b"a\r\nb\n")
+        u.shutdown(socket.SHUT_WR)
+        assert read_all(u) == b"a\nb\n"
+        u.close()
+
+
+def test_udp_server_greets_and_commands():
+    with netcore.UDPServer(service="greet") as server:
+        kind, addr = server.addresses[0]
+        assert kind == "udp" and addr[1] != 0
+        d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        d.settimeout(T)
+        d.sendto(b"bob", addr)
+        assert d.recv(100) == b"Hello, bob"
+    with netcore.UDPServer() as server:
+        d.sendto(b"os", server.server_address)
+        assert d.recv(100) == b"[posix]"
+        assert server.stats["requests"] == 1
+    d.close()
+
+
+def test_python_commands_and_default_handler():
+    server = netcore.CommandServer()
+    seen = []
+
+    @server.command("add")
+    def add(request):
+        seen.append(request)
+        a, b = request.args.split()
+        return str(int(a) + int(b))
+
+    @server.command("raw")
+    def raw(request):
+        return b"%d:%s" % (len(request.args), request.args.hex().encode())
+
+    @server.command("silent")
+    def silent(request):
+        return None
+
+    with server:
+        c, f = lines_client(server.server_address)
+        assert ask(c, f, "add 2 40") == "42\n"
+        c.sendall(b"raw \xff\x00\x01\n")
+        assert f.readline() == b"3:ff0001\n"
+        c.sendall(b"silent\nos\n")
+        assert f.readline() == b"[posix]\n"  # silent sent nothing
+        req = seen[0]
+        assert (req.line, req.command, req.args, req.transport) == (b"add 2 40", b"add", b"2 40", "tcp")
+        assert req.peer.startswith("127.0.0.1:")
+        assert "add 2 40" in repr(req)
+
+        server.set_default_handler(lambda r: "default:" + r.line.decode())
+        assert ask(c, f, "no such") == "default:no such\n"
+
+        @server.default
+        def fallback(request):
+            return bytearray(b"fallback")
+
+        assert ask(c, f, "x") == "fallback\n"
+        assert "add, raw, silent" in ask(c, f, "help")
+        c.close()
+
+
+def test_handler_exceptions_become_error_replies_and_log_records(caplog):
+    server = netcore.Server(service="custom")
+
+    @server.command("boom")
+    def boom(request):
+        raise RuntimeError("handler bug")
+
+    @server.command("wrong")
+    def wrong(request):
+        return 42
+
+    with server, caplog.at_level(logging.ERROR, logger="netcore.server"):
+        c, f = lines_client(server.server_address)
+        assert ask(c, f, "boom") == "error: internal error in handler\n"
+        assert ask(c, f, "wrong") == "error: internal error in handler\n"
+        assert ask(c, f, "missing") == "error: unknown command: missing\n"
+        c2, f2 = lines_client(server.server_address)  # the server keeps serving
+        assert ask(c2, f2, "missing") == "error: unknown command: missing\n"
+        assert server.stats["errors"] == 4
+        c.close()
+        c2.close()
+    records = [r for r in caplog.records if r.name == "netcore.server"]
+    assert len(records) == 2
+    assert records[0].exc_info[0] is RuntimeError
+    assert "boom" in records[0].getMessage()
+    assert records[1].exc_info[0] is TypeError
+
+
+def test_a_handler_can_shut_down_its_own_server():
+    server = netcore.CommandServer()
+
+    @server.command("stop")
+    def stop(request):
+        server.shutdown()  # would deadlock in socketserver; here it only asks
+        return "stopping"
+
+    result = {}
+
+    def client():
+        c, f = lines_client(server.server_address)
+        result["reply"] = ask(c, f, "stop")
+        result["after"] = f.readline()
+        c.close()
+
+    t = threading.Thread(target=client)
+    t.start()
+    server.serve_forever(poll_interval=0.05)
+    t.join(T)
+    assert result == {"reply": "stopping\n", "after": b""}
+    assert not server.running
+    with pytest.raises(OSError):
+        connect(server.server_address)
+
+
+def test_shutdown_from_another_thread_and_stats():
+    server = netcore.CommandServer()
+    c, f = lines_client(server.server_address)
+    assert ask(c, f, "os") == "[posix]\n"
+    timer = threading.Timer(0.2, server.shutdown)
+    timer.start()
+    server.serve_forever()
+    timer.join()
+    assert f.readline() == b""  # clients are closed
+    st = server.stats
+    assert st["requests"] == 1 and st["connections_total"] == 1 and st["connections_open"] == 0
+    assert st["bytes_in"] == 3 and st["bytes_out"] == 8
+    assert set(st) == {"connections_open", "connections_total", "requests", "bytes_in", "bytes_out", "errors", "rejected"}
+    server.stop()  # again: harmless
+    c.close()
+
+
+def test_ctrl_c_stops_serve_forever_cleanly():
+    code = """
+        import netcore, sys
+        server = netcore.CommandServer()
+        print(server.server_address[1], flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("interrupted", server.running, flush=True)
+    """
+    p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(p.stdout.readline())
+        c, f = lines_client(("127.0.0.1", port))
+        assert ask(c, f, "os") == "[posix]\n"
+        time.sleep(0.5)  # let the child's main thread reach serve_forever
+        p.send_signal(signal.SIGINT)
+        out, _ = p.communicate(timeout=T)
+        assert p.returncode == 0
+        assert out.strip() == "interrupted False"
+        assert f.readline() == b""
+        c.close()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_limits_from_python():
+    with netcore.CommandServer(max_connections=1, token="s3cret", max_line=32) as server:
+        c, f = lines_client(server.server_address)
+        assert ask(c, f, "s3cret") == "ok\n"
+        assert ask(c, f, "os") == "[posix]\n"
+        extra, ef = lines_client(server.server_address)
+        assert ef.readline() == b"error: too many connections\n"
+        extra.close()
+        assert ask(c, f, "x" * 33) == "error: line too long (limit 32 bytes)\n"
+        assert f.readline() == b""
+        c.close()
+        assert wait_until(lambda: server.stats["connections_open"] == 0)
+        c, f = lines_client(server.server_address)
+        assert ask(c, f, "os") == "error: authentication required\n"
+        c.close()
+        assert server.stats["rejected"] == 2
+    with netcore.CommandServer(idle_timeout=0.3) as server:
+        silent, sf = lines_client(server.server_address)
+        started = time.monotonic()
+        assert sf.readline() == b""  # closed by the idle timeout
+        assert time.monotonic() - started >= 0.25
+        silent.close()
+
+
+def test_http_requests_are_cut_off():
+    with netcore.Server(service="echo") as server:
+        c = connect(server.server_address)
+        c.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert read_all(c) == b""
+        c.close()
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown service"):
+        netcore.Server(service="shell")
+    with pytest.raises(ValueError, match="unknown framing"):
+        netcore.Server(framing="xml")
+    with pytest.raises(ValueError, match="max_connections"):
+        netcore.Server(max_connections=0)
+    with pytest.raises(ValueError, match="only the banner service"):
+        netcore.Server(service="echo", banner="hi")
+    with pytest.raises(ValueError):
+        netcore.Server(idle_timeout=-1)
+    with pytest.raises(ValueError, match="root"):
+        netcore.Server(root="/no/such/dir")
+    with pytest.raises(ValueError):
+        netcore.Server(("no-such-host.invalid", 0))
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    with pytest.raises(OSError) as info:
+        netcore.Server(taken.getsockname())
+    assert info.value.errno == errno.EADDRINUSE
+    taken.close()
+    with netcore.Server() as server:
+        with pytest.raises(TypeError):
+            server.add_command("x", "not callable")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="invalid command name"):
+            server.add_command("two words", lambda r: "x")
+        assert repr(server).startswith("<netcore.Server command [('tcp', ('127.0.0.1',")
+
+
+def test_host_names_resolve_to_ipv4_first():
+    with netcore.Server(("localhost", 0)) as server:
+        assert server.server_address[0] == "127.0.0.1"
+
+
+def test_ipv6_loopback():
+    try:
+        probe = socket.socket(socket.AF_INET6)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    with netcore.Server(("::1", 0)) as server:
+        host, port, _, _ = server.server_address
+        assert host == "::1" and port != 0
+        c = socket.create_connection(("::1", port), timeout=T)
+        c.sendall(b"os\n")
+        assert c.recv(100) == b"[posix]\n"
+        c.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_a_clear_error():
+    with netcore.CommandServer() as server:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            try:
+                server.add_command("x", lambda r: "x")
+                os._exit(1)
+            except OSError as e:
+                os._exit(0 if "fork" in str(e) else 2)
+            except BaseException:
+                os._exit(3)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        c, f = lines_client(server.server_address)
+        assert ask(c, f, "os") == "[posix]\n"  # the parent's server is untouched
+        c.close()
+
+
+@pytest.mark.parametrize(
+    "service, banner, request_, reply, udp_reply",
+    [
+        ("command", None, b"os", b"[posix]", b"[posix]"),
+        ("greet", b"Hello, I am server", b"bob", b"Hello, bob!", b"Hello, bob"),
+        ("banner", b"Thank you for connection", None, None, b"Thank you for connection"),
+        ("echo", None, b"\xffbytes", b"\xffbytes", b"\xffbytes"),
+    ],
+)
+def test_every_service_over_tcp_udp_and_unix(tmp_path, service, banner, request_, reply, udp_reply):
+    path = str(tmp_path / "s.sock")
+    with netcore.Server(service=service, udp=("127.0.0.1", 0), unix=path) as server:
+        tcp_addr, udp_addr = server.addresses[0][1], server.addresses[1][1]
+        for family, addr in [(socket.AF_INET, tcp_addr), (socket.AF_UNIX, path)]:
+            c = socket.socket(family, socket.SOCK_STREAM)
+            c.settimeout(T)
+            c.connect(addr)
+            f = c.makefile("rb")
+            if banner is not None:
+                assert f.readline() == banner + b"\n"
+            if request_ is not None:
+                c.sendall(request_ + b"\n")
+                assert f.readline() == reply + b"\n"
+            else:
+                assert f.readline() == b""  # the banner service closes
+            c.close()
+        d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        d.settimeout(T)
+        d.sendto(request_ or b"x", udp_addr)
+        assert d.recv(1024) == udp_reply
+        d.close()
+
+
+def test_a_blocking_python_handler_does_not_stop_the_other_clients():
+    release = threading.Event()
+    with netcore.CommandServer(workers=2) as server:
+
+        @server.command("block")
+        def block(request):
+            release.wait(T)  # blocks its worker thread (the GIL is released while waiting)
+            return "released"
+
+        a, fa = lines_client(server.server_address)
+        a.sendall(b"block\n")
+        try:
+            for _ in range(5):
+                b, fb = lines_client(server.server_address)
+                b.settimeout(5)  # far less than the handler blocks: a stalled reply fails here
+                assert ask(b, fb, "os") == "[posix]\n"
+                b.close()
+        finally:
+            release.set()
+        assert fa.readline() == b"released\n"
+        a.close()
+
+
+def test_python_handlers_over_udp_and_unix_and_pipelined_in_order(tmp_path):
+    path = str(tmp_path / "py.sock")
+    server = netcore.Server(service="custom", udp=("127.0.0.1", 0), unix=path)
+
+    @server.command("inc")
+    def inc(request):
+        return str(int(request.args) + 1)
+
+    with server:
+        d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        d.settimeout(T)
+        d.sendto(b"inc 41", server.addresses[1][1])
+        assert d.recv(100) == b"42"
+        d.close()
+        u = socket.socket(socket.AF_UNIX)
+        u.settimeout(T)
+        u.connect(path)
+        u.sendall(b"".join(b"inc %d\n" % i for i in range(500)))
+        u.shutdown(socket.SHUT_WR)
+        assert read_all(u).split() == [str(i + 1).encode() for i in range(500)]
+        u.close()
+        # Several clients at once, each answered in its own order.
+        results = {}
+
+        def client(k):
+            c, f = lines_client(server.server_address)
+            c.sendall(b"".join(b"inc %d\n" % (k * 1000 + i) for i in range(200)))
+            results[k] = [int(f.readline()) for _ in range(200)]
+            c.close()
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(T)
+        assert results == {k: [k * 1000 + i + 1 for i in range(200)] for k in range(8)}

@@ -1,0 +1,84 @@
+"""`python -m netcore serve`: announces its addresses, serves, stops cleanly on SIGTERM and
+SIGINT; bad arguments exit 2."""
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+
+def start(*args):
+    p = subprocess.Popen([sys.executable, "-m", "netcore", "serve", *args], stderr=subprocess.PIPE, text=True)
+    lines = []
+    while True:
+        line = p.stderr.readline()
+        assert line, "serve exited early: " + "".join(lines)
+        lines.append(line)
+        if "press Ctrl+C" in line:
+            return p, lines
+
+
+def stop(p, sig):
+    p.send_signal(sig)
+    rest = p.stderr.read()
+    assert p.wait(timeout=30) == 0, rest
+    assert "netcore: stopped after" in rest
+    return rest
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_tcp_udp_and_unix_then_stop(tmp_path, sig):
+    path = str(tmp_path / "cli.sock")
+    p, lines = start("--service", "echo", "--listen", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--unix", path)
+    try:
+        found = dict(re.findall(r"on (tcp|udp|unix) (\S+)", "".join(lines)))
+        host, port = found["tcp"].rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=20) as c:
+            c.sendall(b"hi\n")
+            assert c.recv(100) == b"hi\n"
+        uhost, uport = found["udp"].rsplit(":", 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as d:
+            d.settimeout(20)
+            d.sendto(b"dgram", (uhost, int(uport)))
+            assert d.recv(100) == b"dgram"
+        assert found["unix"] == path
+        with socket.socket(socket.AF_UNIX) as u:
+            u.settimeout(20)
+            u.connect(path)
+            u.sendall(b"unix\n")
+            assert u.recv(100) == b"unix\n"
+        rest = stop(p, sig)
+        assert "3 requests" in rest
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_token_file(tmp_path):
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    p, lines = start("--listen", "127.0.0.1:0", "--token-file", str(token))
+    try:
+        host, port = re.search(r"on tcp (\S+):(\d+)", "".join(lines)).groups()
+        with socket.create_connection((host, int(port)), timeout=20) as c:
+            f = c.makefile("rb")
+            c.sendall(b"s3cret\nos\n")
+            assert f.readline() == b"ok\n"
+            assert f.readline() == b"[posix]\n"
+        stop(p, signal.SIGTERM)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_bad_arguments_exit_2(run_cli, tmp_path):
+    assert run_cli("serve", "--service", "shell").returncode == 2
+    assert run_cli("serve", "--listen", "not-an-address").returncode == 2
+    out = run_cli("serve", "--token-file", str(tmp_path / "missing"))
+    assert out.returncode == 2
+    assert "cannot read token file" in out.stderr

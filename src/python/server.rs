@@ -1,0 +1,450 @@
+//! Python face of `crate::server`: `_netcore.ServerCore` and `_netcore.Request`. The package's
+//! `netcore.Server`, `CommandServer` and `UDPServer` are thin wrappers (python/netcore/_server.py).
+//!
+//! Handlers are Python callables run on the server's own Python threads with the GIL taken
+//! (`Python::attach`, once per batch of queued requests); everything that waits on the engine
+//! (stop, wait, serve_forever) releases the GIL, so handlers keep running meanwhile and a
+//! handler may stop its own server.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+
+use super::errors::IntoPyResult;
+use crate::server::{BoundAddr, Handler, Limits, Request, Response, Server, ServerConfig, Service};
+
+/// One request as a handler sees it: bytes, never decoded.
+#[pyclass(module = "netcore._netcore", name = "Request", frozen)]
+pub struct PyRequest {
+    line: Vec<u8>,
+    peer: String,
+    transport: &'static str,
+}
+
+#[pymethods]
+impl PyRequest {
+    /// The whole request without its line ending.
+    #[getter]
+    fn line<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.line)
+    }
+    /// The first word.
+    #[getter]
+    fn command<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, crate::server::Request { line: &self.line, peer: "", transport: crate::server::Transport::Tcp }.command())
+    }
+    /// Everything after the first word, without surrounding whitespace.
+    #[getter]
+    fn args<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, crate::server::Request { line: &self.line, peer: "", transport: crate::server::Transport::Tcp }.args())
+    }
+    /// The client: "IP:PORT", or "unix".
+    #[getter]
+    fn peer(&self) -> &str {
+        &self.peer
+    }
+    /// "tcp", "udp" or "unix".
+    #[getter]
+    fn transport(&self) -> &'static str {
+        self.transport
+    }
+    fn __repr__(&self) -> String {
+        format!("<netcore.Request {} from {} ({})>", bytes_repr(&self.line), self.peer, self.transport)
+    }
+}
+
+fn bytes_repr(b: &[u8]) -> String {
+    let mut s = String::from("b'");
+    for &c in b.iter().take(80) {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'\'' => s.push_str("\\'"),
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('\'');
+    if b.len() > 80 {
+        s.push_str("...");
+    }
+    s
+}
+
+/// A Python callable as a user command.
+struct PyHandler {
+    core: Arc<PyCallable>,
+    executor: Arc<Executor>,
+}
+
+struct PyCallable {
+    name: String,
+    func: Py<PyAny>,
+}
+
+impl PyCallable {
+    fn call(&self, py: Python<'_>, req: PyRequest) -> Response {
+        let result = Py::new(py, req).and_then(|r| self.func.call1(py, (r,)));
+        match result.and_then(|v| to_response(v.bind(py))) {
+            Ok(r) => r,
+            Err(e) => {
+                log_failure(py, &self.name, e);
+                Response::Error("internal error in handler".into())
+            }
+        }
+    }
+}
+
+fn py_request(request: &Request<'_>) -> PyRequest {
+    PyRequest { line: request.line.to_vec(), peer: request.peer.to_string(), transport: request.transport.name() }
+}
+
+impl Handler for PyHandler {
+    /// Python handlers run on the server's own Python threads (`netcore-python`): the client's
+    /// task waits for the answer without holding an engine worker, so a handler that blocks
+    /// stalls no other client, and each thread takes the GIL once for every request queued.
+    fn submit(&self, request: &Request<'_>) -> Option<tokio::sync::oneshot::Receiver<Response>> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let job = Job { handler: self.core.clone(), request: py_request(request), reply };
+        self.executor.jobs.send(job).ok()?;
+        Some(rx)
+    }
+
+    /// Used only when the Python threads are gone.
+    fn handle(&self, request: &Request<'_>) -> Response {
+        Python::attach(|py| self.core.call(py, py_request(request)))
+    }
+}
+
+/// A request for the Python threads.
+struct Job {
+    handler: Arc<PyCallable>,
+    request: PyRequest,
+    reply: tokio::sync::oneshot::Sender<Response>,
+}
+
+/// Threads that run a server's Python handlers. They end when the last handler and the
+/// server's `ServerCore` are gone (the channel closes).
+struct Executor {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+/// Python handlers that may block at once without making the others wait.
+const PYTHON_THREADS: usize = 4;
+
+impl Executor {
+    fn start(server: &Server) -> PyResult<Arc<Executor>> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for _ in 0..PYTHON_THREADS {
+            let queue = queue.clone();
+            let mark = server.thread_marker();
+            std::thread::Builder::new()
+                .name("netcore-python".into())
+                .spawn(move || {
+                    // Counts as one of the server's threads: a handler's stop only asks.
+                    mark();
+                    run_jobs(&queue);
+                })
+                .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start the Python handler threads: {e}")))?;
+        }
+        Ok(Arc::new(Executor { jobs }))
+    }
+}
+
+fn run_jobs(queue: &std::sync::Mutex<std::sync::mpsc::Receiver<Job>>) {
+    let run = |py: Python<'_>, job: Job| {
+        let Job { handler, request, reply } = job;
+        let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.call(py, request)))
+            .unwrap_or_else(|_| Response::Error("internal error in handler".into()));
+        let _ = reply.send(response);
+    };
+    loop {
+        // Wait without the GIL; then, holding it, take every request already queued.
+        let first = match queue.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+            Ok(job) => job,
+            Err(_) => return,
+        };
+        Python::attach(|py| {
+            run(py, first);
+            loop {
+                // try_lock: never wait for the queue (another thread may sit in recv) with the GIL.
+                let next = match queue.try_lock() {
+                    Ok(q) => q.try_recv().ok(),
+                    Err(_) => None,
+                };
+                match next {
+                    Some(job) => run(py, job),
+                    None => break,
+                }
+            }
+        });
+    }
+}
+
+fn to_response(v: &Bound<'_, PyAny>) -> PyResult<Response> {
+    if v.is_none() {
+        Ok(Response::NoReply)
+    } else if let Ok(s) = v.cast::<PyString>() {
+        Ok(Response::Reply(s.to_cow()?.as_bytes().to_vec()))
+    } else if let Ok(b) = v.cast::<PyBytes>() {
+        Ok(Response::Reply(b.as_bytes().to_vec()))
+    } else if v.is_instance_of::<pyo3::types::PyByteArray>() {
+        Ok(Response::Reply(v.extract::<Vec<u8>>()?))
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "a handler must return str, bytes or None, not {}",
+            v.get_type().name()?
+        )))
+    }
+}
+
+/// The exception goes to `logging.getLogger("netcore.server")` with its traceback; the client
+/// only sees `error: internal error in handler`.
+fn log_failure(py: Python<'_>, name: &str, err: PyErr) {
+    let logged = (|| -> PyResult<()> {
+        let logger = py.import("logging")?.call_method1("getLogger", ("netcore.server",))?;
+        let exc_info = PyTuple::new(
+            py,
+            [err.get_type(py).into_any(), err.value(py).clone().into_any(), err.traceback(py).map_or_else(|| py.None().into_bound(py), |t| t.into_any())],
+        )?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("exc_info", exc_info)?;
+        logger.call_method("error", ("netcore: handler %r raised an exception", name), Some(&kwargs))?;
+        Ok(())
+    })();
+    if logged.is_err() {
+        err.print(py);
+    }
+}
+
+fn handler(name: &str, func: Bound<'_, PyAny>, executor: &Arc<Executor>) -> PyResult<Arc<dyn Handler>> {
+    if !func.is_callable() {
+        return Err(PyTypeError::new_err(format!("handler for {name:?} is not callable")));
+    }
+    let core = Arc::new(PyCallable { name: name.to_string(), func: func.unbind() });
+    Ok(Arc::new(PyHandler { core, executor: executor.clone() }))
+}
+
+/// (host, port) as Python passes it: "" is every interface (as in `socket`), names resolve.
+fn sock_addr(host: &str, port: u16) -> PyResult<SocketAddr> {
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    // Names resolve as socketserver's AF_INET default would: IPv4 first, IPv6 otherwise.
+    let found: Vec<SocketAddr> = (host, port).to_socket_addrs().map(|a| a.collect()).unwrap_or_default();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| found.first())
+        .copied()
+        .ok_or_else(|| PyValueError::new_err(format!("cannot listen on {host:?}: not an address or a known host")))
+}
+
+fn address_obj(py: Python<'_>, a: &BoundAddr) -> PyResult<Py<PyAny>> {
+    Ok(match a {
+        BoundAddr::Tcp(SocketAddr::V4(v4)) | BoundAddr::Udp(SocketAddr::V4(v4)) => {
+            (v4.ip().to_string(), v4.port()).into_pyobject(py)?.into_any().unbind()
+        }
+        BoundAddr::Tcp(SocketAddr::V6(v6)) | BoundAddr::Udp(SocketAddr::V6(v6)) => {
+            (v6.ip().to_string(), v6.port(), v6.flowinfo(), v6.scope_id()).into_pyobject(py)?.into_any().unbind()
+        }
+        BoundAddr::Unix(p) => p.to_string_lossy().into_pyobject(py)?.into_any().unbind(),
+    })
+}
+
+fn seconds(name: &str, value: f64) -> PyResult<Duration> {
+    if !(value.is_finite() && value >= 0.0) {
+        return Err(PyValueError::new_err(format!("{name} must be a non-negative number of seconds")));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// The engine, serving in the background from construction until `stop`.
+#[pyclass(module = "netcore._netcore", name = "ServerCore", frozen)]
+pub struct PyServerCore {
+    server: Option<Arc<Server>>,
+    executor: Arc<Executor>,
+}
+
+impl PyServerCore {
+    fn server(&self) -> PyResult<&Arc<Server>> {
+        self.server.as_ref().ok_or_else(|| pyo3::exceptions::PyOSError::new_err("the server is closed"))
+    }
+}
+
+impl Drop for PyServerCore {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            // Stopping waits for handlers, which need the GIL: never wait while holding it.
+            Python::attach(|py| py.detach(move || drop(server)));
+        }
+    }
+}
+
+#[pymethods]
+impl PyServerCore {
+    #[new]
+    #[pyo3(signature = (service = "command", *, tcp = Vec::new(), udp = Vec::new(), unix = Vec::new(), framing = "line",
+                        root = None, banner = None, token = None, max_connections = 1024, max_line = 65536,
+                        idle_timeout = Some(300.0), max_output = 262144, workers = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        service: &str,
+        tcp: Vec<(String, u16)>,
+        udp: Vec<(String, u16)>,
+        unix: Vec<PathBuf>,
+        framing: &str,
+        root: Option<PathBuf>,
+        banner: Option<&Bound<'_, PyAny>>,
+        token: Option<String>,
+        max_connections: usize,
+        max_line: usize,
+        idle_timeout: Option<f64>,
+        max_output: usize,
+        workers: Option<usize>,
+    ) -> PyResult<Self> {
+        let banner: Option<Vec<u8>> = match banner {
+            None => None,
+            Some(b) if b.is_instance_of::<PyString>() => Some(b.extract::<String>()?.into_bytes()),
+            Some(b) => Some(b.extract::<Vec<u8>>().map_err(|_| PyTypeError::new_err("banner must be str or bytes"))?),
+        };
+        if banner.is_some() && service != "banner" {
+            return Err(PyValueError::new_err("only the banner service takes a banner"));
+        }
+        let service = Service::from_name(service, banner.as_deref()).py_err(py)?;
+        let mut config = ServerConfig::new(service).framing(framing.parse().py_err(py)?);
+        for (host, port) in tcp {
+            config = config.tcp(sock_addr(&host, port)?);
+        }
+        for (host, port) in udp {
+            config = config.udp(sock_addr(&host, port)?);
+        }
+        for path in unix {
+            config = config.unix(path);
+        }
+        if let Some(root) = root {
+            config = config.root(root);
+        }
+        config.limits = Limits {
+            max_connections,
+            max_line,
+            idle_timeout: idle_timeout.map(|t| seconds("idle_timeout", t)).transpose()?,
+            max_output,
+        };
+        if let Some(t) = token {
+            config = config.token(t);
+        }
+        config.workers = workers;
+        let server = py.detach(|| Server::start(config)).py_err(py)?;
+        let executor = Executor::start(&server)?;
+        Ok(PyServerCore { server: Some(Arc::new(server)), executor })
+    }
+
+    /// Adds or replaces the command `name`: `handler(request)` returns str, bytes or None.
+    fn add_command(&self, py: Python<'_>, name: &str, handler: Bound<'_, PyAny>) -> PyResult<()> {
+        let h = self::handler(name, handler, &self.executor)?;
+        self.server()?.add_command_arc(name.as_bytes(), h).py_err(py)
+    }
+
+    /// Sets (None: removes) the handler for requests no command matches.
+    #[pyo3(signature = (handler))]
+    fn set_default_handler(&self, py: Python<'_>, handler: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let h = handler.map(|f| self::handler("(default)", f, &self.executor)).transpose()?;
+        self.server()?.set_default_arc(h).py_err(py)
+    }
+
+    /// [(kind, address)]: kind "tcp", "udp" or "unix"; address (host, port), IPv6 4-tuples, or
+    /// a path. Port 0 shows the real port.
+    fn addresses(&self, py: Python<'_>) -> PyResult<Vec<(String, Py<PyAny>)>> {
+        self.server()?
+            .local_addrs()
+            .iter()
+            .map(|a| Ok((a.kind().to_string(), address_obj(py, a)?)))
+            .collect()
+    }
+
+    /// The counters: connections_open, connections_total, requests, bytes_in, bytes_out,
+    /// errors, rejected.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.server()?.stats();
+        let d = PyDict::new(py);
+        for (k, v) in [
+            ("connections_open", s.connections_open),
+            ("connections_total", s.connections_total),
+            ("requests", s.requests),
+            ("bytes_in", s.bytes_in),
+            ("bytes_out", s.bytes_out),
+            ("errors", s.errors),
+            ("rejected", s.rejected),
+        ] {
+            d.set_item(k, v)?;
+        }
+        Ok(d)
+    }
+
+    /// The service's name.
+    #[getter]
+    fn service(&self) -> PyResult<&'static str> {
+        Ok(self.server()?.service_name())
+    }
+
+    /// False once a stop was asked for.
+    #[getter]
+    fn running(&self) -> bool {
+        self.server.as_ref().is_some_and(|s| s.is_running())
+    }
+
+    /// Asks for a stop without waiting (safe from handlers).
+    fn request_stop(&self) -> PyResult<()> {
+        self.server()?.request_stop();
+        Ok(())
+    }
+
+    /// Blocks (GIL released) until a stop is asked for or `timeout` seconds pass.
+    #[pyo3(signature = (timeout = None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let timeout = timeout.map(|t| seconds("timeout", t)).transpose()?;
+        let server = self.server()?.clone();
+        Ok(py.detach(|| server.wait(timeout)))
+    }
+
+    /// Stops accepting, finishes replies in flight, closes every client; waits up to
+    /// `timeout` seconds. From a handler it only asks for the stop.
+    #[pyo3(signature = (timeout = 5.0))]
+    fn stop(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        let timeout = seconds("timeout", timeout)?;
+        let server = self.server()?.clone();
+        py.detach(|| server.stop(timeout)).py_err(py)
+    }
+
+    /// Serves until a stop is asked for, then stops. Waits in slices of at most
+    /// `poll_interval` seconds (0.1 s at most) with the GIL released and checks for signals
+    /// between them: Ctrl+C stops the server and raises KeyboardInterrupt.
+    #[pyo3(signature = (poll_interval = 0.5, stop_timeout = 5.0))]
+    fn serve_forever(&self, py: Python<'_>, poll_interval: f64, stop_timeout: f64) -> PyResult<()> {
+        let slice = seconds("poll_interval", poll_interval)?.clamp(Duration::from_millis(1), Duration::from_millis(100));
+        let stop_timeout = seconds("stop_timeout", stop_timeout)?;
+        let server = self.server()?.clone();
+        loop {
+            if py.detach(|| server.wait(Some(slice))) {
+                break;
+            }
+            if let Err(e) = py.check_signals() {
+                let _ = py.detach(|| server.stop(stop_timeout));
+                return Err(e);
+            }
+        }
+        py.detach(|| server.stop(stop_timeout)).py_err(py)
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyRequest>()?;
+    m.add_class::<PyServerCore>()?;
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! The command-server engine: the seeds' servers (command, greet, banner, echo) on one
+//! event-driven core, over TCP, Unix stream sockets and UDP, extensible with user commands
+//! from Rust, C and Python. Design notes and limits: `docs/engine.md`; wire format:
+//! `docs/protocol.md`.
+//!
+//! ```no_run
+//! use netcore::server::{Server, ServerConfig, Service, Response};
+//! let config = ServerConfig::new(Service::Command)
+//!     .tcp("127.0.0.1:0".parse().unwrap())
+//!     .command("hello", |_req: &netcore::server::Request<'_>| Response::Reply(b"hi".to_vec()));
+//! let server = Server::start(config)?;
+//! println!("listening on {}", server.local_addrs()[0]);
+//! server.stop(std::time::Duration::from_secs(5))?;
+//! # Ok::<(), netcore::Error>(())
+//! ```
+
+mod config;
+mod engine;
+mod service;
+mod unix;
+
+pub(crate) use config::check_command_name;
+pub use config::{parse_addr, Framing, Limits, Listen, ServerConfig, Service, DEFAULT_BANNER};
+pub use engine::{BoundAddr, Server, Stats};
+pub use service::{Handler, Request, Response, Transport};

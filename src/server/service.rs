@@ -1,0 +1,475 @@
+//! Requests, replies, user handlers and the built-in services.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use super::config::Service;
+
+/// The transport a request came over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Unix,
+    Udp,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Unix => "unix",
+            Transport::Udp => "udp",
+        }
+    }
+}
+
+/// One request, as bytes: never decoded, so invalid UTF-8, NUL bytes and binary reach handlers
+/// unchanged. The line ending (line framing, and a trailing one in message framing and UDP) is
+/// removed.
+#[derive(Debug)]
+pub struct Request<'a> {
+    pub line: &'a [u8],
+    /// The client: `IP:PORT`, or `unix` for Unix-socket clients.
+    pub peer: &'a str,
+    pub transport: Transport,
+}
+
+impl<'a> Request<'a> {
+    /// The first word (up to the first ASCII whitespace).
+    pub fn command(&self) -> &'a [u8] {
+        split_command(self.line).0
+    }
+    /// Everything after the first word, without surrounding whitespace.
+    pub fn args(&self) -> &'a [u8] {
+        split_command(self.line).1
+    }
+}
+
+/// What a handler answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// Send these bytes (line framing: as one line; an embedded newline is sent as `\n`).
+    Reply(Vec<u8>),
+    /// Send the bytes, then close the connection.
+    ReplyAndClose(Vec<u8>),
+    /// Close the connection without a reply.
+    Close,
+    /// Send nothing.
+    NoReply,
+    /// Send `error: <text>` and count an error.
+    Error(String),
+}
+
+/// A user command. Called on an engine worker thread (`netcore-server`), possibly on several
+/// threads at once for different clients; it may block (the engine moves other work away).
+pub trait Handler: Send + Sync {
+    fn handle(&self, request: &Request<'_>) -> Response;
+
+    /// Whether `handle` may block for long. True (the default): it runs inside
+    /// `block_in_place`, which hands the worker's other clients to another thread first — safe
+    /// for any code, but that hand-off costs more than a quick handler itself. False: it runs
+    /// directly on the worker (other workers keep serving and can steal its queued clients).
+    fn blocking(&self) -> bool {
+        true
+    }
+
+    /// For handlers that run on threads of their own (the Python face): take the request and
+    /// return where the response will arrive; the client's task waits for it without holding
+    /// a worker thread. `None` (the default): `handle` is called on the worker.
+    fn submit(&self, _request: &Request<'_>) -> Option<tokio::sync::oneshot::Receiver<Response>> {
+        None
+    }
+}
+
+impl<F> Handler for F
+where
+    F: Fn(&Request<'_>) -> Response + Send + Sync,
+{
+    fn handle(&self, request: &Request<'_>) -> Response {
+        self(request)
+    }
+}
+
+pub(crate) fn split_command(line: &[u8]) -> (&[u8], &[u8]) {
+    let end = line.iter().position(|b| b.is_ascii_whitespace()).unwrap_or(line.len());
+    (&line[..end], line[end..].trim_ascii())
+}
+
+/// Built-in behaviour plus the user's commands; shared by every connection of a server.
+pub(crate) struct Dispatcher {
+    pub service: Service,
+    root: Option<PathBuf>,
+    commands: RwLock<HashMap<Vec<u8>, Arc<dyn Handler>>>,
+    default_handler: RwLock<Option<Arc<dyn Handler>>>,
+}
+
+/// What the engine does after a request: bytes to send (already final for the framing: the
+/// engine adds the line ending), whether it was an error, whether to close.
+pub(crate) struct Outcome {
+    pub reply: Option<Vec<u8>>,
+    pub error: bool,
+    pub close: bool,
+}
+
+const BUILTINS: &[&str] = &["date", "os", "ls", "help", "quit", "exit"];
+
+impl Dispatcher {
+    pub fn new(
+        service: Service,
+        root: Option<PathBuf>,
+        commands: HashMap<Vec<u8>, Arc<dyn Handler>>,
+        default_handler: Option<Arc<dyn Handler>>,
+    ) -> Self {
+        Dispatcher { service, root, commands: RwLock::new(commands), default_handler: RwLock::new(default_handler) }
+    }
+
+    pub fn add_command(&self, name: &[u8], handler: Arc<dyn Handler>) {
+        self.commands.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_vec(), handler);
+    }
+
+    pub fn set_default(&self, handler: Option<Arc<dyn Handler>>) {
+        *self.default_handler.write().unwrap_or_else(|e| e.into_inner()) = handler;
+    }
+
+    /// Sent when a stream client connects: (bytes, close afterwards).
+    pub fn on_connect(&self) -> Option<(Vec<u8>, bool)> {
+        match &self.service {
+            Service::Greet => Some((b"Hello, I am server".to_vec(), false)),
+            Service::Banner(text) => Some((text.clone(), true)),
+            _ => None,
+        }
+    }
+
+    /// Answers one request. Never panics: a panicking user handler becomes an error reply.
+    pub fn dispatch(&self, request: &Request<'_>) -> Dispatched {
+        let answer = match &self.service {
+            Service::Echo => Answer::Now(Response::Reply(request.line.to_vec())),
+            Service::Banner(text) => Answer::Now(Response::ReplyAndClose(text.clone())),
+            Service::Greet => Answer::Now(greet(request)),
+            Service::Command => self.command(request, true),
+            Service::Custom => self.command(request, false),
+        };
+        match answer {
+            Answer::Now(r) => Dispatched::Ready(into_outcome(r)),
+            Answer::Later(rx) => Dispatched::Pending(rx),
+        }
+    }
+
+    fn user_command(&self, name: &[u8]) -> Option<Arc<dyn Handler>> {
+        self.commands.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+    }
+
+    fn command(&self, request: &Request<'_>, builtins: bool) -> Answer {
+        let (name, args) = split_command(request.line);
+        if let Some(handler) = self.user_command(name) {
+            return call_user(&*handler, request);
+        }
+        if builtins && BUILTINS.iter().any(|b| b.as_bytes() == name) {
+            return Answer::Now(self.builtin(name, args));
+        }
+        let default = self.default_handler.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(handler) = default {
+            return call_user(&*handler, request);
+        }
+        Answer::Now(if let Some(problem) = text_problem(request.line) {
+            Response::Error(problem.into())
+        } else if builtins {
+            Response::Reply(b"welcome".to_vec())
+        } else {
+            Response::Error(format!("unknown command: {}", String::from_utf8_lossy(name)))
+        })
+    }
+
+    fn builtin(&self, name: &[u8], args: &[u8]) -> Response {
+        if let Some(problem) = text_problem(args) {
+            return Response::Error(problem.into());
+        }
+        match name {
+            b"date" => Response::Reply(format!("[{}] date", ctime_now()).into_bytes()),
+            b"os" => Response::Reply(b"[posix]".to_vec()),
+            b"ls" => {
+                // Checked above: the arguments are UTF-8 without NUL.
+                let arg = std::str::from_utf8(args).unwrap_or_default();
+                match self.list(arg) {
+                    Ok(names) => Response::Reply(json_array(&names).into_bytes()),
+                    Err(e) => Response::Error(e),
+                }
+            }
+            b"help" => {
+                let mut user: Vec<String> = self
+                    .commands
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .keys()
+                    .map(|k| String::from_utf8_lossy(k).into_owned())
+                    .collect();
+                user.sort();
+                let mut text = String::from("commands: date, os, ls [PATH], help, quit, exit");
+                for u in user {
+                    text.push_str(", ");
+                    text.push_str(&u);
+                }
+                Response::Reply(text.into_bytes())
+            }
+            _ => Response::ReplyAndClose(b"bye".to_vec()), // quit, exit
+        }
+    }
+
+    fn list(&self, arg: &str) -> Result<Vec<String>, String> {
+        let root = match &self.root {
+            Some(r) => r.clone(),
+            None => std::env::current_dir().and_then(|d| d.canonicalize()).map_err(|e| format!("no root directory: {e}"))?,
+        };
+        list_confined(&root, arg)
+    }
+}
+
+enum Answer {
+    Now(Response),
+    Later(tokio::sync::oneshot::Receiver<Response>),
+}
+
+/// A dispatched request: answered already, or by a handler running elsewhere.
+pub(crate) enum Dispatched {
+    Ready(Outcome),
+    Pending(tokio::sync::oneshot::Receiver<Response>),
+}
+
+impl Dispatched {
+    /// The outcome, waiting for a handler that runs elsewhere.
+    pub async fn outcome(self) -> Outcome {
+        match self {
+            Dispatched::Ready(o) => o,
+            Dispatched::Pending(rx) => into_outcome(rx.await.unwrap_or_else(|_| Response::Error("internal error in handler".into()))),
+        }
+    }
+
+    /// The outcome, from code outside the engine (unit tests).
+    #[cfg(test)]
+    pub fn wait(self) -> Outcome {
+        match self {
+            Dispatched::Ready(o) => o,
+            Dispatched::Pending(rx) => into_outcome(rx.blocking_recv().unwrap_or_else(|_| Response::Error("internal error in handler".into()))),
+        }
+    }
+}
+
+fn into_outcome(response: Response) -> Outcome {
+    match response {
+        Response::Reply(b) => Outcome { reply: Some(b), error: false, close: false },
+        Response::ReplyAndClose(b) => Outcome { reply: Some(b), error: false, close: true },
+        Response::Close => Outcome { reply: None, error: false, close: true },
+        Response::NoReply => Outcome { reply: None, error: false, close: false },
+        Response::Error(text) => Outcome { reply: Some(format!("error: {text}").into_bytes()), error: true, close: false },
+    }
+}
+
+/// Runs a user handler, inside `block_in_place` when it says it may block (see
+/// `Handler::blocking`). Built-in services never block and never get here.
+fn call_user(handler: &dyn Handler, request: &Request<'_>) -> Answer {
+    if let Ok(Some(rx)) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.submit(request))) {
+        return Answer::Later(rx);
+    }
+    let run = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.handle(request)));
+    let result = if handler.blocking() { tokio::task::block_in_place(run) } else { run() };
+    Answer::Now(match result {
+        Ok(r) => r,
+        Err(_) => Response::Error("internal error in handler".into()),
+    })
+}
+
+/// Why bytes cannot be a built-in command's text, if they cannot.
+fn text_problem(bytes: &[u8]) -> Option<&'static str> {
+    if std::str::from_utf8(bytes).is_err() {
+        Some("request is not valid UTF-8")
+    } else if bytes.contains(&0) {
+        Some("request contains a NUL byte")
+    } else {
+        None
+    }
+}
+
+fn greet(request: &Request<'_>) -> Response {
+    if request.line == b"exit" {
+        return Response::Close;
+    }
+    if let Some(problem) = text_problem(request.line) {
+        return Response::Error(problem.into());
+    }
+    let mut reply = b"Hello, ".to_vec();
+    reply.extend_from_slice(request.line);
+    if request.transport != Transport::Udp {
+        reply.push(b'!');
+    }
+    Response::Reply(reply)
+}
+
+/// The names in `root/arg`, sorted. `arg` must be relative, without `..`, and must not lead
+/// out of `root` through a symlink; `root` must be canonical.
+pub(crate) fn list_confined(root: &Path, arg: &str) -> Result<Vec<String>, String> {
+    let rel = Path::new(arg);
+    if rel.is_absolute() {
+        return Err(format!("absolute paths are not allowed: {arg}"));
+    }
+    if rel.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(format!("'..' is not allowed: {arg}"));
+    }
+    let full = root.join(rel);
+    let real = full.canonicalize().map_err(|e| format!("cannot list {arg}: {}", io_text(&e)))?;
+    if !real.starts_with(root) {
+        return Err(format!("path leads out of the served root: {arg}"));
+    }
+    let entries = std::fs::read_dir(&real).map_err(|e| format!("cannot list {arg}: {}", io_text(&e)))?;
+    let mut names: Vec<String> =
+        entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    Ok(names)
+}
+
+fn io_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => crate::error::strerror(n),
+        None => e.to_string(),
+    }
+}
+
+/// A JSON array of strings on one line.
+pub(crate) fn json_array(items: &[String]) -> String {
+    let mut out = String::from("[");
+    for (i, s) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                    out.push_str(&format!("\\u{:04x}", c as u32))
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out.push(']');
+    out
+}
+
+/// The local time as Python's `time.ctime()` shows it: `Mon Nov 23 13:02:29 2026`.
+pub(crate) fn ctime_now() -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    // SAFETY: time and localtime_r write only into the locals given.
+    let tm = unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&now, &mut tm).is_null() {
+            libc::gmtime_r(&now, &mut tm);
+        }
+        tm
+    };
+    format!(
+        "{} {}{:3} {:02}:{:02}:{:02} {}",
+        DAYS[tm.tm_wday.rem_euclid(7) as usize],
+        MONTHS[tm.tm_mon.rem_euclid(12) as usize],
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        tm.tm_year + 1900
+    )
+}
+
+/// Lines a web browser would send: closing on them stops cross-protocol attacks.
+pub(crate) fn looks_like_http(line: &[u8]) -> bool {
+    const METHODS: &[&[u8]] =
+        &[b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"CONNECT ", b"PATCH ", b"TRACE "];
+    METHODS.iter().any(|m| line.starts_with(m)) || (line.len() >= 5 && line[..5].eq_ignore_ascii_case(b"host:"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(line: &[u8]) -> Request<'_> {
+        Request { line, peer: "test", transport: Transport::Tcp }
+    }
+
+    fn reply(d: &Dispatcher, line: &[u8]) -> Vec<u8> {
+        d.dispatch(&req(line)).wait().reply.unwrap_or_default()
+    }
+
+    #[test]
+    fn ctime_looks_like_pythons() {
+        let t = ctime_now();
+        assert_eq!(t.len(), 24, "{t}");
+        assert_eq!(&t[3..4], " ");
+        assert_eq!(&t[13..14], ":");
+    }
+
+    #[test]
+    fn command_builtins() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.txt"), "").unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        std::fs::write(dir.path().join("a/x\"y"), "").unwrap();
+        let d = Dispatcher::new(Service::Command, Some(dir.path().canonicalize().unwrap()), HashMap::new(), None);
+        assert_eq!(reply(&d, b"os"), b"[posix]");
+        assert_eq!(reply(&d, b"ls"), br#"["a", "b.txt"]"#);
+        assert_eq!(reply(&d, b"ls a"), br#"["x\"y"]"#);
+        assert_eq!(reply(&d, b"hello"), b"welcome");
+        assert!(reply(&d, b"date").ends_with(b"] date"));
+        assert_eq!(reply(&d, b"ls ../"), b"error: '..' is not allowed: ../");
+        assert_eq!(reply(&d, b"ls /etc"), b"error: absolute paths are not allowed: /etc");
+        assert!(reply(&d, b"ls nope").starts_with(b"error: cannot list nope: No such file"));
+        assert_eq!(reply(&d, b"\xff\xfe"), b"error: request is not valid UTF-8");
+        assert_eq!(reply(&d, b"ls a\0b"), b"error: request contains a NUL byte");
+        let quit = d.dispatch(&req(b"quit")).wait();
+        assert!(quit.close);
+        assert_eq!(quit.reply.unwrap(), b"bye");
+    }
+
+    #[test]
+    fn symlinks_out_of_the_root_are_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).unwrap();
+        std::fs::create_dir(dir.path().join("in")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("in"), dir.path().join("inside")).unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        assert!(list_confined(&root, "out").unwrap_err().starts_with("path leads out of the served root"));
+        assert_eq!(list_confined(&root, "inside").unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn greet_and_user_commands() {
+        let d = Dispatcher::new(Service::Greet, None, HashMap::new(), None);
+        assert_eq!(reply(&d, b"client1"), b"Hello, client1!");
+        assert!(d.dispatch(&req(b"exit")).wait().close);
+        let udp = Request { line: b"client1", peer: "p", transport: Transport::Udp };
+        assert_eq!(d.dispatch(&udp).wait().reply.unwrap(), b"Hello, client1");
+
+        let mut cmds: HashMap<Vec<u8>, Arc<dyn Handler>> = HashMap::new();
+        cmds.insert(b"len".to_vec(), Arc::new(|r: &Request<'_>| Response::Reply(r.args().len().to_string().into_bytes())));
+        cmds.insert(b"boom".to_vec(), Arc::new(|_: &Request<'_>| -> Response { panic!("handler bug") }));
+        let d = Dispatcher::new(Service::Custom, None, cmds, None);
+        assert_eq!(reply(&d, b"len \xff\x00\x01"), b"3");
+        assert_eq!(reply(&d, b"boom"), b"error: internal error in handler");
+        assert_eq!(reply(&d, b"nope x"), b"error: unknown command: nope");
+    }
+
+    #[test]
+    fn http_lines_are_spotted() {
+        assert!(looks_like_http(b"GET / HTTP/1.1"));
+        assert!(looks_like_http(b"POST /x HTTP/1.1"));
+        assert!(looks_like_http(b"host: example"));
+        assert!(!looks_like_http(b"GETTER"));
+        assert!(!looks_like_http(b"date"));
+    }
+}
