@@ -9,6 +9,7 @@
 
 #[macro_use]
 pub(crate) mod boundary;
+mod client;
 mod error_text;
 mod resolve;
 mod status;
@@ -28,3 +29,4 @@ pub extern "C" fn netcore_version() -> *const c_char {
     })
 }
 pub use resolve::{netcore_addrinfo, netcore_addrinfo_list};
+pub use client::netcore_client;
