@@ -23,6 +23,7 @@ from ._netcore import (
     AI_NUMERICSERV,
     AI_PASSIVE,
     AI_V4MAPPED,
+    Client,
     EAI_AGAIN,
     EAI_FAIL,
     EAI_FAMILY,
@@ -40,6 +41,7 @@ from ._netcore import (
     SOCK_RAW,
     SOCK_SEQPACKET,
     SOCK_STREAM,
+    UrlResponse,
     __version__,
     getfqdn,
     gethostbyaddr,
@@ -49,6 +51,9 @@ from ._netcore import (
     getnameinfo,
     getservbyname,
     getservbyport,
+    udp_request,
+    urlopen,
+    urlretrieve,
 )
 
 # The stdlib's own classes, so `except socket.gaierror` catches netcore's errors and back.
@@ -101,6 +106,7 @@ __all__ = [
     "AI_PASSIVE",
     "AI_V4MAPPED",
     "AddressFamily",
+    "Client",
     "EAI_AGAIN",
     "EAI_FAIL",
     "EAI_FAMILY",
@@ -119,6 +125,7 @@ __all__ = [
     "SOCK_SEQPACKET",
     "SOCK_STREAM",
     "SocketKind",
+    "UrlResponse",
     "__version__",
     "error",
     "gaierror",
@@ -133,4 +140,7 @@ __all__ = [
     "getservbyport",
     "herror",
     "timeout",
+    "udp_request",
+    "urlopen",
+    "urlretrieve",
 ]

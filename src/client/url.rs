@@ -281,15 +281,22 @@ pub fn retrieve(
         return Err(status_error(&response));
     }
     start(&response);
+    let n = save(&mut response, path, progress)?;
+    Ok((response, n))
+}
+
+/// Writes the rest of `response` to `path` through a temporary file beside it, renamed into
+/// place only when the body is complete. Returns the byte count.
+pub fn save(response: &mut UrlResponse, path: &Path, progress: &mut dyn FnMut(u64)) -> Result<u64> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let mut tmp = tempfile::Builder::new().prefix(".netcore-fetch-").tempfile_in(&dir)?;
-    let n = copy_body(&mut response, tmp.as_file_mut(), progress)?;
+    let n = copy_body(response, tmp.as_file_mut(), progress)?;
     tmp.as_file_mut().flush()?;
     tmp.persist(path).map_err(|e| Error::Os(e.error))?;
-    Ok((response, n))
+    Ok(n)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The PyO3 layer: `netcore._netcore`. Conversion only; every behaviour lives in the core.
 
+mod client;
 mod errors;
 mod resolve;
 
@@ -16,5 +17,6 @@ fn _netcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", crate::VERSION)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     resolve::register(m)?;
+    client::register(m)?;
     Ok(())
 }
