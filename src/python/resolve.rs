@@ -105,7 +105,10 @@ type AddrInfoTuple<'py> = (i32, i32, i32, String, Bound<'py, PyTuple>);
 /// getaddrinfo(host, port, family=0, type=0, proto=0, flags=0) with plain-int family and type
 /// (the `netcore` package wraps them in the stdlib's enums, as `socket.getaddrinfo` does).
 #[pyfunction]
-#[pyo3(signature = (host, port, family = 0, r#type = 0, proto = 0, flags = 0))]
+#[pyo3(
+    signature = (host, port, family = 0, r#type = 0, proto = 0, flags = 0),
+    text_signature = "(host, port, family=0, type=0, proto=0, flags=0)"
+)]
 fn getaddrinfo<'py>(
     py: Python<'py>,
     host: &Bound<'py, PyAny>,
