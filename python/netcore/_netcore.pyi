@@ -2,7 +2,7 @@
 
 import os
 from http.client import HTTPMessage
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union, final
 
 __version__: str
 
@@ -58,9 +58,10 @@ def getnameinfo(sockaddr: _Address, flags: int) -> Tuple[str, str]: ...
 
 _Data = Union[str, bytes, bytearray]
 
+@final
 class Client:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         host: Optional[str] = None,
         port: Optional[int] = None,
         *,
@@ -68,7 +69,7 @@ class Client:
         timeout: Optional[float] = 10.0,
         max_reply: int = 1048576,
         quiet: float = 0.2,
-    ) -> None: ...
+    ) -> Client: ...
     def request(self, line: _Data) -> str: ...
     def pipeline(self, lines: Sequence[_Data]) -> List[str]: ...
     def message(self, data: _Data) -> bytes: ...
@@ -86,6 +87,7 @@ class Client:
     def __enter__(self) -> Client: ...
     def __exit__(self, *_args: object) -> bool: ...
 
+@final
 class UrlResponse:
     @property
     def url(self) -> str: ...

@@ -90,7 +90,10 @@ impl PyClient {
 #[pymethods]
 impl PyClient {
     #[new]
-    #[pyo3(signature = (host = None, port = None, *, unix = None, timeout = Some(10.0), max_reply = 1 << 20, quiet = 0.2))]
+    #[pyo3(
+        signature = (host = None, port = None, *, unix = None, timeout = Some(10.0), max_reply = 1 << 20, quiet = 0.2),
+        text_signature = "(host=None, port=None, *, unix=None, timeout=10.0, max_reply=1048576, quiet=0.2)"
+    )]
     fn new(
         py: Python<'_>,
         host: Option<String>,
@@ -272,7 +275,7 @@ impl PyUrlResponse {
 #[pymethods]
 impl PyUrlResponse {
     /// read(amt=-1) -> bytes: up to `amt` bytes, or everything left when negative.
-    #[pyo3(signature = (amt = -1))]
+    #[pyo3(signature = (amt = -1), text_signature = "($self, amt=-1)")]
     fn read<'py>(&self, py: Python<'py>, amt: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
         let amt = amt.unwrap_or(-1);
         let data = self.with_body(py, move |b| {
@@ -288,7 +291,7 @@ impl PyUrlResponse {
     }
 
     /// readline(limit=-1) -> bytes: one line with its newline (b"" at the end).
-    #[pyo3(signature = (limit = -1))]
+    #[pyo3(signature = (limit = -1), text_signature = "($self, limit=-1)")]
     fn readline<'py>(&self, py: Python<'py>, limit: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
         let limit = limit.unwrap_or(-1);
         let data = self.with_body(py, move |b| {
