@@ -1,6 +1,10 @@
 //! The `netcore` command-line program. Also reachable as `python -m netcore`.
 //! Exit codes: 0 success, 1 remote or network error, 2 usage error.
 
+mod bench;
+mod client;
+mod fetch;
+mod gopher;
 mod lookup;
 
 use std::ffi::OsString;
@@ -30,6 +34,11 @@ struct Cli {
 enum Command {
     Resolve(lookup::ResolveArgs),
     Port(lookup::PortArgs),
+    Client(client::ClientArgs),
+    Send(client::SendArgs),
+    Bench(bench::BenchArgs),
+    Gopher(gopher::GopherArgs),
+    Fetch(fetch::FetchArgs),
 }
 
 /// Runs the program with `args` (the first is the program name) and returns its exit code.
@@ -49,6 +58,11 @@ where
     let outcome = match cli.command {
         Some(Command::Resolve(args)) => lookup::resolve(&args),
         Some(Command::Port(args)) => lookup::port(&args),
+        Some(Command::Client(args)) => client::client(&args),
+        Some(Command::Send(args)) => client::send(&args),
+        Some(Command::Bench(args)) => bench::bench(&args),
+        Some(Command::Gopher(args)) => gopher::gopher(&args),
+        Some(Command::Fetch(args)) => fetch::fetch(&args),
         None => lookup::resolve(&lookup::ResolveArgs::default_job()),
     };
     match outcome {

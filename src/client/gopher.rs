@@ -126,6 +126,15 @@ fn error_item_text(head: &[u8]) -> String {
     String::from_utf8_lossy(text).trim().to_string()
 }
 
+/// A read error as a core error: a timeout is `Error::Timeout`.
+pub fn io_error(e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::TimedOut {
+        Error::Timeout
+    } else {
+        Error::Os(e)
+    }
+}
+
 /// Connects to `host:port`, sends `selector` and CRLF, and returns the reply as a reader.
 /// `timeout` bounds connecting and each wait for data.
 pub fn open(host: &str, port: u16, selector: &str, timeout: Option<Duration>) -> Result<GopherReader, GopherError> {
@@ -158,7 +167,7 @@ pub fn open(host: &str, port: u16, selector: &str, timeout: Option<Duration>) ->
     // Read the first line (or up to 4 KiB) to tell an error item from a document.
     while !reader.eof && reader.head.len() < 4096 && !reader.head.contains(&b'\n') {
         let mut chunk = [0u8; 4096];
-        let n = reader.read_socket(&mut chunk).map_err(|e| at(Stage::Receive)(Error::Os(e)))?;
+        let n = reader.read_socket(&mut chunk).map_err(|e| at(Stage::Receive)(io_error(e)))?;
         reader.head.extend_from_slice(&chunk[..n]);
     }
     if is_error_item(&reader.head) {
@@ -173,10 +182,7 @@ pub fn open(host: &str, port: u16, selector: &str, timeout: Option<Duration>) ->
 pub fn fetch(host: &str, port: u16, selector: &str, timeout: Option<Duration>) -> Result<Vec<u8>, GopherError> {
     let mut reader = open(host, port, selector, timeout)?;
     let mut out = Vec::new();
-    reader.read_to_end(&mut out).map_err(|e| {
-        let error = if e.kind() == io::ErrorKind::TimedOut { Error::Timeout } else { Error::Os(e) };
-        GopherError { stage: Stage::Receive, error }
-    })?;
+    reader.read_to_end(&mut out).map_err(|e| GopherError { stage: Stage::Receive, error: io_error(e) })?;
     Ok(out)
 }
 

@@ -147,7 +147,13 @@ fn content_type_for(path: &Path) -> &'static str {
 
 fn map_ureq(url: &str, e: ureq::Error) -> Error {
     match e {
-        ureq::Error::Io(e) => Error::Os(e),
+        ureq::Error::Io(e) if e.raw_os_error().is_some() => Error::Os(e),
+        ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => Error::Timeout,
+        // ureq's resolver reports a failed look-up as an errno-less I/O error.
+        ureq::Error::Io(e) if e.to_string().contains("lookup address") => {
+            Error::AddressInfo { code: libc::EAI_NONAME, message: "Name or service not known".into() }
+        }
+        ureq::Error::Io(e) => Error::Failed(e.to_string()),
         ureq::Error::Timeout(_) => Error::Timeout,
         ureq::Error::HostNotFound => {
             Error::AddressInfo { code: libc::EAI_NONAME, message: "Name or service not known".into() }
@@ -256,7 +262,8 @@ pub fn copy_body(response: &mut UrlResponse, out: &mut dyn Write, progress: &mut
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(Error::Timeout),
-            Err(e) => return Err(Error::Os(e)),
+            Err(e) if e.raw_os_error().is_some() => return Err(Error::Os(e)),
+            Err(e) => return Err(Error::Failed(format!("reading the body failed: {e}"))),
         };
         out.write_all(&buf[..n])?;
         done += n as u64;
@@ -292,7 +299,9 @@ pub fn save(response: &mut UrlResponse, path: &Path, progress: &mut dyn FnMut(u6
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut tmp = tempfile::Builder::new().prefix(".netcore-fetch-").tempfile_in(&dir)?;
+    // 0666 less the umask, like any new file (tempfile's default would be 0600).
+    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o666);
+    let mut tmp = tempfile::Builder::new().prefix(".netcore-fetch-").permissions(mode).tempfile_in(&dir)?;
     let n = copy_body(response, tmp.as_file_mut(), progress)?;
     tmp.as_file_mut().flush()?;
     tmp.persist(path).map_err(|e| Error::Os(e.error))?;

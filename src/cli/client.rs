@@ -1,0 +1,262 @@
+//! `netcore client` (interactive or piped) and `netcore send` (one-shot requests).
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::Failure;
+use crate::client::{udp, Client, Options, Target};
+use crate::error::Error;
+
+/// Talk to a line server: each line is sent and the reply printed.
+///
+/// At a terminal you get line editing and history; Enter sends the line (empty lines are
+/// not sent), Ctrl+C or Ctrl+D on an empty line quits. With --message it behaves like seed
+/// 000's client: lines typed are gathered until Ctrl+D, then sent joined as one message,
+/// and whatever comes back is printed (Ctrl+C, or Ctrl+D with nothing typed, quits).
+/// When stdin is not a terminal each non-empty input line is one request (or, with
+/// --message, one message) and the program exits 0 at the end of input.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  netcore client localhost 6379              # type PING, see +PONG\n  \
+                        netcore client --message 127.0.0.1 21560   # seed 000: type date, Ctrl+D sends\n  \
+                        printf 'PING\\nPING\\n' | netcore client localhost 6379\n  \
+                        netcore client --unix /tmp/line.sock\n\n\
+                        Exit codes: 0 done, 1 connect or network error, 2 usage error.")]
+pub struct ClientArgs {
+    /// Server host name or address (IPv4 or IPv6)
+    #[arg(required_unless_present = "unix")]
+    pub host: Option<String>,
+    /// Server port
+    #[arg(required_unless_present = "unix")]
+    pub port: Option<u16>,
+    /// Connect to a Unix stream socket instead of HOST PORT
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
+    pub unix: Option<PathBuf>,
+    /// Seed 000's framing: send input as it is, read the reply until the server is quiet
+    #[arg(long)]
+    pub message: bool,
+    /// Seconds to wait for connecting and for each reply
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// With --message: the silence in seconds that ends a reply
+    #[arg(long, default_value_t = 0.2, value_name = "SECONDS")]
+    pub quiet: f64,
+}
+
+/// Send one or more requests and print each reply.
+///
+/// Over TCP each MSG is one line (a newline is added) and one reply line is printed per
+/// message; with --message each MSG is sent as it is and the reply is read until the server
+/// is quiet. With --udp each MSG is one datagram and the first datagram back is printed.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  netcore send localhost 6379 PING 'ECHO hi'\n  \
+                        netcore send --udp 127.0.0.1 9000 client1 client2   # seed 002's UDP server\n  \
+                        netcore send --message 127.0.0.1 21560 date\n\n\
+                        Exit codes: 0 every reply received, 1 network error, 2 usage error.")]
+pub struct SendArgs {
+    /// Server host name or address
+    pub host: String,
+    /// Server port
+    pub port: u16,
+    /// The messages to send, in order
+    #[arg(required = true, value_name = "MSG")]
+    pub messages: Vec<String>,
+    /// Send datagrams instead of using a TCP connection
+    #[arg(long, conflicts_with = "message")]
+    pub udp: bool,
+    /// Message framing over TCP (no newline added, reply read until quiet)
+    #[arg(long)]
+    pub message: bool,
+    /// Seconds to wait for connecting and for each reply (each UDP attempt)
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// UDP: resends after a silent attempt
+    #[arg(long, default_value_t = 2)]
+    pub retries: u32,
+}
+
+pub(crate) fn seconds(name: &str, value: f64) -> Result<Duration, Failure> {
+    if value.is_finite() && value > 0.0 && value < 1e9 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(Failure::usage(format!("--{name} must be a positive number of seconds, not {value}")))
+    }
+}
+
+/// What went wrong, said for a person: "no reply within 5 s", "connection refused", ...
+pub(crate) fn explain(e: &Error, timeout: Duration) -> String {
+    match e {
+        Error::Timeout => format!("timed out after {} s", fmt_secs(timeout)),
+        Error::ConnectionClosed => "the server closed the connection before replying in full".into(),
+        e => e.to_string(),
+    }
+}
+
+fn fmt_secs(d: Duration) -> String {
+    let s = format!("{:.3}", d.as_secs_f64());
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn connect(target: &Target, opts: Options) -> Result<Client, Failure> {
+    let timeout = opts.timeout.unwrap_or_default();
+    Client::connect_to(target.clone(), opts)
+        .map_err(|e| Failure::network(format!("cannot connect to {target}: {}", explain(&e, timeout))))
+}
+
+/// Prints a reply; a message reply gets a newline unless it ends with one.
+fn print_reply(out: &mut impl Write, reply: &[u8], add_newline: bool) -> io::Result<()> {
+    out.write_all(reply)?;
+    if add_newline || reply.last() != Some(&b'\n') {
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+struct Session {
+    client: Client,
+    target: Target,
+    message: bool,
+    timeout: Duration,
+}
+
+impl Session {
+    /// Sends one request or message and prints the reply. `Ok(false)`: the server has gone.
+    fn exchange(&mut self, data: &[u8], out: &mut impl Write) -> Result<bool, Failure> {
+        let result = if self.message { self.client.message(data) } else { self.client.request(data) };
+        match result {
+            Ok(reply) => {
+                // stdout closed (e.g. `| head`): stop quietly.
+                if print_reply(out, &reply, !self.message).is_err() {
+                    return Ok(false);
+                }
+                Ok(self.client.is_open())
+            }
+            Err(e) => Err(Failure::network(format!(
+                "request to {} failed: {}",
+                self.target,
+                explain(&e, self.timeout)
+            ))),
+        }
+    }
+}
+
+pub fn client(args: &ClientArgs) -> Result<(), Failure> {
+    let timeout = seconds("timeout", args.timeout)?;
+    let quiet = seconds("quiet", args.quiet)?;
+    let target = match (&args.unix, &args.host, args.port) {
+        (Some(path), _, _) => Target::Unix(path.clone()),
+        (None, Some(host), Some(port)) => Target::Tcp { host: host.clone(), port },
+        _ => return Err(Failure::usage("give HOST and PORT, or --unix PATH")),
+    };
+    let opts = Options { timeout: Some(timeout), quiet, ..Options::default() };
+    let client = connect(&target, opts)?;
+    let mut session = Session { client, target, message: args.message, timeout };
+    if io::stdin().is_terminal() {
+        interactive(&mut session)
+    } else {
+        piped(&mut session)
+    }
+}
+
+fn piped(session: &mut Session) -> Result<(), Failure> {
+    let stdin = io::stdin();
+    let mut out = io::stdout().lock();
+    for line in stdin.lock().split(b'\n') {
+        let mut line = line.map_err(|e| Failure::network(format!("cannot read standard input: {e}")))?;
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        if line.is_empty() {
+            continue;
+        }
+        if !session.exchange(&line, &mut out)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn interactive(session: &mut Session) -> Result<(), Failure> {
+    use rustyline::error::ReadlineError;
+    let mut editor = rustyline::DefaultEditor::new()
+        .map_err(|e| Failure::network(format!("cannot set up the terminal: {e}")))?;
+    let mut out = io::stdout();
+    let _ = writeln!(
+        out,
+        "connected to {}; {}",
+        session.target,
+        if session.message {
+            "type lines, Ctrl+D sends them; Ctrl+C or Ctrl+D on nothing quits"
+        } else {
+            "Enter sends a line; Ctrl+C or Ctrl+D on an empty line quits"
+        }
+    );
+    let mut gathered: Vec<u8> = Vec::new();
+    loop {
+        let prompt = if session.message { ">" } else { "> " };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                if line.is_empty() {
+                    continue;
+                }
+                let _ = editor.add_history_entry(line.as_str());
+                if session.message {
+                    // Seed 000 joins the lines with nothing between them.
+                    gathered.extend_from_slice(line.as_bytes());
+                } else if !session.exchange(line.as_bytes(), &mut out)? {
+                    let _ = writeln!(out, "{} closed the connection", session.target);
+                    return Ok(());
+                }
+            }
+            Err(ReadlineError::Eof) if session.message && !gathered.is_empty() => {
+                let data = std::mem::take(&mut gathered);
+                if !session.exchange(&data, &mut out)? {
+                    let _ = writeln!(out, "{} closed the connection", session.target);
+                    return Ok(());
+                }
+            }
+            Err(ReadlineError::Eof | ReadlineError::Interrupted) => return Ok(()),
+            Err(e) => return Err(Failure::network(format!("cannot read the terminal: {e}"))),
+        }
+    }
+}
+
+pub fn send(args: &SendArgs) -> Result<(), Failure> {
+    let timeout = seconds("timeout", args.timeout)?;
+    let mut out = io::stdout().lock();
+    if args.udp {
+        let opts = udp::UdpOptions { timeout, retries: args.retries };
+        for msg in &args.messages {
+            let reply = udp::request(&args.host, args.port, msg.as_bytes(), &opts).map_err(|e| {
+                let target = Target::Tcp { host: args.host.clone(), port: args.port };
+                let why = match e {
+                    Error::Timeout => format!("no reply after {} attempts of {} s", args.retries + 1, fmt_secs(timeout)),
+                    e => e.to_string(),
+                };
+                Failure::network(format!("UDP request to {target} failed: {why}"))
+            })?;
+            let _ = print_reply(&mut out, &reply, false);
+        }
+        return Ok(());
+    }
+    if args.messages.iter().any(|m| m.is_empty() || (!args.message && m.contains('\n'))) {
+        return Err(Failure::usage("a message must be non-empty and, without --message, a single line"));
+    }
+    let target = Target::Tcp { host: args.host.clone(), port: args.port };
+    let opts = Options { timeout: Some(timeout), ..Options::default() };
+    let client = connect(&target, opts)?;
+    let mut session = Session { client, target, message: args.message, timeout };
+    for (i, msg) in args.messages.iter().enumerate() {
+        if !session.exchange(msg.as_bytes(), &mut out)? && i + 1 < args.messages.len() {
+            return Err(Failure::network(format!(
+                "{} closed the connection after {} of {} messages",
+                session.target,
+                i + 1,
+                args.messages.len()
+            )));
+        }
+    }
+    Ok(())
+}
