@@ -2,6 +2,7 @@
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
@@ -114,6 +115,52 @@ fn print_reply(out: &mut impl Write, reply: &[u8], add_newline: bool) -> io::Res
     out.flush()
 }
 
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// While alive, SIGINT (Ctrl+C outside line editing, e.g. while waiting for a reply) sets
+/// `INTERRUPTED` instead of killing the process, so the client can stop cleanly. The
+/// previous handler (Python's, under `python -m netcore`) comes back on drop.
+struct SigintGuard {
+    old: libc::sigaction,
+}
+
+impl SigintGuard {
+    fn install() -> Self {
+        INTERRUPTED.store(false, Ordering::SeqCst);
+        // SAFETY: plain sigaction calls with zero-initialised structs; the handler only
+        // stores to an atomic, which is async-signal-safe. No SA_RESTART, so a wait in
+        // poll(2) returns EINTR and the check runs at once.
+        unsafe {
+            let mut new: libc::sigaction = std::mem::zeroed();
+            new.sa_sigaction = on_sigint as *const () as usize;
+            libc::sigemptyset(&mut new.sa_mask);
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGINT, &new, &mut old);
+            SigintGuard { old }
+        }
+    }
+}
+
+impl Drop for SigintGuard {
+    fn drop(&mut self) {
+        // SAFETY: restores the handler saved by `install`.
+        unsafe {
+            libc::sigaction(libc::SIGINT, &self.old, std::ptr::null_mut());
+        }
+    }
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// The error a check returns when Ctrl+C was pressed.
+const INTERRUPT: &str = "interrupted";
+
 struct Session {
     client: Client,
     target: Target,
@@ -124,7 +171,12 @@ struct Session {
 impl Session {
     /// Sends one request or message and prints the reply. `Ok(false)`: the server has gone.
     fn exchange(&mut self, data: &[u8], out: &mut impl Write) -> Result<bool, Failure> {
-        let result = if self.message { self.client.message(data) } else { self.client.request(data) };
+        let mut check = || if interrupted() { Err(Error::Failed(INTERRUPT.into())) } else { Ok(()) };
+        let result = if self.message {
+            self.client.message_checked(data, Some(&mut check))
+        } else {
+            self.client.request_checked(data, Some(&mut check))
+        };
         match result {
             Ok(reply) => {
                 // stdout closed (e.g. `| head`): stop quietly.
@@ -133,6 +185,7 @@ impl Session {
                 }
                 Ok(self.client.is_open())
             }
+            Err(Error::Failed(m)) if m == INTERRUPT => Ok(false),
             Err(e) => Err(Failure::network(format!(
                 "request to {} failed: {}",
                 self.target,
@@ -151,6 +204,7 @@ pub fn client(args: &ClientArgs) -> Result<(), Failure> {
         _ => return Err(Failure::usage("give HOST and PORT, or --unix PATH")),
     };
     let opts = Options { timeout: Some(timeout), quiet, ..Options::default() };
+    let _sigint = SigintGuard::install();
     let client = connect(&target, opts)?;
     let mut session = Session { client, target, message: args.message, timeout };
     if io::stdin().is_terminal() {
@@ -167,6 +221,9 @@ fn piped(session: &mut Session) -> Result<(), Failure> {
         let mut line = line.map_err(|e| Failure::network(format!("cannot read standard input: {e}")))?;
         if line.last() == Some(&b'\r') {
             line.pop();
+        }
+        if interrupted() {
+            break;
         }
         if line.is_empty() {
             continue;
@@ -206,14 +263,18 @@ fn interactive(session: &mut Session) -> Result<(), Failure> {
                     // Seed 000 joins the lines with nothing between them.
                     gathered.extend_from_slice(line.as_bytes());
                 } else if !session.exchange(line.as_bytes(), &mut out)? {
-                    let _ = writeln!(out, "{} closed the connection", session.target);
+                    if !interrupted() {
+                        let _ = writeln!(out, "{} closed the connection", session.target);
+                    }
                     return Ok(());
                 }
             }
             Err(ReadlineError::Eof) if session.message && !gathered.is_empty() => {
                 let data = std::mem::take(&mut gathered);
                 if !session.exchange(&data, &mut out)? {
-                    let _ = writeln!(out, "{} closed the connection", session.target);
+                    if !interrupted() {
+                        let _ = writeln!(out, "{} closed the connection", session.target);
+                    }
                     return Ok(());
                 }
             }
