@@ -41,6 +41,8 @@ class LineHandler(socketserver.StreamRequestHandler):
     reply and closes, ``silent`` never answers, ``big`` answers with a 2 MiB line, anything
     else gets ``got <line>\\r\\n``."""
 
+    disable_nagle_algorithm = True
+
     def handle(self) -> None:
         for raw in self.rfile:
             line = raw.rstrip(b"\r\n")
@@ -67,6 +69,8 @@ def start_line_server() -> Tuple[int, Callable[[], None]]:
 class PongHandler(socketserver.StreamRequestHandler):
     """A redis-like inline PING server: ``+PONG`` for every line."""
 
+    disable_nagle_algorithm = True
+
     def handle(self) -> None:
         for _ in self.rfile:
             self.wfile.write(b"+PONG\r\n")
@@ -74,6 +78,8 @@ class PongHandler(socketserver.StreamRequestHandler):
 
 class WrongHandler(socketserver.StreamRequestHandler):
     """Answers like PongHandler, except every 10th reply on a connection is ``-ERR wrong``."""
+
+    disable_nagle_algorithm = True
 
     def handle(self) -> None:
         for n, _ in enumerate(self.rfile, start=1):
@@ -193,3 +199,19 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class HangUpHandler(socketserver.StreamRequestHandler):
+    """Answers ``+PONG`` five times, then closes the connection."""
+
+    disable_nagle_algorithm = True
+
+    def handle(self) -> None:
+        for n, _ in enumerate(self.rfile, start=1):
+            self.wfile.write(b"+PONG\r\n")
+            if n == 5:
+                return
+
+
+def start_hangup_server() -> Tuple[int, Callable[[], None]]:
+    return _start(_TCP(("127.0.0.1", 0), HangUpHandler))

@@ -323,19 +323,20 @@ fn read_replies(
     errors: &mut Errors,
     lost: &mut usize,
 ) {
+    // Replies that arrived before an EOF or error still count.
+    let mut gone: Option<Error> = None;
     loop {
         match (&c.socket).read(chunk) {
             Ok(0) => {
-                // Replies already buffered were taken below on earlier reads.
-                drop_conn(c, errors, lost, Error::ConnectionClosed);
-                return;
+                gone = Some(Error::ConnectionClosed);
+                break;
             }
             Ok(n) => c.inbuf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                drop_conn(c, errors, lost, Error::Os(e));
-                return;
+                gone = Some(Error::Os(e));
+                break;
             }
         }
         if c.inbuf.len() > MAX_REPLY + 2 && !c.inbuf.contains(&b'\n') {
@@ -370,7 +371,9 @@ fn read_replies(
         }
     }
     c.inbuf.drain(..start);
-    if c.inbuf.len() > MAX_REPLY {
+    if let Some(why) = gone {
+        drop_conn(c, errors, lost, why);
+    } else if c.inbuf.len() > MAX_REPLY {
         drop_conn(c, errors, lost, Error::LineTooLong { limit: MAX_REPLY });
     }
 }
