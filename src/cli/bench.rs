@@ -220,7 +220,7 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
                     c.out.extend_from_slice(&plan.request);
                 }
                 let at = Instant::now();
-                c.in_flight.extend(std::iter::repeat_n(at, batch));
+                c.in_flight.extend(std::iter::repeat(at).take(batch));
                 issued += batch as u64;
             }
         }

@@ -169,7 +169,7 @@ impl PyClient {
     /// True once the client is closed (by close() or by a network error).
     #[getter]
     fn closed(&self, py: Python<'_>) -> PyResult<bool> {
-        run_detached(py, |_| Ok(self.locked()?.as_ref().is_none_or(|c| !c.is_open())))
+        run_detached(py, |_| Ok(!self.locked()?.as_ref().is_some_and(|c| c.is_open())))
     }
 
     /// The timeout in seconds for later calls (None: no limit).
