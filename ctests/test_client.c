@@ -166,6 +166,14 @@ static void test_request_and_pipeline(uint16_t port) {
     CHECK_OK(netcore_client_request(c, "still there", &reply));
     CHECK_STR(reply, "got still there");
     netcore_string_free(reply);
+
+    /* Raw send, then read the reply line. */
+    CHECK_OK(netcore_client_send(c, (const uint8_t *)"raw\r\n", 5));
+    CHECK_OK(netcore_client_read_line(c, &reply));
+    CHECK_STR(reply, "got raw\r");
+    netcore_string_free(reply);
+    CHECK_STATUS(netcore_client_send(c, NULL, 1), NETCORE_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(netcore_client_read_line(c, NULL), NETCORE_STATUS_NULL_ARGUMENT);
     netcore_client_free(c);
 }
 

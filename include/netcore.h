@@ -237,6 +237,17 @@ netcore_status netcore_client_pipeline(struct netcore_client *client,
                                        struct netcore_string_list **out_replies);
 
 /**
+ * Sends `len` bytes as they are (no newline added). Errors as for `netcore_client_request`.
+ */
+netcore_status netcore_client_send(struct netcore_client *client, const uint8_t *data, size_t len);
+
+/**
+ * Reads one line (a greeting, or the reply to `netcore_client_send`), returned without its
+ * terminator; free it with `netcore_string_free`. Errors as for `netcore_client_request`.
+ */
+netcore_status netcore_client_read_line(struct netcore_client *client, char **out_line);
+
+/**
  * Message framing (seed 000's servers): sends `len` bytes as they are, then returns what
  * comes back until the server is quiet for 200 ms, closes, or 1 MiB arrived. Free the reply
  * with `netcore_bytes_free(*out_data, *out_len)`. Empty data: INVALID_ARGUMENT.

@@ -104,3 +104,22 @@ def test_refused_and_usage_errors():
         out = bench("127.0.0.1", str(port), *bad)
         assert out.returncode == 2, (bad, out.stderr)
         assert out.stdout == ""
+
+
+def test_ctrl_c_stops_early_with_a_summary(pong_port):
+    import signal
+    import time
+
+    proc = subprocess.Popen(NETCORE + ["bench", "127.0.0.1", str(pong_port), "--conns", "2", "--duration", "60",
+                                       "--request", "PING", "--expect", "+PONG"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "interrupted by Ctrl+C" in out
+    assert "errors      0 " in out

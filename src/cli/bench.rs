@@ -20,7 +20,7 @@ use clap::{ArgGroup, Args};
 use hdrhistogram::Histogram;
 use socket2::Socket;
 
-use super::client::{explain, seconds};
+use super::client::{explain, interrupted, seconds, SigintGuard};
 use super::Failure;
 use crate::client::{connect_socket, Target};
 use crate::error::Error;
@@ -33,7 +33,7 @@ const MAX_REPLY: usize = 1 << 20;
 /// Opens --conns connections, keeps --pipeline requests in flight on each and sends
 /// --request TEXT (plus a newline) until --requests replies have arrived or --duration
 /// seconds have passed. A progress line is shown on stderr while it runs; the summary
-/// (or --json) goes to stdout.
+/// (or --json) goes to stdout. Ctrl+C stops sending early and still prints the summary.
 #[derive(Args, Debug)]
 #[command(
     group(ArgGroup::new("amount").required(true).args(["requests", "duration"])),
@@ -199,11 +199,13 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
 
     loop {
         let now = Instant::now();
-        let sending = match (plan.amount, stop_sending_at) {
-            (Amount::Requests(n), _) => issued < n,
-            (_, Some(at)) => now < at,
-            _ => false,
-        };
+        // Ctrl+C stops sending; the replies already due are still awaited and reported.
+        let sending = !interrupted()
+            && match (plan.amount, stop_sending_at) {
+                (Amount::Requests(n), _) => issued < n,
+                (_, Some(at)) => now < at,
+                _ => false,
+            };
         // Start a new batch on every idle connection.
         if sending {
             for c in conns.iter_mut().filter(|c| c.alive && c.in_flight.is_empty()) {
@@ -468,6 +470,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         expect: args.expect.clone().map(String::into_bytes),
         timeout: seconds("timeout", args.timeout)?,
     };
+    let _sigint = SigintGuard::install();
     let stderr = io::stderr();
     let tty = stderr.is_terminal();
     let mut last_plain = Instant::now();
@@ -489,7 +492,10 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
     if shown {
         let _ = write!(stderr.lock(), "\r\x1b[2K");
     }
-    let text = if args.json { summary_json(&plan, &report) + "\n" } else { summary_text(&plan, &report) };
+    let mut text = if args.json { summary_json(&plan, &report) + "\n" } else { summary_text(&plan, &report) };
+    if interrupted() && !args.json {
+        text += "  (interrupted by Ctrl+C before the planned amount)\n";
+    }
     let _ = io::stdout().lock().write_all(text.as_bytes());
     let failed = report.errors.total();
     if failed > 0 {

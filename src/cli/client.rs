@@ -124,12 +124,12 @@ extern "C" fn on_sigint(_: libc::c_int) {
 /// While alive, SIGINT (Ctrl+C outside line editing, e.g. while waiting for a reply) sets
 /// `INTERRUPTED` instead of killing the process, so the client can stop cleanly. The
 /// previous handler (Python's, under `python -m netcore`) comes back on drop.
-struct SigintGuard {
+pub(crate) struct SigintGuard {
     old: libc::sigaction,
 }
 
 impl SigintGuard {
-    fn install() -> Self {
+    pub(crate) fn install() -> Self {
         INTERRUPTED.store(false, Ordering::SeqCst);
         // SAFETY: plain sigaction calls with zero-initialised structs; the handler only
         // stores to an atomic, which is async-signal-safe. No SA_RESTART, so a wait in
@@ -154,7 +154,7 @@ impl Drop for SigintGuard {
     }
 }
 
-fn interrupted() -> bool {
+pub(crate) fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 

@@ -162,6 +162,29 @@ pub extern "C" fn netcore_client_pipeline(
     })
 }
 
+/// Sends `len` bytes as they are (no newline added). Errors as for `netcore_client_request`.
+#[no_mangle]
+pub extern "C" fn netcore_client_send(client: *mut netcore_client, data: *const u8, len: usize) -> netcore_status {
+    ffi_boundary!({
+        let client = arg_client(client)?;
+        let data = arg_bytes(data, len, "data")?;
+        client.send(data)?;
+        Ok(())
+    })
+}
+
+/// Reads one line (a greeting, or the reply to `netcore_client_send`), returned without its
+/// terminator; free it with `netcore_string_free`. Errors as for `netcore_client_request`.
+#[no_mangle]
+pub extern "C" fn netcore_client_read_line(client: *mut netcore_client, out_line: *mut *mut c_char) -> netcore_status {
+    ffi_boundary!({
+        let client = arg_client(client)?;
+        let out_line = arg_out(out_line, "out_line")?;
+        *out_line = into_c_string(client.read_line()?);
+        Ok(())
+    })
+}
+
 /// Message framing (seed 000's servers): sends `len` bytes as they are, then returns what
 /// comes back until the server is quiet for 200 ms, closes, or 1 MiB arrived. Free the reply
 /// with `netcore_bytes_free(*out_data, *out_len)`. Empty data: INVALID_ARGUMENT.
