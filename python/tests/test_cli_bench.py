@@ -123,3 +123,30 @@ def test_ctrl_c_stops_early_with_a_summary(pong_port):
     assert proc.returncode == 0, err
     assert "interrupted by Ctrl+C" in out
     assert "errors      0 " in out
+
+
+def test_unix_socket_server(tmp_path):
+    import socketserver
+    import threading
+
+    from client_servers import PongHandler
+
+    class UnixPong(PongHandler):
+        disable_nagle_algorithm = False  # no TCP options on a Unix socket
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+    path = str(tmp_path / "pong.sock")
+    server = Server(path, UnixPong)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        out = bench("--unix", path, "--conns", "3", "--pipeline", "4", "--requests", "600",
+                    "--request", "PING", "--expect", "+PONG", "--json")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert (report["ok"], report["target"]) == (600, path)

@@ -38,15 +38,21 @@ const MAX_REPLY: usize = 1 << 20;
 #[command(
     group(ArgGroup::new("amount").required(true).args(["requests", "duration"])),
     after_help = "Examples:\n  netcore bench 127.0.0.1 6379 --conns 50 --pipeline 1 --requests 100000 --request PING --expect +PONG\n  \
-                  netcore bench localhost 7000 --conns 4 --pipeline 16 --duration 5 --request 'echo hi' --json\n\n\
+                  netcore bench localhost 7000 --conns 4 --pipeline 16 --duration 5 --request 'echo hi' --json\n  \
+                  netcore bench --unix /tmp/line.sock --conns 8 --requests 50000 --request PING\n\n\
                   Exit codes: 0 every reply arrived and matched, 1 a connection failed or any request \
                   failed (the summary says how many and why), 2 usage error."
 )]
 pub struct BenchArgs {
     /// Server host name or address
-    pub host: String,
+    #[arg(required_unless_present = "unix")]
+    pub host: Option<String>,
     /// Server port
-    pub port: u16,
+    #[arg(required_unless_present = "unix")]
+    pub port: Option<u16>,
+    /// Measure a server on a Unix stream socket instead of HOST PORT
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
+    pub unix: Option<std::path::PathBuf>,
     /// Parallel connections
     #[arg(long, short = 'c', default_value_t = 50)]
     pub conns: usize,
@@ -461,8 +467,13 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
     };
     let mut request = args.request.clone().into_bytes();
     request.extend_from_slice(if args.crlf { b"\r\n" } else { b"\n" });
+    let target = match (&args.unix, &args.host, args.port) {
+        (Some(path), _, _) => Target::Unix(path.clone()),
+        (None, Some(host), Some(port)) => Target::Tcp { host: host.clone(), port },
+        _ => return Err(Failure::usage("give HOST and PORT, or --unix PATH")),
+    };
     let plan = Plan {
-        target: Target::Tcp { host: args.host.clone(), port: args.port },
+        target,
         conns: args.conns,
         pipeline: args.pipeline,
         amount,
