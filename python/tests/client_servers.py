@@ -215,3 +215,14 @@ class HangUpHandler(socketserver.StreamRequestHandler):
 
 def start_hangup_server() -> Tuple[int, Callable[[], None]]:
     return _start(_TCP(("127.0.0.1", 0), HangUpHandler))
+
+
+class ThanksHandler(socketserver.BaseRequestHandler):
+    """Seed 003's thank-you server: one greeting, then the connection is closed."""
+
+    def handle(self) -> None:
+        self.request.sendall(b"Thank you for connection")
+
+
+def start_thanks_server() -> Tuple[int, Callable[[], None]]:
+    return _start(_TCP(("127.0.0.1", 0), ThanksHandler))

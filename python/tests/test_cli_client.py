@@ -12,7 +12,14 @@ import time
 
 import pytest
 
-from client_servers import start_command_server, start_line_server, start_udp_server, unused_port
+from client_servers import (
+    start_command_server,
+    start_greet_server,
+    start_line_server,
+    start_thanks_server,
+    start_udp_server,
+    unused_port,
+)
 
 NETCORE = [sys.executable, "-m", "netcore"]
 
@@ -183,6 +190,21 @@ def test_pipe_message_mode_each_line_is_a_message():
     try:
         out = run("client", "--message", "--quiet", "0.1", "127.0.0.1", str(port), stdin="os\nhi\n")
         assert (out.returncode, out.stdout) == (0, "[posix]\nwelcome\n")
+    finally:
+        stop()
+
+
+def test_pipe_message_mode_shows_greetings_first():
+    port, stop = start_greet_server()
+    try:
+        out = run("client", "--message", "--quiet", "0.1", "127.0.0.1", str(port), stdin="client1\nclient2\n")
+        assert (out.returncode, out.stdout) == (0, "Hello, I am server\nHello, client1!\nHello, client2!\n")
+    finally:
+        stop()
+    port, stop = start_thanks_server()
+    try:
+        out = run("client", "--message", "127.0.0.1", str(port), stdin="")
+        assert (out.returncode, out.stdout, out.stderr) == (0, "Thank you for connection\n", "")
     finally:
         stop()
 

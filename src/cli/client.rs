@@ -19,6 +19,10 @@ use crate::error::Error;
 /// and whatever comes back is printed (Ctrl+C, or Ctrl+D with nothing typed, quits).
 /// When stdin is not a terminal each non-empty input line is one request (or, with
 /// --message, one message) and the program exits 0 at the end of input.
+///
+/// A greeting the server sends on connecting is printed first (with --message always, in
+/// line mode at a terminal); a server that greets and hangs up (seed 003's thank-you server)
+/// ends the session with exit code 0 after its greeting.
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  netcore client localhost 6379              # type PING, see +PONG\n  \
                         netcore client --message 127.0.0.1 21560   # seed 000: type date, Ctrl+D sends\n  \
@@ -207,7 +211,30 @@ pub fn client(args: &ClientArgs) -> Result<(), Failure> {
     let _sigint = SigintGuard::install();
     let client = connect(&target, opts)?;
     let mut session = Session { client, target, message: args.message, timeout };
-    if io::stdin().is_terminal() {
+    let tty = io::stdin().is_terminal();
+    // A greeting (seed 002's "Hello, I am server", seed 003's thank-you server) is shown
+    // before the first prompt, not mixed into the first reply: with --message always, in
+    // line mode at a terminal.
+    if args.message || tty {
+        let wait = if args.message { quiet.max(Duration::from_millis(200)) } else { Duration::from_millis(200) };
+        match session.client.greeting(wait) {
+            Ok(None) => {}
+            Ok(Some(text)) => {
+                let _ = print_reply(&mut io::stdout(), &text, false);
+                if !session.client.is_open() {
+                    return Ok(());
+                }
+            }
+            Err(e) => {
+                return Err(Failure::network(format!(
+                    "reading the greeting from {} failed: {}",
+                    session.target,
+                    explain(&e, timeout)
+                )))
+            }
+        }
+    }
+    if tty {
         interactive(&mut session)
     } else {
         piped(&mut session)

@@ -506,6 +506,20 @@ impl Client {
         })
     }
 
+    /// Waits up to `wait` for unsolicited bytes (a greeting); none is `Ok(None)` and the
+    /// connection stays open. Otherwise reads them with message framing, as `receive`.
+    pub fn greeting(&mut self, wait: Duration) -> Result<Option<Vec<u8>>> {
+        if self.buf.is_empty() {
+            let fd = self.socket()?.as_raw_fd();
+            match wait_fd(fd, libc::POLLIN, Some(Instant::now() + wait), &mut None) {
+                Err(Error::Timeout) => return Ok(None),
+                Err(e) => return Err(e),
+                Ok(_) => {}
+            }
+        }
+        self.receive().map(Some)
+    }
+
     /// Message framing without sending: reads a greeting or an unsolicited reply.
     pub fn receive(&mut self) -> Result<Vec<u8>> {
         self.receive_checked(None)
@@ -607,6 +621,25 @@ mod tests {
         let mut c = Client::connect("127.0.0.1", port, Options { quiet: Duration::from_millis(50), ..opts() }).unwrap();
         assert_eq!(c.message(b"date\n").unwrap(), b"[date]");
         assert!(matches!(c.message(b""), Err(Error::InvalidArgument(_))));
+    }
+
+    #[test]
+    fn greeting_is_optional() {
+        let port = serve_once(|l| Some(format!("{l}\n")));
+        let mut c = Client::connect("127.0.0.1", port, opts()).unwrap();
+        assert_eq!(c.greeting(Duration::from_millis(50)).unwrap(), None);
+        assert!(c.is_open());
+        assert_eq!(c.request(b"x").unwrap(), b"x");
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.write_all(b"Thank you for connection").unwrap();
+        });
+        let mut c = Client::connect("127.0.0.1", port, Options { quiet: Duration::from_millis(50), ..opts() }).unwrap();
+        assert_eq!(c.greeting(Duration::from_secs(5)).unwrap().unwrap(), b"Thank you for connection");
+        assert!(!c.is_open(), "the server closed after its greeting");
     }
 
     #[test]
