@@ -135,3 +135,22 @@ def test_fetch_file_and_gopher_urls(tmp_path, gopher_port):
     assert (out.returncode, out.stdout) == (0, GOPHER_ABOUT)
     out = run("fetch", "gopher://127.0.0.1:%d/" % gopher_port)
     assert out.stdout == GOPHER_MENU
+
+
+def test_ctrl_c_ends_a_waiting_gopher_at_once(gopher_port):
+    import signal
+    import time
+
+    proc = subprocess.Popen(NETCORE + ["gopher", "127.0.0.1", "/hang", "--port", str(gopher_port), "--timeout", "60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    started = time.monotonic()
+    try:
+        time.sleep(0.7)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # Even under `python -m netcore`, Ctrl+C ends the wait like in any plain program.
+    assert proc.returncode == -signal.SIGINT
+    assert time.monotonic() - started < 20

@@ -133,14 +133,25 @@ pub(crate) struct SigintGuard {
 }
 
 impl SigintGuard {
+    /// Ctrl+C sets a flag the command checks.
     pub(crate) fn install() -> Self {
+        Self::set(on_sigint as *const () as usize)
+    }
+
+    /// Ctrl+C ends the process at once, as in any plain program. Under `python -m netcore`
+    /// Python's own handler would otherwise hold the signal until the command returned.
+    pub(crate) fn default_action() -> Self {
+        Self::set(libc::SIG_DFL)
+    }
+
+    fn set(handler: usize) -> Self {
         INTERRUPTED.store(false, Ordering::SeqCst);
         // SAFETY: plain sigaction calls with zero-initialised structs; the handler only
         // stores to an atomic, which is async-signal-safe. No SA_RESTART, so a wait in
         // poll(2) returns EINTR and the check runs at once.
         unsafe {
             let mut new: libc::sigaction = std::mem::zeroed();
-            new.sa_sigaction = on_sigint as *const () as usize;
+            new.sa_sigaction = handler;
             libc::sigemptyset(&mut new.sa_mask);
             let mut old: libc::sigaction = std::mem::zeroed();
             libc::sigaction(libc::SIGINT, &new, &mut old);
@@ -313,6 +324,7 @@ fn interactive(session: &mut Session) -> Result<(), Failure> {
 
 pub fn send(args: &SendArgs) -> Result<(), Failure> {
     let timeout = seconds("timeout", args.timeout)?;
+    let _sigint = SigintGuard::default_action();
     let mut out = io::stdout().lock();
     if args.udp {
         let opts = udp::UdpOptions { timeout, retries: args.retries };

@@ -36,6 +36,7 @@ pub struct FetchArgs {
 
 pub fn fetch(args: &FetchArgs) -> Result<(), Failure> {
     let timeout = seconds("timeout", args.timeout)?;
+    let _sigint = super::client::SigintGuard::default_action();
     let failed = |e: Error| match e {
         Error::InvalidArgument(m) => Failure::usage(format!("fetch: {m}")),
         e => Failure::network(format!("fetch {}: {}", args.url, explain(&e, timeout))),

@@ -48,6 +48,7 @@ pub struct GopherArgs {
 
 pub fn gopher(args: &GopherArgs) -> Result<(), Failure> {
     let timeout = seconds("timeout", args.timeout)?;
+    let _sigint = super::client::SigintGuard::default_action();
     if args.selector.contains(['\r', '\n', '\t']) {
         return Err(Failure::usage("a selector must not contain CR, LF or TAB"));
     }
