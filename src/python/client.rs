@@ -352,7 +352,8 @@ impl PyUrlResponse {
 
     #[getter]
     fn closed(&self) -> bool {
-        self.body.lock().map(|g| g.is_none()).unwrap_or(true)
+        // A read in progress holds the lock: the response is open, and the GIL is not held waiting.
+        self.body.try_lock().map(|g| g.is_none()).unwrap_or_else(|e| matches!(e, std::sync::TryLockError::Poisoned(_)))
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
