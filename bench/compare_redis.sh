@@ -39,19 +39,31 @@ done
 echo "redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p') on 127.0.0.1:$port;" \
      "PING inline, $CONNS connections, pipeline $PIPELINE, $REQUESTS requests, best of $ROUNDS rounds"
 
+# CPU seconds (user + sys) each tool spent, when /usr/bin/time is there: on a small machine
+# the load generator shares the cores with redis-server, so its own cost shows in its figure.
+cpu() { # file written by /usr/bin/time -f '%U %S'
+    [ -s "$1" ] && awk '{ printf "%.2f", $1 + $2 }' "$1" || printf 'n/a'
+}
+timer=()
+if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%U %S' -o); fi
+run_timed() { # outfile command...
+    local out=$1; shift
+    if [ ${#timer[@]} -gt 0 ]; then "${timer[@]}" "$out" "$@"; else "$@"; fi
+}
+
 best_redis=0 best_redis_p50=0 best_netcore=0 best_netcore_p50=0
 for round in $(seq 1 "$ROUNDS"); do
     # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",...
-    line=$(redis-benchmark -h 127.0.0.1 -p "$port" -t ping_inline -n "$REQUESTS" -c "$CONNS" \
+    line=$(run_timed "$workdir/rb.time" redis-benchmark -h 127.0.0.1 -p "$port" -t ping_inline -n "$REQUESTS" -c "$CONNS" \
         -P "$PIPELINE" --csv | grep PING_INLINE)
     rps=$(echo "$line" | cut -d, -f2 | tr -d '"')
     p50=$(echo "$line" | cut -d, -f5 | tr -d '"')
-    json=$("$netcore" bench 127.0.0.1 "$port" --conns "$CONNS" --pipeline "$PIPELINE" \
+    json=$(run_timed "$workdir/nc.time" "$netcore" bench 127.0.0.1 "$port" --conns "$CONNS" --pipeline "$PIPELINE" \
         --requests "$REQUESTS" --request PING --expect +PONG --json --quiet)
     n_rps=$(echo "$json" | python3 -c 'import json,sys; print("%.2f" % json.load(sys.stdin)["requests_per_sec"])')
     n_p50=$(echo "$json" | python3 -c 'import json,sys; print("%.3f" % json.load(sys.stdin)["latency_ms"]["p50"])')
-    printf '  round %d: redis-benchmark %12.2f req/s (p50 %s ms)   netcore bench %12.2f req/s (p50 %s ms)\n' \
-        "$round" "$rps" "$p50" "$n_rps" "$n_p50"
+    printf '  round %d: redis-benchmark %12.2f req/s (p50 %s ms, cpu %s s)   netcore bench %12.2f req/s (p50 %s ms, cpu %s s)\n' \
+        "$round" "$rps" "$p50" "$(cpu "$workdir/rb.time")" "$n_rps" "$n_p50" "$(cpu "$workdir/nc.time")"
     if python3 -c "import sys; sys.exit(not $rps > $best_redis)"; then best_redis=$rps best_redis_p50=$p50; fi
     if python3 -c "import sys; sys.exit(not $n_rps > $best_netcore)"; then best_netcore=$n_rps best_netcore_p50=$n_p50; fi
 done
