@@ -27,7 +27,11 @@ fn a_failing_check_abandons_the_wait_and_closes() {
     let mut calls = 0;
     let mut check = || {
         calls += 1;
-        if calls == 3 { Err(Error::Failed("interrupted".into())) } else { Ok(()) }
+        if calls == 3 {
+            Err(Error::Failed("interrupted".into()))
+        } else {
+            Ok(())
+        }
     };
     let started = Instant::now();
     let err = c.request_checked(b"anyone?", Some(&mut check)).unwrap_err();

@@ -201,11 +201,9 @@ impl Session {
                 Ok(self.client.is_open())
             }
             Err(Error::Failed(m)) if m == INTERRUPT => Ok(false),
-            Err(e) => Err(Failure::network(format!(
-                "request to {} failed: {}",
-                self.target,
-                explain(&e, self.timeout)
-            ))),
+            Err(e) => {
+                Err(Failure::network(format!("request to {} failed: {}", self.target, explain(&e, self.timeout))))
+            }
         }
     }
 }
@@ -275,8 +273,8 @@ fn piped(session: &mut Session) -> Result<(), Failure> {
 
 fn interactive(session: &mut Session) -> Result<(), Failure> {
     use rustyline::error::ReadlineError;
-    let mut editor = rustyline::DefaultEditor::new()
-        .map_err(|e| Failure::network(format!("cannot set up the terminal: {e}")))?;
+    let mut editor =
+        rustyline::DefaultEditor::new().map_err(|e| Failure::network(format!("cannot set up the terminal: {e}")))?;
     let mut out = io::stdout();
     let _ = writeln!(
         out,
@@ -332,7 +330,9 @@ pub fn send(args: &SendArgs) -> Result<(), Failure> {
             let reply = udp::request(&args.host, args.port, msg.as_bytes(), &opts).map_err(|e| {
                 let target = Target::Tcp { host: args.host.clone(), port: args.port };
                 let why = match e {
-                    Error::Timeout => format!("no reply after {} attempts of {} s", args.retries + 1, fmt_secs(timeout)),
+                    Error::Timeout => {
+                        format!("no reply after {} attempts of {} s", args.retries + 1, fmt_secs(timeout))
+                    }
                     e => e.to_string(),
                 };
                 Failure::network(format!("UDP request to {target} failed: {why}"))

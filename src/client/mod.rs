@@ -146,7 +146,12 @@ pub(crate) fn resolve_stream(host: &str, port: u16, socktype: i32) -> Result<Vec
 }
 
 /// Starts a non-blocking connect and waits for it to finish.
-pub(crate) fn connect_one(addr: &SockAddr, domain: Domain, deadline: Option<Instant>, check: &mut Check<'_>) -> Result<Socket> {
+pub(crate) fn connect_one(
+    addr: &SockAddr,
+    domain: Domain,
+    deadline: Option<Instant>,
+    check: &mut Check<'_>,
+) -> Result<Socket> {
     let socket = Socket::new(domain, Type::STREAM.cloexec(), None)?;
     socket.set_nonblocking(true)?;
     match socket.connect(addr) {
@@ -602,9 +607,8 @@ mod tests {
         assert!(matches!(c.request(b"q"), Err(Error::LineTooLong { limit: 10 })));
 
         let port = serve_once(|_| Some(String::new()));
-        let mut c =
-            Client::connect("127.0.0.1", port, Options { timeout: Some(Duration::from_millis(100)), ..opts() })
-                .unwrap();
+        let mut c = Client::connect("127.0.0.1", port, Options { timeout: Some(Duration::from_millis(100)), ..opts() })
+            .unwrap();
         assert!(matches!(c.request(b"q"), Err(Error::Timeout)));
     }
 

@@ -29,7 +29,8 @@ impl Default for UdpOptions {
 }
 
 fn resolve_dgram(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
-    let found = crate::resolve::getaddrinfo(Some(host), Some(&port.to_string()), libc::AF_UNSPEC, libc::SOCK_DGRAM, 0, 0)?;
+    let found =
+        crate::resolve::getaddrinfo(Some(host), Some(&port.to_string()), libc::AF_UNSPEC, libc::SOCK_DGRAM, 0, 0)?;
     let mut addrs: Vec<SocketAddr> = Vec::new();
     for ai in found {
         if !addrs.contains(&ai.addr) {
@@ -48,7 +49,13 @@ pub fn request(host: &str, port: u16, payload: &[u8], opts: &UdpOptions) -> Resu
 }
 
 /// `request` with an interrupt check.
-pub fn request_checked(host: &str, port: u16, payload: &[u8], opts: &UdpOptions, mut check: Check<'_>) -> Result<Vec<u8>> {
+pub fn request_checked(
+    host: &str,
+    port: u16,
+    payload: &[u8],
+    opts: &UdpOptions,
+    mut check: Check<'_>,
+) -> Result<Vec<u8>> {
     if payload.len() > MAX_DATAGRAM - 28 {
         return Err(Error::InvalidArgument(format!("datagram too long ({} bytes)", payload.len())));
     }

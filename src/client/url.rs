@@ -77,9 +77,7 @@ fn percent_decode(s: &str) -> String {
 /// The local path of a `file:` URL: `file:/abs`, `file:rel`, `file:///abs`,
 /// `file://localhost/abs`.
 pub fn file_url_path(url: &str) -> Result<PathBuf> {
-    let rest = url
-        .strip_prefix("file:")
-        .ok_or_else(|| Error::InvalidArgument(format!("not a file: URL: {url}")))?;
+    let rest = url.strip_prefix("file:").ok_or_else(|| Error::InvalidArgument(format!("not a file: URL: {url}")))?;
     let path = match rest.strip_prefix("//") {
         Some(after) => {
             let slash = after.find('/').unwrap_or(after.len());
@@ -99,9 +97,8 @@ pub fn file_url_path(url: &str) -> Result<PathBuf> {
 
 /// Host, port and selector of a `gopher://host[:port]/<type><selector>` URL (RFC 4266).
 pub fn gopher_url_parts(url: &str) -> Result<(String, u16, String)> {
-    let rest = url
-        .strip_prefix("gopher://")
-        .ok_or_else(|| Error::InvalidArgument(format!("not a gopher:// URL: {url}")))?;
+    let rest =
+        url.strip_prefix("gopher://").ok_or_else(|| Error::InvalidArgument(format!("not a gopher:// URL: {url}")))?;
     let slash = rest.find('/').unwrap_or(rest.len());
     let authority = &rest[..slash];
     let path = &rest[slash..];

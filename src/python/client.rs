@@ -111,7 +111,8 @@ impl PyClient {
         if max_reply == 0 {
             return Err(PyValueError::new_err("max_reply must be at least 1"));
         }
-        let quiet = timeout_arg(Some(quiet)).map_err(|_| PyValueError::new_err("quiet must be a non-negative number"))?;
+        let quiet =
+            timeout_arg(Some(quiet)).map_err(|_| PyValueError::new_err("quiet must be a non-negative number"))?;
         let opts = Options { timeout: timeout_arg(timeout)?, max_reply, quiet: quiet.unwrap_or_default() };
         let shown = target.to_string();
         let c = run_detached(py, move |check| client::Client::connect_checked(target, opts, check))?;
