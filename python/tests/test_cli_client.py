@@ -209,6 +209,49 @@ def test_pipe_message_mode_shows_greetings_first():
         stop()
 
 
+def test_greeting_then_line_replies_stay_aligned():
+    import socketserver
+    import threading
+
+    class Greeter(socketserver.StreamRequestHandler):
+        def handle(self):
+            self.wfile.write(b"220 ready\r\n")
+            for line in self.rfile:
+                self.wfile.write(b"got " + line)
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Greeter)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    port = str(server.server_address[1])
+    try:
+        out = run("client", "127.0.0.1", port, stdin="a\nb\n")
+        assert (out.returncode, out.stdout) == (0, "220 ready\ngot a\ngot b\n")
+        out = run("send", "127.0.0.1", port, "x")
+        assert (out.returncode, out.stdout) == (0, "220 ready\ngot x\n")
+        # Without waiting for it, the greeting is taken for the first reply.
+        out = run("send", "--greeting-wait", "0", "127.0.0.1", port, "x")
+        assert (out.returncode, out.stdout) == (0, "220 ready\n")
+    finally:
+        server.shutdown()
+        server.server_close()
+    greet, stop = start_greet_server()
+    try:
+        out = run("send", "--message", "127.0.0.1", str(greet), "client1", "client2")
+        assert (out.returncode, out.stdout) == (0, "Hello, I am server\nHello, client1!\nHello, client2!\n")
+    finally:
+        stop()
+    thanks, stop = start_thanks_server()
+    try:
+        out = run("send", "--message", "127.0.0.1", str(thanks), "hi")
+        assert out.returncode == 1
+        assert out.stdout == "Thank you for connection\n"
+        assert out.stderr == "netcore: 127.0.0.1:%d closed the connection after its greeting\n" % thanks
+    finally:
+        stop()
+
+
 def test_pipe_errors_are_one_line_with_exit_1(line_port):
     refused = unused_port()
     out = run("client", "127.0.0.1", str(refused), stdin="x\n")

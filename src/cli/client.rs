@@ -20,9 +20,9 @@ use crate::error::Error;
 /// When stdin is not a terminal each non-empty input line is one request (or, with
 /// --message, one message) and the program exits 0 at the end of input.
 ///
-/// A greeting the server sends on connecting is printed first (with --message always, in
-/// line mode at a terminal); a server that greets and hangs up (seed 003's thank-you server)
-/// ends the session with exit code 0 after its greeting.
+/// A greeting the server sends within --greeting-wait of connecting is printed first, so it
+/// is not taken for the first reply; a server that greets and hangs up (seed 003's
+/// thank-you server) ends the session with exit code 0 after its greeting.
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  netcore client localhost 6379              # type PING, see +PONG\n  \
                         netcore client --message 127.0.0.1 21560   # seed 000: type date, Ctrl+D sends\n  \
@@ -48,13 +48,17 @@ pub struct ClientArgs {
     /// With --message: the silence in seconds that ends a reply
     #[arg(long, default_value_t = 0.2, value_name = "SECONDS")]
     pub quiet: f64,
+    /// How long to wait for a greeting after connecting (0: do not wait)
+    #[arg(long, default_value_t = 0.2, value_name = "SECONDS")]
+    pub greeting_wait: f64,
 }
 
 /// Send one or more requests and print each reply.
 ///
 /// Over TCP each MSG is one line (a newline is added) and one reply line is printed per
 /// message; with --message each MSG is sent as it is and the reply is read until the server
-/// is quiet. With --udp each MSG is one datagram and the first datagram back is printed.
+/// is quiet. A greeting sent within --greeting-wait of connecting is printed first. With
+/// --udp each MSG is one datagram and the first datagram back is printed.
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  netcore send localhost 6379 PING 'ECHO hi'\n  \
                         netcore send --udp 127.0.0.1 9000 client1 client2   # seed 002's UDP server\n  \
@@ -80,6 +84,9 @@ pub struct SendArgs {
     /// UDP: resends after a silent attempt
     #[arg(long, default_value_t = 2)]
     pub retries: u32,
+    /// TCP: how long to wait for a greeting after connecting (0: do not wait)
+    #[arg(long, default_value_t = 0.2, value_name = "SECONDS")]
+    pub greeting_wait: f64,
 }
 
 pub(crate) fn seconds(name: &str, value: f64) -> Result<Duration, Failure> {
@@ -208,6 +215,33 @@ impl Session {
     }
 }
 
+fn greeting_wait(value: f64) -> Result<Option<Duration>, Failure> {
+    if value == 0.0 {
+        Ok(None)
+    } else {
+        seconds("greeting-wait", value).map(Some)
+    }
+}
+
+/// Prints a greeting the server sends on connecting (seed 002's "Hello, I am server", the
+/// engine's greet and banner services) so that it is not taken for the first reply.
+/// `Ok(false)`: the server hung up after its greeting (seed 003's thank-you server).
+fn show_greeting(session: &mut Session, wait: Option<Duration>) -> Result<bool, Failure> {
+    let Some(wait) = wait else { return Ok(true) };
+    match session.client.greeting(wait) {
+        Ok(None) => Ok(true),
+        Ok(Some(text)) => {
+            let _ = print_reply(&mut io::stdout(), &text, false);
+            Ok(session.client.is_open())
+        }
+        Err(e) => Err(Failure::network(format!(
+            "reading the greeting from {} failed: {}",
+            session.target,
+            explain(&e, session.timeout)
+        ))),
+    }
+}
+
 pub fn client(args: &ClientArgs) -> Result<(), Failure> {
     let timeout = seconds("timeout", args.timeout)?;
     let quiet = seconds("quiet", args.quiet)?;
@@ -221,27 +255,8 @@ pub fn client(args: &ClientArgs) -> Result<(), Failure> {
     let client = connect(&target, opts)?;
     let mut session = Session { client, target, message: args.message, timeout };
     let tty = io::stdin().is_terminal();
-    // A greeting (seed 002's "Hello, I am server", seed 003's thank-you server) is shown
-    // before the first prompt, not mixed into the first reply: with --message always, in
-    // line mode at a terminal.
-    if args.message || tty {
-        let wait = if args.message { quiet.max(Duration::from_millis(200)) } else { Duration::from_millis(200) };
-        match session.client.greeting(wait) {
-            Ok(None) => {}
-            Ok(Some(text)) => {
-                let _ = print_reply(&mut io::stdout(), &text, false);
-                if !session.client.is_open() {
-                    return Ok(());
-                }
-            }
-            Err(e) => {
-                return Err(Failure::network(format!(
-                    "reading the greeting from {} failed: {}",
-                    session.target,
-                    explain(&e, timeout)
-                )))
-            }
-        }
+    if !show_greeting(&mut session, greeting_wait(args.greeting_wait)?)? {
+        return Ok(());
     }
     if tty {
         interactive(&mut session)
@@ -346,8 +361,12 @@ pub fn send(args: &SendArgs) -> Result<(), Failure> {
     }
     let target = Target::Tcp { host: args.host.clone(), port: args.port };
     let opts = Options { timeout: Some(timeout), ..Options::default() };
+    let wait = greeting_wait(args.greeting_wait)?;
     let client = connect(&target, opts)?;
     let mut session = Session { client, target, message: args.message, timeout };
+    if !show_greeting(&mut session, wait)? {
+        return Err(Failure::network(format!("{} closed the connection after its greeting", session.target)));
+    }
     for (i, msg) in args.messages.iter().enumerate() {
         if !session.exchange(msg.as_bytes(), &mut out)? && i + 1 < args.messages.len() {
             return Err(Failure::network(format!(
