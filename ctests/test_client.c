@@ -221,6 +221,18 @@ static void test_messages(uint16_t port) {
     uint8_t *data = NULL;
     size_t len = 0;
     CHECK_OK(netcore_client_new("127.0.0.1", port, 5000, &c));
+    CHECK_OK(netcore_client_greeting(c, 2000, &data, &len));
+    CHECK(data != NULL && len == 18 && memcmp(data, "Hello, I am server", 18) == 0);
+    netcore_bytes_free(data, len);
+    /* Nothing more is coming: no greeting, and the connection stays usable. */
+    CHECK_OK(netcore_client_greeting(c, 50, &data, &len));
+    CHECK(data == NULL && len == 0);
+    CHECK_OK(netcore_client_message(c, (const uint8_t *)"os", 2, &data, &len));
+    CHECK(len == 4 && memcmp(data, "[os]", 4) == 0);
+    netcore_bytes_free(data, len);
+    netcore_client_free(c);
+
+    CHECK_OK(netcore_client_new("127.0.0.1", port, 5000, &c));
     CHECK_OK(netcore_client_receive(c, &data, &len));
     CHECK(len == 18 && memcmp(data, "Hello, I am server", 18) == 0);
     netcore_bytes_free(data, len);

@@ -266,6 +266,16 @@ netcore_status netcore_client_receive(struct netcore_client *client,
                                       size_t *out_len);
 
 /**
+ * Waits up to `wait_ms` for a greeting the server sends on connecting. None: OK with
+ * `*out_data` NULL and `*out_len` 0, the connection still open. Otherwise the greeting,
+ * read as `netcore_client_receive` does (free it with `netcore_bytes_free`).
+ */
+netcore_status netcore_client_greeting(struct netcore_client *client,
+                                       uint32_t wait_ms,
+                                       uint8_t **out_data,
+                                       size_t *out_len);
+
+/**
  * Frees bytes returned by netcore (`data` and the `len` that came with it). NULL is ignored.
  */
 void netcore_bytes_free(uint8_t *data, size_t len);

@@ -146,6 +146,10 @@ def test_message_framing_with_the_seed_servers():
     port, stop = start_greet_server()
     try:
         with netcore.Client("127.0.0.1", port, timeout=5, quiet=0.1) as c:
+            assert c.greeting(2.0) == b"Hello, I am server"
+            assert c.greeting(0.05) is None
+            assert not c.closed
+        with netcore.Client("127.0.0.1", port, timeout=5, quiet=0.1) as c:
             assert c.receive() == b"Hello, I am server"
             for name in ("client1", "client2", "client3"):
                 assert c.message(name) == ("Hello, %s!" % name).encode()

@@ -224,6 +224,31 @@ pub extern "C" fn netcore_client_receive(
     })
 }
 
+/// Waits up to `wait_ms` for a greeting the server sends on connecting. None: OK with
+/// `*out_data` NULL and `*out_len` 0, the connection still open. Otherwise the greeting,
+/// read as `netcore_client_receive` does (free it with `netcore_bytes_free`).
+#[no_mangle]
+pub extern "C" fn netcore_client_greeting(
+    client: *mut netcore_client,
+    wait_ms: u32,
+    out_data: *mut *mut u8,
+    out_len: *mut usize,
+) -> netcore_status {
+    ffi_boundary!({
+        let client = arg_client(client)?;
+        let out_data = arg_out(out_data, "out_data")?;
+        let out_len = arg_out(out_len, "out_len")?;
+        match client.greeting(Duration::from_millis(wait_ms.into()))? {
+            Some(text) => give_bytes(text, out_data, out_len),
+            None => {
+                *out_data = std::ptr::null_mut();
+                *out_len = 0;
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Frees bytes returned by netcore (`data` and the `len` that came with it). NULL is ignored.
 #[no_mangle]
 pub extern "C" fn netcore_bytes_free(data: *mut u8, len: usize) {

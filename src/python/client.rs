@@ -146,6 +146,15 @@ impl PyClient {
         Ok(PyBytes::new(py, &reply))
     }
 
+    /// greeting(wait=0.2) -> bytes | None: a greeting the server sent on connecting, waiting
+    /// up to `wait` seconds for it; None when nothing came (the connection stays open).
+    #[pyo3(signature = (wait = 0.2))]
+    fn greeting<'py>(&self, py: Python<'py>, wait: f64) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let wait = timeout_arg(Some(wait))?.unwrap_or_default();
+        let text = self.with(py, move |c, _| c.greeting(wait))?;
+        Ok(text.map(|t| PyBytes::new(py, &t)))
+    }
+
     /// send(data) -> None: sends data as it is, adding nothing.
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = bytes_arg("data", data)?;
