@@ -167,6 +167,15 @@ static void test_request_and_pipeline(uint16_t port) {
     CHECK_STR(reply, "got still there");
     netcore_string_free(reply);
 
+    /* A smaller reply limit: a 9-byte reply passes, an 11-byte one is too long. */
+    CHECK_STATUS(netcore_client_set_max_reply(c, 0), NETCORE_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(netcore_client_set_max_reply(c, 10));
+    CHECK_OK(netcore_client_set_quiet(c, 100));
+    CHECK_OK(netcore_client_request(c, "12345", &reply));
+    CHECK_STR(reply, "got 12345");
+    netcore_string_free(reply);
+    CHECK_OK(netcore_client_set_max_reply(c, 1 << 20));
+
     /* Raw send, then read the reply line. */
     CHECK_OK(netcore_client_send(c, (const uint8_t *)"raw\r\n", 5));
     CHECK_OK(netcore_client_read_line(c, &reply));
@@ -202,9 +211,13 @@ static void test_failures(uint16_t port) {
     CHECK(netcore_last_error_code() == ETIMEDOUT);
     netcore_client_free(c);
 
-    /* A reply over the 1 MiB limit. */
+    /* A reply over the 1 MiB limit, and over a limit set lower. */
     CHECK_OK(netcore_client_new("127.0.0.1", port, 5000, &c));
     CHECK_STATUS(netcore_client_request(c, "big", &reply), NETCORE_STATUS_LINE_TOO_LONG);
+    netcore_client_free(c);
+    CHECK_OK(netcore_client_new("127.0.0.1", port, 5000, &c));
+    CHECK_OK(netcore_client_set_max_reply(c, 10));
+    CHECK_STATUS(netcore_client_request(c, "1234567", &reply), NETCORE_STATUS_LINE_TOO_LONG); /* 11 bytes */
     netcore_client_free(c);
 
     /* Refused and unknown host; the out-parameter stays untouched. */
@@ -329,6 +342,8 @@ static void test_null_arguments(void) {
     CHECK_STATUS(netcore_client_pipeline(NULL, NULL, 0, &list), NETCORE_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(netcore_client_receive(NULL, &data, &len), NETCORE_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(netcore_client_set_timeout(NULL, 0), NETCORE_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(netcore_client_set_max_reply(NULL, 1), NETCORE_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(netcore_client_set_quiet(NULL, 1), NETCORE_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(netcore_udp_request(NULL, 1, NULL, 0, 0, 0, &data, &len), NETCORE_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(netcore_udp_request("127.0.0.1", 1, NULL, 0, UINT32_MAX, 0, &data, &len),
                  NETCORE_STATUS_INVALID_ARGUMENT);

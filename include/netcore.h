@@ -216,6 +216,16 @@ void netcore_client_free(struct netcore_client *client);
 netcore_status netcore_client_set_timeout(struct netcore_client *client, uint32_t timeout_ms);
 
 /**
+ * Changes the longest reply accepted, in bytes (default 1 MiB); 0 gives INVALID_ARGUMENT.
+ */
+netcore_status netcore_client_set_max_reply(struct netcore_client *client, size_t max_reply);
+
+/**
+ * Changes the quiet period that ends a message reply, in milliseconds (default 200).
+ */
+netcore_status netcore_client_set_quiet(struct netcore_client *client, uint32_t quiet_ms);
+
+/**
  * Sends `line` plus `\n` and waits for one reply line, returned without its `\n` or `\r\n`
  * (free it with `netcore_string_free`). A line containing `\n`: INVALID_ARGUMENT. The
  * server closing first: CONNECTION_CLOSED; a reply over 1 MiB: LINE_TOO_LONG; no reply in

@@ -268,6 +268,20 @@ impl Client {
         self.opts.timeout = timeout;
     }
 
+    /// Changes the longest reply accepted (at least 1 byte).
+    pub fn set_max_reply(&mut self, max_reply: usize) -> Result<()> {
+        if max_reply == 0 {
+            return Err(Error::InvalidArgument("max_reply must be at least 1".into()));
+        }
+        self.opts.max_reply = max_reply;
+        Ok(())
+    }
+
+    /// Changes the quiet period that ends a message reply.
+    pub fn set_quiet(&mut self, quiet: Duration) {
+        self.opts.quiet = quiet;
+    }
+
     /// The local address of a TCP connection.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.socket.as_ref()?.local_addr().ok()?.as_socket()

@@ -110,6 +110,24 @@ pub extern "C" fn netcore_client_set_timeout(client: *mut netcore_client, timeou
     })
 }
 
+/// Changes the longest reply accepted, in bytes (default 1 MiB); 0 gives INVALID_ARGUMENT.
+#[no_mangle]
+pub extern "C" fn netcore_client_set_max_reply(client: *mut netcore_client, max_reply: usize) -> netcore_status {
+    ffi_boundary!({
+        arg_client(client)?.set_max_reply(max_reply)?;
+        Ok(())
+    })
+}
+
+/// Changes the quiet period that ends a message reply, in milliseconds (default 200).
+#[no_mangle]
+pub extern "C" fn netcore_client_set_quiet(client: *mut netcore_client, quiet_ms: u32) -> netcore_status {
+    ffi_boundary!({
+        arg_client(client)?.set_quiet(Duration::from_millis(quiet_ms.into()));
+        Ok(())
+    })
+}
+
 /// Sends `line` plus `\n` and waits for one reply line, returned without its `\n` or `\r\n`
 /// (free it with `netcore_string_free`). A line containing `\n`: INVALID_ARGUMENT. The
 /// server closing first: CONNECTION_CLOSED; a reply over 1 MiB: LINE_TOO_LONG; no reply in
