@@ -140,6 +140,11 @@ typedef enum netcore_transport {
 typedef struct netcore_addrinfo_list netcore_addrinfo_list;
 
 /**
+ * A connected client (`netcore_client_new`, `netcore_client_new_unix`).
+ */
+typedef struct netcore_client netcore_client;
+
+/**
  * Where a command callback writes its reply (opaque; valid only during the callback).
  */
 typedef struct netcore_reply netcore_reply;
@@ -273,6 +278,123 @@ extern "C" {
  * The library version, `"MAJOR.MINOR.PATCH"`, a static string (do not free).
  */
 const char *netcore_version(void);
+
+/**
+ * Connects to `host` (a name, an IPv4 or an IPv6 literal) on `port`, trying each address
+ * within `timeout_ms`. Refused: NETCORE_STATUS_CONNECTION_REFUSED; unknown host:
+ * NETCORE_STATUS_ADDRESS_INFO; no answer in time: NETCORE_STATUS_TIMEOUT. The timeout also
+ * bounds each later wait for the server. Free the client with `netcore_client_free`.
+ */
+netcore_status netcore_client_new(const char *host,
+                                  uint16_t port,
+                                  uint32_t timeout_ms,
+                                  struct netcore_client **out_client);
+
+/**
+ * Connects to the Unix stream socket at `path`. Otherwise as `netcore_client_new`.
+ */
+netcore_status netcore_client_new_unix(const char *path,
+                                       uint32_t timeout_ms,
+                                       struct netcore_client **out_client);
+
+/**
+ * Closes the connection and frees the client. NULL is ignored.
+ */
+void netcore_client_free(struct netcore_client *client);
+
+/**
+ * Changes the timeout for later calls (0: 10 000 ms, UINT32_MAX: wait forever).
+ */
+netcore_status netcore_client_set_timeout(struct netcore_client *client, uint32_t timeout_ms);
+
+/**
+ * Changes the longest reply accepted, in bytes (default 1 MiB); 0 gives INVALID_ARGUMENT.
+ */
+netcore_status netcore_client_set_max_reply(struct netcore_client *client, size_t max_reply);
+
+/**
+ * Changes the quiet period that ends a message reply, in milliseconds (default 200).
+ */
+netcore_status netcore_client_set_quiet(struct netcore_client *client, uint32_t quiet_ms);
+
+/**
+ * Sends `line` plus `\n` and waits for one reply line, returned without its `\n` or `\r\n`
+ * (free it with `netcore_string_free`). A line containing `\n`: INVALID_ARGUMENT. The
+ * server closing first: CONNECTION_CLOSED; a reply over 1 MiB: LINE_TOO_LONG; no reply in
+ * time: TIMEOUT. After any failure but INVALID_ARGUMENT the connection is closed and later
+ * calls give INVALID_STATE.
+ */
+netcore_status netcore_client_request(struct netcore_client *client,
+                                      const char *line,
+                                      char **out_reply);
+
+/**
+ * Sends `count` lines at once, all in flight together, and returns the `count` replies in
+ * order as a list (free it with `netcore_string_list_free`). Errors as for
+ * `netcore_client_request`; on failure no list is returned.
+ */
+netcore_status netcore_client_pipeline(struct netcore_client *client,
+                                       const char *const *lines,
+                                       size_t count,
+                                       struct netcore_string_list **out_replies);
+
+/**
+ * Sends `len` bytes as they are (no newline added). Errors as for `netcore_client_request`.
+ */
+netcore_status netcore_client_send(struct netcore_client *client, const uint8_t *data, size_t len);
+
+/**
+ * Reads one line (a greeting, or the reply to `netcore_client_send`), returned without its
+ * terminator; free it with `netcore_string_free`. Errors as for `netcore_client_request`.
+ */
+netcore_status netcore_client_read_line(struct netcore_client *client, char **out_line);
+
+/**
+ * Message framing (seed 000's servers): sends `len` bytes as they are, then returns what
+ * comes back until the server is quiet for 200 ms, closes, or 1 MiB arrived. Free the reply
+ * with `netcore_bytes_free(*out_data, *out_len)`. Empty data: INVALID_ARGUMENT.
+ */
+netcore_status netcore_client_message(struct netcore_client *client,
+                                      const uint8_t *data,
+                                      size_t len,
+                                      uint8_t **out_data,
+                                      size_t *out_len);
+
+/**
+ * Message framing without sending: reads a greeting. Free as for `netcore_client_message`.
+ */
+netcore_status netcore_client_receive(struct netcore_client *client,
+                                      uint8_t **out_data,
+                                      size_t *out_len);
+
+/**
+ * Waits up to `wait_ms` for a greeting the server sends on connecting. None: OK with
+ * `*out_data` NULL and `*out_len` 0, the connection still open. Otherwise the greeting,
+ * read as `netcore_client_receive` does (free it with `netcore_bytes_free`).
+ */
+netcore_status netcore_client_greeting(struct netcore_client *client,
+                                       uint32_t wait_ms,
+                                       uint8_t **out_data,
+                                       size_t *out_len);
+
+/**
+ * Frees bytes returned by netcore (`data` and the `len` that came with it). NULL is ignored.
+ */
+void netcore_bytes_free(uint8_t *data, size_t len);
+
+/**
+ * UDP request/reply: sends one datagram to `host:port` and returns the first datagram back.
+ * Each attempt waits `timeout_ms` (0: 2000 ms); silence is retried `retries` times, then
+ * TIMEOUT. A closed port: CONNECTION_REFUSED. Free the reply with `netcore_bytes_free`.
+ */
+netcore_status netcore_udp_request(const char *host,
+                                   uint16_t port,
+                                   const uint8_t *data,
+                                   size_t len,
+                                   uint32_t timeout_ms,
+                                   uint32_t retries,
+                                   uint8_t **out_data,
+                                   size_t *out_len);
 
 /**
  * Writes the fixed description of `status` into `buf` (snprintf-style: truncated to

@@ -1,6 +1,7 @@
 //! netcore: sockets with Python's semantics, resolver helpers, a command-server engine and
 //! clients, in one Rust core with a C ABI (`ffi`) and a Python module (`python`, feature-gated).
 
+pub mod client;
 pub mod error;
 pub mod cli;
 pub mod ffi;

@@ -23,6 +23,7 @@ from ._netcore import (
     AI_NUMERICSERV,
     AI_PASSIVE,
     AI_V4MAPPED,
+    Client,
     EAI_AGAIN,
     EAI_FAIL,
     EAI_FAMILY,
@@ -101,6 +102,7 @@ from ._netcore import (
     TCP_NODELAY,
     TCP_QUICKACK,
     TCP_USER_TIMEOUT,
+    UrlResponse,
     __version__,
     create_server,
     fromfd,
@@ -118,6 +120,9 @@ from ._netcore import (
     setdefaulttimeout,
     socket,
     socketpair,
+    udp_request,
+    urlopen,
+    urlretrieve,
 )
 from ._netcore import Request
 from ._server import CommandServer, Server, UDPServer
@@ -191,6 +196,7 @@ __all__ = [
     "AI_PASSIVE",
     "AI_V4MAPPED",
     "AddressFamily",
+    "Client",
     "CommandServer",
     "EAI_AGAIN",
     "EAI_FAIL",
@@ -274,6 +280,7 @@ __all__ = [
     "TCP_QUICKACK",
     "TCP_USER_TIMEOUT",
     "UDPServer",
+    "UrlResponse",
     "__version__",
     "create_connection",
     "create_server",
@@ -297,4 +304,7 @@ __all__ = [
     "socket",
     "socketpair",
     "timeout",
+    "udp_request",
+    "urlopen",
+    "urlretrieve",
 ]

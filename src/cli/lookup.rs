@@ -28,13 +28,6 @@ pub struct ResolveArgs {
     pub family: Family,
 }
 
-impl ResolveArgs {
-    /// What `netcore` with no subcommand does.
-    pub fn default_job() -> Self {
-        ResolveArgs { host: "localhost".into(), family: Family::Any }
-    }
-}
-
 /// Look up a service's port (`port http tcp`) or, given a number, the service on a port.
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  netcore port http tcp    # 80\n  netcore port 25          # smtp")]

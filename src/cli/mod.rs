@@ -1,6 +1,10 @@
 //! The `netcore` command-line program. Also reachable as `python -m netcore`.
 //! Exit codes: 0 success, 1 remote or network error, 2 usage error.
 
+mod bench;
+mod client;
+mod fetch;
+mod gopher;
 mod lookup;
 mod serve;
 
@@ -21,7 +25,16 @@ pub const EXIT_USAGE: i32 = 2;
     long_about = "A networking engine with Python's socket semantics: look-ups, servers and clients.\n\n\
                   With no subcommand, netcore runs its default job: the command server on 127.0.0.1:21560\n\
                   (`netcore serve --service command --listen 127.0.0.1:21560`).",
-    after_help = "Examples:\n  netcore serve --service command --listen 127.0.0.1:21560\n  netcore resolve localhost\n  netcore port http tcp\n  netcore port 25"
+    after_help = "Examples:\n  \
+                  netcore                                        # the command server on 127.0.0.1:21560\n  \
+                  netcore serve --service greet --listen 127.0.0.1:8000 --udp 127.0.0.1:9000\n  \
+                  netcore client 127.0.0.1 21560                 # type `date`, `os`, `ls`\n  \
+                  netcore send 127.0.0.1 21560 date os\n  \
+                  netcore bench 127.0.0.1 21560 --conns 50 --requests 100000 --request os --expect '[posix]'\n  \
+                  netcore gopher localhost / --port 7070\n  \
+                  netcore fetch http://localhost:8000/file -o file\n  \
+                  netcore resolve localhost\n  \
+                  netcore port http tcp"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,6 +46,11 @@ enum Command {
     Resolve(lookup::ResolveArgs),
     Port(lookup::PortArgs),
     Serve(serve::ServeArgs),
+    Client(client::ClientArgs),
+    Send(client::SendArgs),
+    Bench(bench::BenchArgs),
+    Gopher(gopher::GopherArgs),
+    Fetch(fetch::FetchArgs),
 }
 
 /// Runs the program with `args` (the first is the program name) and returns its exit code.
@@ -53,6 +71,11 @@ where
         Some(Command::Resolve(args)) => lookup::resolve(&args),
         Some(Command::Port(args)) => lookup::port(&args),
         Some(Command::Serve(args)) => serve::serve(&args),
+        Some(Command::Client(args)) => client::client(&args),
+        Some(Command::Send(args)) => client::send(&args),
+        Some(Command::Bench(args)) => bench::bench(&args),
+        Some(Command::Gopher(args)) => gopher::gopher(&args),
+        Some(Command::Fetch(args)) => fetch::fetch(&args),
         None => serve::serve(&serve::ServeArgs::default_job()),
     };
     match outcome {

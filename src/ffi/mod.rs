@@ -9,6 +9,7 @@
 
 #[macro_use]
 pub(crate) mod boundary;
+mod client;
 mod error_text;
 mod resolve;
 mod server;
@@ -30,3 +31,4 @@ pub extern "C" fn netcore_version() -> *const c_char {
 }
 pub use resolve::{netcore_addrinfo, netcore_addrinfo_list};
 pub use server::{netcore_reply, netcore_request, netcore_server, netcore_server_config, netcore_server_stats, netcore_transport};
+pub use client::netcore_client;

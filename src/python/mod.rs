@@ -1,5 +1,6 @@
 //! The PyO3 layer: `netcore._netcore`. Conversion only; every behaviour lives in the core.
 
+mod client;
 mod errors;
 mod resolve;
 mod socket;
@@ -26,5 +27,6 @@ fn _netcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     resolve::register(m)?;
     socket::register(m)?;
     server::register(m)?;
+    client::register(m)?;
     Ok(())
 }

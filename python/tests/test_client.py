@@ -1,0 +1,212 @@
+"""netcore.Client and netcore.udp_request against servers the tests start on loopback."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import netcore
+from client_servers import (
+    start_command_server,
+    start_greet_server,
+    start_line_server,
+    start_udp_server,
+    unused_port,
+)
+
+
+@pytest.fixture
+def line_port():
+    port, stop = start_line_server()
+    yield port
+    stop()
+
+
+def test_request_and_pipeline(line_port):
+    with netcore.Client("localhost", line_port, timeout=5) as c:
+        assert c.request("hello") == "got hello"
+        assert c.request(b"bytes too") == "got bytes too"
+        lines = ["n%d" % i for i in range(1000)]
+        assert c.pipeline(lines) == ["got " + l for l in lines]
+        assert c.pipeline([]) == []
+        assert c.getpeername()[1] == line_port
+        assert not c.closed
+    assert c.closed
+    with pytest.raises(OSError, match="closed"):
+        c.request("after close")
+
+
+def test_bad_arguments_lose_nothing(line_port):
+    with netcore.Client("127.0.0.1", line_port) as c:
+        with pytest.raises(ValueError, match="newline"):
+            c.request("two\nlines")
+        with pytest.raises(TypeError):
+            c.request(42)
+        with pytest.raises(TypeError):
+            c.pipeline("not a list of lines")
+        with pytest.raises(ValueError):
+            c.message(b"")
+        assert c.request("still connected") == "got still connected"
+    with pytest.raises(TypeError, match="host and port"):
+        netcore.Client("127.0.0.1")
+    with pytest.raises(ValueError):
+        netcore.Client("127.0.0.1", line_port, timeout=-1)
+    with pytest.raises(OverflowError):
+        netcore.Client("127.0.0.1", 70000)
+
+
+def test_closed_mid_reply_timeout_and_too_long(line_port):
+    c = netcore.Client("127.0.0.1", line_port, timeout=5)
+    with pytest.raises(ConnectionResetError, match="closed by peer"):
+        c.request("half")
+    assert c.closed
+    with pytest.raises(OSError, match="earlier error"):
+        c.request("again")
+
+    c = netcore.Client("127.0.0.1", line_port, timeout=5)
+    with pytest.raises(ConnectionResetError):
+        c.request("quit")
+
+    c = netcore.Client("127.0.0.1", line_port, timeout=0.2)
+    assert c.timeout == pytest.approx(0.2)
+    started = time.monotonic()
+    with pytest.raises(socket.timeout):
+        c.request("silent")
+    assert time.monotonic() - started < 4
+
+    c = netcore.Client("127.0.0.1", line_port, timeout=5, max_reply=1000)
+    with pytest.raises(ValueError, match="line too long"):
+        c.request("big")
+
+
+def test_refused_and_unknown_host():
+    with pytest.raises(ConnectionRefusedError):
+        netcore.Client("127.0.0.1", unused_port(), timeout=5)
+    with pytest.raises(socket.gaierror):
+        netcore.Client("no-such-host.invalid", 80, timeout=5)
+
+
+def test_ipv6_and_unix(tmp_path):
+    if socket.has_ipv6:
+        try:
+            srv = socket.socket(socket.AF_INET6)
+            srv.bind(("::1", 0))
+        except OSError:
+            srv = None
+        if srv is not None:
+            srv.listen(1)
+            port = srv.getsockname()[1]
+
+            def answer():
+                conn, _ = srv.accept()
+                conn.recv(100)
+                conn.sendall(b"six\n")
+                conn.close()
+
+            t = threading.Thread(target=answer, daemon=True)
+            t.start()
+            with netcore.Client("::1", port, timeout=5) as c:
+                assert c.request("v6?") == "six"
+            t.join(5)
+            srv.close()
+
+    path = str(tmp_path / "line.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+
+    def echo():
+        conn, _ = srv.accept()
+        conn.sendall(conn.recv(100))
+        conn.close()
+
+    t = threading.Thread(target=echo, daemon=True)
+    t.start()
+    with netcore.Client(unix=path, timeout=5) as c:
+        assert c.request("over unix") == "over unix"
+        assert c.getpeername() is None
+    t.join(5)
+    srv.close()
+
+
+def test_message_framing_with_the_seed_servers():
+    port, stop = start_command_server()
+    try:
+        with netcore.Client("127.0.0.1", port, timeout=5, quiet=0.1) as c:
+            assert c.message("date").decode().endswith("] date")
+            assert c.message(b"os") == b"[posix]"
+            assert c.message("anything") == b"welcome"
+    finally:
+        stop()
+    port, stop = start_greet_server()
+    try:
+        with netcore.Client("127.0.0.1", port, timeout=5, quiet=0.1) as c:
+            assert c.greeting(2.0) == b"Hello, I am server"
+            assert c.greeting(0.05) is None
+            assert not c.closed
+        with netcore.Client("127.0.0.1", port, timeout=5, quiet=0.1) as c:
+            assert c.receive() == b"Hello, I am server"
+            for name in ("client1", "client2", "client3"):
+                assert c.message(name) == ("Hello, %s!" % name).encode()
+            c.send("exit")
+    finally:
+        stop()
+
+
+def test_udp_request():
+    port, stop = start_udp_server()
+    try:
+        assert netcore.udp_request("127.0.0.1", port, b"client1") == b"Hello, client1"
+        assert netcore.udp_request("localhost", port, "client2", timeout=1, retries=0) == b"Hello, client2"
+    finally:
+        stop()
+    with pytest.raises(ConnectionRefusedError):
+        netcore.udp_request("127.0.0.1", unused_port(), b"x", timeout=1, retries=0)
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    with pytest.raises(socket.timeout):
+        netcore.udp_request("127.0.0.1", silent.getsockname()[1], b"x", timeout=0.05, retries=1)
+    silent.close()
+
+
+def test_gil_is_released_while_waiting(line_port):
+    c = netcore.Client("127.0.0.1", line_port, timeout=1.0)
+    ticks = []
+    done = threading.Event()
+
+    def count():
+        while not done.is_set():
+            ticks.append(1)
+            time.sleep(0.01)
+
+    t = threading.Thread(target=count)
+    t.start()
+    with pytest.raises(socket.timeout):
+        c.request("silent")
+    done.set()
+    t.join()
+    # The other thread kept running during the one-second wait.
+    assert len(ticks) > 10
+
+
+def test_ctrl_c_interrupts_a_wait(line_port):
+    script = (
+        "import netcore, os, signal, threading, time\n"
+        "c = netcore.Client('127.0.0.1', %d, timeout=None)\n"
+        "threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+        "t = time.monotonic()\n"
+        "try:\n"
+        "    c.request('silent')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted after %%.1f s' %% (time.monotonic() - t))\n"
+        "    print('closed:', c.closed)\n" % line_port
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("interrupted after 0."), out.stdout
+    assert "closed: True" in out.stdout

@@ -1,0 +1,521 @@
+//! `netcore bench`: a load generator for line servers in the spirit of redis-benchmark.
+//!
+//! One thread drives every connection through poll(2). Each connection sends a batch of
+//! `--pipeline` requests, waits for all their replies, then sends the next batch, as
+//! redis-benchmark does with `-P`; a request's latency runs from the moment its batch was
+//! written to the moment its reply line arrived. Latencies go into an HDR histogram
+//! (nanosecond resolution, 3 significant digits). Every reply is checked: it must be a
+//! complete line no longer than 1 MiB and, with `--expect`, equal to TEXT. A wrong reply
+//! counts as an error and the connection goes on; a connection that closes, resets or
+//! leaves a request unanswered for `--timeout` counts its outstanding requests as errors
+//! and is dropped. The run ends when the request count is reached, or the duration is over
+//! and the last replies are in, or every connection is gone.
+
+use std::collections::VecDeque;
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use clap::{ArgGroup, Args};
+use hdrhistogram::Histogram;
+use socket2::Socket;
+
+use super::client::{explain, interrupted, seconds, SigintGuard};
+use super::Failure;
+use crate::client::{connect_socket, Target};
+use crate::error::Error;
+
+/// Longest reply line accepted.
+const MAX_REPLY: usize = 1 << 20;
+
+/// Measure a line server: requests per second and latency percentiles.
+///
+/// Opens --conns connections, keeps --pipeline requests in flight on each and sends
+/// --request TEXT (plus a newline) until --requests replies have arrived or --duration
+/// seconds have passed. A progress line is shown on stderr while it runs; the summary
+/// (or --json) goes to stdout. Ctrl+C stops sending early and still prints the summary.
+#[derive(Args, Debug)]
+#[command(
+    group(ArgGroup::new("amount").required(true).args(["requests", "duration"])),
+    after_help = "Examples:\n  netcore bench 127.0.0.1 6379 --conns 50 --pipeline 1 --requests 100000 --request PING --expect +PONG\n  \
+                  netcore bench localhost 7000 --conns 4 --pipeline 16 --duration 5 --request 'echo hi' --json\n  \
+                  netcore bench --unix /tmp/line.sock --conns 8 --requests 50000 --request PING\n\n\
+                  Exit codes: 0 every reply arrived and matched, 1 a connection failed or any request \
+                  failed (the summary says how many and why), 2 usage error."
+)]
+pub struct BenchArgs {
+    /// Server host name or address
+    #[arg(required_unless_present = "unix")]
+    pub host: Option<String>,
+    /// Server port
+    #[arg(required_unless_present = "unix")]
+    pub port: Option<u16>,
+    /// Measure a server on a Unix stream socket instead of HOST PORT
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
+    pub unix: Option<std::path::PathBuf>,
+    /// Parallel connections
+    #[arg(long, short = 'c', default_value_t = 50)]
+    pub conns: usize,
+    /// Requests in flight per connection (sent as one batch)
+    #[arg(long, short = 'P', default_value_t = 1)]
+    pub pipeline: usize,
+    /// Total requests to complete
+    #[arg(long, short = 'n')]
+    pub requests: Option<u64>,
+    /// Seconds to keep sending (then the outstanding replies are awaited)
+    #[arg(long, short = 'd', value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// The request line sent each time
+    #[arg(long, value_name = "TEXT")]
+    pub request: String,
+    /// The reply every request must get (exact, without the line terminator)
+    #[arg(long, value_name = "TEXT")]
+    pub expect: Option<String>,
+    /// End requests with \r\n instead of \n
+    #[arg(long)]
+    pub crlf: bool,
+    /// Seconds a request may wait for its reply (and for connecting)
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Print the summary as one JSON object
+    #[arg(long)]
+    pub json: bool,
+    /// No progress line
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+struct Conn {
+    socket: Socket,
+    out: Vec<u8>,
+    out_pos: usize,
+    inbuf: Vec<u8>,
+    /// Send time of each outstanding request, oldest first.
+    in_flight: VecDeque<Instant>,
+    alive: bool,
+}
+
+/// Error counts by kind.
+#[derive(Debug, Default, Clone)]
+pub struct Errors {
+    pub wrong_reply: u64,
+    pub timeout: u64,
+    pub closed: u64,
+    pub other: u64,
+    /// The first error seen, for the summary.
+    pub first: Option<String>,
+}
+
+impl Errors {
+    pub fn total(&self) -> u64 {
+        self.wrong_reply + self.timeout + self.closed + self.other
+    }
+    fn note(&mut self, what: impl FnOnce() -> String) {
+        if self.first.is_none() {
+            self.first = Some(what());
+        }
+    }
+}
+
+/// The result of a run.
+pub struct Report {
+    pub ok: u64,
+    pub errors: Errors,
+    pub elapsed: Duration,
+    pub histogram: Histogram<u64>,
+    pub connections: usize,
+    pub connections_lost: usize,
+}
+
+impl Report {
+    pub fn completed(&self) -> u64 {
+        self.ok + self.errors.total()
+    }
+    pub fn rate(&self) -> f64 {
+        self.completed() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+    /// A latency quantile in milliseconds (0 with no samples).
+    pub fn ms(&self, q: f64) -> f64 {
+        if self.histogram.is_empty() {
+            0.0
+        } else {
+            self.histogram.value_at_quantile(q) as f64 / 1e6
+        }
+    }
+}
+
+/// How much work to do.
+#[derive(Debug, Clone, Copy)]
+pub enum Amount {
+    Requests(u64),
+    Duration(Duration),
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub target: Target,
+    pub conns: usize,
+    pub pipeline: usize,
+    pub amount: Amount,
+    pub request: Vec<u8>,
+    pub expect: Option<Vec<u8>>,
+    pub timeout: Duration,
+}
+
+fn progress_line(done: u64, amount: Amount, started: Instant, errors: u64) -> String {
+    let elapsed = started.elapsed().as_secs_f64();
+    let rate = done as f64 / elapsed.max(1e-9);
+    let of = match amount {
+        Amount::Requests(n) => format!("{done}/{n} requests"),
+        Amount::Duration(d) => format!("{done} requests, {:.1}/{:.1} s", elapsed, d.as_secs_f64()),
+    };
+    format!("{of}  {rate:.0} req/s  {errors} errors")
+}
+
+/// Runs the plan. `progress` is called about four times a second with a status line.
+pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failure> {
+    let mut conns = Vec::with_capacity(plan.conns);
+    for _ in 0..plan.conns {
+        let socket = connect_socket(&plan.target, Some(plan.timeout), &mut None).map_err(|e| {
+            Failure::network(format!("cannot connect to {}: {}", plan.target, explain(&e, plan.timeout)))
+        })?;
+        conns.push(Conn {
+            socket,
+            out: Vec::new(),
+            out_pos: 0,
+            inbuf: Vec::with_capacity(16 * 1024),
+            in_flight: VecDeque::with_capacity(plan.pipeline),
+            alive: true,
+        });
+    }
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds");
+    let mut errors = Errors::default();
+    let mut ok = 0u64;
+    let mut issued = 0u64;
+    let mut lost = 0usize;
+    let started = Instant::now();
+    let stop_sending_at = match plan.amount {
+        Amount::Duration(d) => Some(started + d),
+        Amount::Requests(_) => None,
+    };
+    let mut next_progress = started + Duration::from_millis(250);
+    let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(conns.len());
+    let mut chunk = vec![0u8; 64 * 1024];
+
+    loop {
+        let now = Instant::now();
+        // Ctrl+C stops sending; the replies already due are still awaited and reported.
+        let sending = !interrupted()
+            && match (plan.amount, stop_sending_at) {
+                (Amount::Requests(n), _) => issued < n,
+                (_, Some(at)) => now < at,
+                _ => false,
+            };
+        // Start a new batch on every idle connection.
+        if sending {
+            for c in conns.iter_mut().filter(|c| c.alive && c.in_flight.is_empty()) {
+                let batch = match plan.amount {
+                    Amount::Requests(n) => (n - issued).min(plan.pipeline as u64) as usize,
+                    Amount::Duration(_) => plan.pipeline,
+                };
+                if batch == 0 {
+                    break;
+                }
+                c.out.clear();
+                c.out_pos = 0;
+                for _ in 0..batch {
+                    c.out.extend_from_slice(&plan.request);
+                }
+                let at = Instant::now();
+                c.in_flight.extend(std::iter::repeat(at).take(batch));
+                issued += batch as u64;
+            }
+        }
+        let busy = conns.iter().any(|c| c.alive && !c.in_flight.is_empty());
+        if !busy && (!sending || conns.iter().all(|c| !c.alive)) {
+            break;
+        }
+
+        // Write what is pending; sockets are non-blocking.
+        for c in conns.iter_mut().filter(|c| c.alive && c.out_pos < c.out.len()) {
+            match c.socket.send_with_flags(&c.out[c.out_pos..], libc::MSG_NOSIGNAL) {
+                Ok(n) => c.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => drop_conn(c, &mut errors, &mut lost, Error::Os(e)),
+            }
+        }
+
+        pfds.clear();
+        for c in &conns {
+            let mut events = 0;
+            if c.alive && !c.in_flight.is_empty() {
+                events |= libc::POLLIN;
+            }
+            if c.alive && c.out_pos < c.out.len() {
+                events |= libc::POLLOUT;
+            }
+            pfds.push(libc::pollfd { fd: if events == 0 { -1 } else { c.socket.as_raw_fd() }, events, revents: 0 });
+        }
+        // SAFETY: `pfds` is a valid array of pollfd for the duration of the call.
+        let rc = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 50) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(Failure::network(format!("poll failed: {e}")));
+            }
+        }
+        let now = Instant::now();
+        for (c, p) in conns.iter_mut().zip(&pfds) {
+            if !c.alive || p.revents == 0 {
+                continue;
+            }
+            if p.revents & libc::POLLOUT != 0 && c.out_pos < c.out.len() {
+                match c.socket.send_with_flags(&c.out[c.out_pos..], libc::MSG_NOSIGNAL) {
+                    Ok(n) => c.out_pos += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        drop_conn(c, &mut errors, &mut lost, Error::Os(e));
+                        continue;
+                    }
+                }
+            }
+            if p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                read_replies(c, plan, &mut chunk, now, &mut histogram, &mut ok, &mut errors, &mut lost);
+            }
+        }
+        // Requests unanswered for too long end their connection.
+        for c in conns.iter_mut().filter(|c| c.alive) {
+            if let Some(&oldest) = c.in_flight.front() {
+                if now.duration_since(oldest) > plan.timeout {
+                    drop_conn(c, &mut errors, &mut lost, Error::Timeout);
+                }
+            }
+        }
+        if now >= next_progress {
+            progress(&progress_line(ok + errors.total(), plan.amount, started, errors.total()));
+            next_progress = now + Duration::from_millis(250);
+        }
+    }
+    Ok(Report { ok, errors, elapsed: started.elapsed(), histogram, connections: plan.conns, connections_lost: lost })
+}
+
+fn drop_conn(c: &mut Conn, errors: &mut Errors, lost: &mut usize, why: Error) {
+    let outstanding = c.in_flight.len() as u64;
+    match why {
+        Error::Timeout => errors.timeout += outstanding,
+        Error::ConnectionClosed => errors.closed += outstanding,
+        Error::Os(ref e) if matches!(e.raw_os_error(), Some(libc::ECONNRESET | libc::EPIPE)) => {
+            errors.closed += outstanding
+        }
+        _ => errors.other += outstanding,
+    }
+    errors.note(|| match why {
+        Error::Timeout => "no reply within the timeout".to_string(),
+        Error::ConnectionClosed => "the server closed a connection".to_string(),
+        e => e.to_string(),
+    });
+    c.in_flight.clear();
+    c.alive = false;
+    *lost += 1;
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_replies(
+    c: &mut Conn,
+    plan: &Plan,
+    chunk: &mut [u8],
+    now: Instant,
+    histogram: &mut Histogram<u64>,
+    ok: &mut u64,
+    errors: &mut Errors,
+    lost: &mut usize,
+) {
+    // Replies that arrived before an EOF or error still count.
+    let mut gone: Option<Error> = None;
+    loop {
+        match (&c.socket).read(chunk) {
+            Ok(0) => {
+                gone = Some(Error::ConnectionClosed);
+                break;
+            }
+            Ok(n) => c.inbuf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                gone = Some(Error::Os(e));
+                break;
+            }
+        }
+        if c.inbuf.len() > MAX_REPLY + 2 && !c.inbuf.contains(&b'\n') {
+            break;
+        }
+    }
+    let mut start = 0;
+    while let Some(pos) = c.inbuf[start..].iter().position(|&b| b == b'\n') {
+        let mut line = &c.inbuf[start..start + pos];
+        start += pos + 1;
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        let Some(sent) = c.in_flight.pop_front() else {
+            errors.other += 1;
+            errors.note(|| format!("unsolicited reply {:?}", String::from_utf8_lossy(line)));
+            continue;
+        };
+        histogram.saturating_record(now.duration_since(sent).as_nanos().max(1) as u64);
+        match &plan.expect {
+            Some(want) if line != want.as_slice() => {
+                errors.wrong_reply += 1;
+                errors.note(|| {
+                    format!(
+                        "wrong reply {:?} (expected {:?})",
+                        String::from_utf8_lossy(&line[..line.len().min(200)]),
+                        String::from_utf8_lossy(want)
+                    )
+                });
+            }
+            _ => *ok += 1,
+        }
+    }
+    c.inbuf.drain(..start);
+    if let Some(why) = gone {
+        drop_conn(c, errors, lost, why);
+    } else if c.inbuf.len() > MAX_REPLY {
+        drop_conn(c, errors, lost, Error::LineTooLong { limit: MAX_REPLY });
+    }
+}
+
+fn summary_text(plan: &Plan, r: &Report) -> String {
+    let e = &r.errors;
+    let mut s = format!(
+        "netcore bench {}: {} connections, pipeline {}, request {:?}\n",
+        plan.target,
+        plan.conns,
+        plan.pipeline,
+        String::from_utf8_lossy(plan.request.strip_suffix(b"\n").unwrap_or(&plan.request)).trim_end_matches('\r')
+    );
+    s += &format!("  completed   {} requests in {:.3} s\n", r.completed(), r.elapsed.as_secs_f64());
+    s += &format!("  throughput  {:.2} requests/s\n", r.rate());
+    s += &format!(
+        "  errors      {} (wrong reply {}, timeout {}, closed {}, other {})\n",
+        e.total(),
+        e.wrong_reply,
+        e.timeout,
+        e.closed,
+        e.other
+    );
+    if let Some(first) = &e.first {
+        s += &format!("  first error {first}\n");
+    }
+    if r.connections_lost > 0 {
+        s += &format!("  connections lost {} of {}\n", r.connections_lost, r.connections);
+    }
+    s += &format!(
+        "  latency ms  p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}\n",
+        r.ms(0.5),
+        r.ms(0.9),
+        r.ms(0.99),
+        r.ms(0.999),
+        r.histogram.max() as f64 / 1e6
+    );
+    s
+}
+
+fn summary_json(plan: &Plan, r: &Report) -> String {
+    let e = &r.errors;
+    let value = serde_json::json!({
+        "target": plan.target.to_string(),
+        "connections": plan.conns,
+        "pipeline": plan.pipeline,
+        "requests": r.completed(),
+        "ok": r.ok,
+        "errors": e.total(),
+        "error_kinds": {"wrong_reply": e.wrong_reply, "timeout": e.timeout, "closed": e.closed, "other": e.other},
+        "first_error": e.first,
+        "connections_lost": r.connections_lost,
+        "duration_s": r.elapsed.as_secs_f64(),
+        "requests_per_sec": r.rate(),
+        "latency_ms": {
+            "min": if r.histogram.is_empty() { 0.0 } else { r.histogram.min() as f64 / 1e6 },
+            "mean": r.histogram.mean() / 1e6,
+            "p50": r.ms(0.5),
+            "p90": r.ms(0.9),
+            "p99": r.ms(0.99),
+            "p99_9": r.ms(0.999),
+            "max": r.histogram.max() as f64 / 1e6,
+        },
+    });
+    value.to_string()
+}
+
+pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
+    if args.conns == 0 || args.conns > 10_000 {
+        return Err(Failure::usage("--conns must be between 1 and 10000"));
+    }
+    if args.pipeline == 0 || args.pipeline > 100_000 {
+        return Err(Failure::usage("--pipeline must be between 1 and 100000"));
+    }
+    if args.request.contains(['\n', '\r']) {
+        return Err(Failure::usage("--request must be a single line"));
+    }
+    let amount = match (args.requests, args.duration) {
+        (Some(0), _) => return Err(Failure::usage("--requests must be at least 1")),
+        (Some(n), _) => Amount::Requests(n),
+        (None, Some(d)) => Amount::Duration(seconds("duration", d)?),
+        (None, None) => return Err(Failure::usage("give --requests N or --duration SECONDS")),
+    };
+    let mut request = args.request.clone().into_bytes();
+    request.extend_from_slice(if args.crlf { b"\r\n" } else { b"\n" });
+    let target = match (&args.unix, &args.host, args.port) {
+        (Some(path), _, _) => Target::Unix(path.clone()),
+        (None, Some(host), Some(port)) => Target::Tcp { host: host.clone(), port },
+        _ => return Err(Failure::usage("give HOST and PORT, or --unix PATH")),
+    };
+    let plan = Plan {
+        target,
+        conns: args.conns,
+        pipeline: args.pipeline,
+        amount,
+        request,
+        expect: args.expect.clone().map(String::into_bytes),
+        timeout: seconds("timeout", args.timeout)?,
+    };
+    let _sigint = SigintGuard::install();
+    let stderr = io::stderr();
+    let tty = stderr.is_terminal();
+    let mut last_plain = Instant::now();
+    let mut shown = false;
+    let report = run(&plan, &mut |line| {
+        if args.quiet {
+            return;
+        }
+        let mut err = stderr.lock();
+        if tty {
+            let _ = write!(err, "\r\x1b[2K{line}");
+            shown = true;
+        } else if last_plain.elapsed() >= Duration::from_secs(1) {
+            let _ = writeln!(err, "progress: {line}");
+            last_plain = Instant::now();
+        }
+        let _ = err.flush();
+    })?;
+    if shown {
+        let _ = write!(stderr.lock(), "\r\x1b[2K");
+    }
+    let mut text = if args.json { summary_json(&plan, &report) + "\n" } else { summary_text(&plan, &report) };
+    if interrupted() && !args.json {
+        text += "  (interrupted by Ctrl+C before the planned amount)\n";
+    }
+    let _ = io::stdout().lock().write_all(text.as_bytes());
+    let failed = report.errors.total();
+    if failed > 0 {
+        let first = report.errors.first.clone().unwrap_or_default();
+        return Err(Failure::network(format!(
+            "bench against {}: {failed} of {} requests failed (first: {first})",
+            plan.target,
+            report.completed()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,381 @@
+//! `netcore client` (interactive or piped) and `netcore send` (one-shot requests).
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+
+use super::Failure;
+use crate::client::{udp, Client, Options, Target};
+use crate::error::Error;
+
+/// Talk to a line server: each line is sent and the reply printed.
+///
+/// At a terminal you get line editing and history; Enter sends the line (empty lines are
+/// not sent), Ctrl+C or Ctrl+D on an empty line quits. With --message it behaves like seed
+/// 000's client: lines typed are gathered until Ctrl+D, then sent joined as one message,
+/// and whatever comes back is printed (Ctrl+C, or Ctrl+D with nothing typed, quits).
+/// When stdin is not a terminal each non-empty input line is one request (or, with
+/// --message, one message) and the program exits 0 at the end of input.
+///
+/// A greeting the server sends within --greeting-wait of connecting is printed first, so it
+/// is not taken for the first reply; a server that greets and hangs up (seed 003's
+/// thank-you server) ends the session with exit code 0 after its greeting.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  netcore client localhost 6379              # type PING, see +PONG\n  \
+                        netcore client --message 127.0.0.1 21560   # seed 000: type date, Ctrl+D sends\n  \
+                        printf 'PING\\nPING\\n' | netcore client localhost 6379\n  \
+                        netcore client --unix /tmp/line.sock\n\n\
+                        Exit codes: 0 done, 1 connect or network error, 2 usage error.")]
+pub struct ClientArgs {
+    /// Server host name or address (IPv4 or IPv6)
+    #[arg(required_unless_present = "unix")]
+    pub host: Option<String>,
+    /// Server port
+    #[arg(required_unless_present = "unix")]
+    pub port: Option<u16>,
+    /// Connect to a Unix stream socket instead of HOST PORT
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
+    pub unix: Option<PathBuf>,
+    /// Seed 000's framing: send input as it is, read the reply until the server is quiet
+    #[arg(long)]
+    pub message: bool,
+    /// Seconds to wait for connecting and for each reply
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// With --message: the silence in seconds that ends a reply
+    #[arg(long, default_value_t = 0.2, value_name = "SECONDS")]
+    pub quiet: f64,
+    /// How long to wait for a greeting after connecting (0: do not wait)
+    #[arg(long, default_value_t = 0.2, value_name = "SECONDS")]
+    pub greeting_wait: f64,
+}
+
+/// Send one or more requests and print each reply.
+///
+/// Over TCP each MSG is one line (a newline is added) and one reply line is printed per
+/// message; with --message each MSG is sent as it is and the reply is read until the server
+/// is quiet. A greeting sent within --greeting-wait of connecting is printed first. With
+/// --udp each MSG is one datagram and the first datagram back is printed.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  netcore send localhost 6379 PING 'ECHO hi'\n  \
+                        netcore send --udp 127.0.0.1 9000 client1 client2   # seed 002's UDP server\n  \
+                        netcore send --message 127.0.0.1 21560 date\n\n\
+                        Exit codes: 0 every reply received, 1 network error, 2 usage error.")]
+pub struct SendArgs {
+    /// Server host name or address
+    pub host: String,
+    /// Server port
+    pub port: u16,
+    /// The messages to send, in order
+    #[arg(required = true, value_name = "MSG")]
+    pub messages: Vec<String>,
+    /// Send datagrams instead of using a TCP connection
+    #[arg(long, conflicts_with = "message")]
+    pub udp: bool,
+    /// Message framing over TCP (no newline added, reply read until quiet)
+    #[arg(long)]
+    pub message: bool,
+    /// Seconds to wait for connecting and for each reply (each UDP attempt)
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// UDP: resends after a silent attempt
+    #[arg(long, default_value_t = 2)]
+    pub retries: u32,
+    /// TCP: how long to wait for a greeting after connecting (0: do not wait)
+    #[arg(long, default_value_t = 0.2, value_name = "SECONDS")]
+    pub greeting_wait: f64,
+}
+
+pub(crate) fn seconds(name: &str, value: f64) -> Result<Duration, Failure> {
+    if value.is_finite() && value > 0.0 && value < 1e9 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(Failure::usage(format!("--{name} must be a positive number of seconds, not {value}")))
+    }
+}
+
+/// What went wrong, said for a person: "no reply within 5 s", "connection refused", ...
+pub(crate) fn explain(e: &Error, timeout: Duration) -> String {
+    match e {
+        Error::Timeout => format!("timed out after {} s", fmt_secs(timeout)),
+        Error::ConnectionClosed => "the server closed the connection before replying in full".into(),
+        e => e.to_string(),
+    }
+}
+
+fn fmt_secs(d: Duration) -> String {
+    let s = format!("{:.3}", d.as_secs_f64());
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn connect(target: &Target, opts: Options) -> Result<Client, Failure> {
+    let timeout = opts.timeout.unwrap_or_default();
+    Client::connect_to(target.clone(), opts)
+        .map_err(|e| Failure::network(format!("cannot connect to {target}: {}", explain(&e, timeout))))
+}
+
+/// Prints a reply; a message reply gets a newline unless it ends with one.
+fn print_reply(out: &mut impl Write, reply: &[u8], add_newline: bool) -> io::Result<()> {
+    out.write_all(reply)?;
+    if add_newline || reply.last() != Some(&b'\n') {
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// While alive, SIGINT (Ctrl+C outside line editing, e.g. while waiting for a reply) sets
+/// `INTERRUPTED` instead of killing the process, so the client can stop cleanly. The
+/// previous handler (Python's, under `python -m netcore`) comes back on drop.
+pub(crate) struct SigintGuard {
+    old: libc::sigaction,
+}
+
+impl SigintGuard {
+    /// Ctrl+C sets a flag the command checks.
+    pub(crate) fn install() -> Self {
+        Self::set(on_sigint as *const () as usize)
+    }
+
+    /// Ctrl+C ends the process at once, as in any plain program. Under `python -m netcore`
+    /// Python's own handler would otherwise hold the signal until the command returned.
+    pub(crate) fn default_action() -> Self {
+        Self::set(libc::SIG_DFL)
+    }
+
+    fn set(handler: usize) -> Self {
+        INTERRUPTED.store(false, Ordering::SeqCst);
+        // SAFETY: plain sigaction calls with zero-initialised structs; the handler only
+        // stores to an atomic, which is async-signal-safe. No SA_RESTART, so a wait in
+        // poll(2) returns EINTR and the check runs at once.
+        unsafe {
+            let mut new: libc::sigaction = std::mem::zeroed();
+            new.sa_sigaction = handler;
+            libc::sigemptyset(&mut new.sa_mask);
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGINT, &new, &mut old);
+            SigintGuard { old }
+        }
+    }
+}
+
+impl Drop for SigintGuard {
+    fn drop(&mut self) {
+        // SAFETY: restores the handler saved by `install`.
+        unsafe {
+            libc::sigaction(libc::SIGINT, &self.old, std::ptr::null_mut());
+        }
+    }
+}
+
+pub(crate) fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// The error a check returns when Ctrl+C was pressed.
+const INTERRUPT: &str = "interrupted";
+
+struct Session {
+    client: Client,
+    target: Target,
+    message: bool,
+    timeout: Duration,
+}
+
+impl Session {
+    /// Sends one request or message and prints the reply. `Ok(false)`: the server has gone.
+    fn exchange(&mut self, data: &[u8], out: &mut impl Write) -> Result<bool, Failure> {
+        let mut check = || if interrupted() { Err(Error::Failed(INTERRUPT.into())) } else { Ok(()) };
+        let result = if self.message {
+            self.client.message_checked(data, Some(&mut check))
+        } else {
+            self.client.request_checked(data, Some(&mut check))
+        };
+        match result {
+            Ok(reply) => {
+                // stdout closed (e.g. `| head`): stop quietly.
+                if print_reply(out, &reply, !self.message).is_err() {
+                    return Ok(false);
+                }
+                Ok(self.client.is_open())
+            }
+            Err(Error::Failed(m)) if m == INTERRUPT => Ok(false),
+            Err(e) => {
+                Err(Failure::network(format!("request to {} failed: {}", self.target, explain(&e, self.timeout))))
+            }
+        }
+    }
+}
+
+fn greeting_wait(value: f64) -> Result<Option<Duration>, Failure> {
+    if value == 0.0 {
+        Ok(None)
+    } else {
+        seconds("greeting-wait", value).map(Some)
+    }
+}
+
+/// Prints a greeting the server sends on connecting (seed 002's "Hello, I am server", the
+/// engine's greet and banner services) so that it is not taken for the first reply.
+/// `Ok(false)`: the server hung up after its greeting (seed 003's thank-you server).
+fn show_greeting(session: &mut Session, wait: Option<Duration>) -> Result<bool, Failure> {
+    let Some(wait) = wait else { return Ok(true) };
+    match session.client.greeting(wait) {
+        Ok(None) => Ok(true),
+        Ok(Some(text)) => {
+            let _ = print_reply(&mut io::stdout(), &text, false);
+            Ok(session.client.is_open())
+        }
+        Err(e) => Err(Failure::network(format!(
+            "reading the greeting from {} failed: {}",
+            session.target,
+            explain(&e, session.timeout)
+        ))),
+    }
+}
+
+pub fn client(args: &ClientArgs) -> Result<(), Failure> {
+    let timeout = seconds("timeout", args.timeout)?;
+    let quiet = seconds("quiet", args.quiet)?;
+    let target = match (&args.unix, &args.host, args.port) {
+        (Some(path), _, _) => Target::Unix(path.clone()),
+        (None, Some(host), Some(port)) => Target::Tcp { host: host.clone(), port },
+        _ => return Err(Failure::usage("give HOST and PORT, or --unix PATH")),
+    };
+    let opts = Options { timeout: Some(timeout), quiet, ..Options::default() };
+    let _sigint = SigintGuard::install();
+    let client = connect(&target, opts)?;
+    let mut session = Session { client, target, message: args.message, timeout };
+    let tty = io::stdin().is_terminal();
+    if !show_greeting(&mut session, greeting_wait(args.greeting_wait)?)? {
+        return Ok(());
+    }
+    if tty {
+        interactive(&mut session)
+    } else {
+        piped(&mut session)
+    }
+}
+
+fn piped(session: &mut Session) -> Result<(), Failure> {
+    let stdin = io::stdin();
+    let mut out = io::stdout().lock();
+    for line in stdin.lock().split(b'\n') {
+        let mut line = line.map_err(|e| Failure::network(format!("cannot read standard input: {e}")))?;
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        if interrupted() {
+            break;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        if !session.exchange(&line, &mut out)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn interactive(session: &mut Session) -> Result<(), Failure> {
+    use rustyline::error::ReadlineError;
+    let mut editor =
+        rustyline::DefaultEditor::new().map_err(|e| Failure::network(format!("cannot set up the terminal: {e}")))?;
+    let mut out = io::stdout();
+    let _ = writeln!(
+        out,
+        "connected to {}; {}",
+        session.target,
+        if session.message {
+            "type lines, Ctrl+D sends them; Ctrl+C or Ctrl+D on nothing quits"
+        } else {
+            "Enter sends a line; Ctrl+C or Ctrl+D on an empty line quits"
+        }
+    );
+    let mut gathered: Vec<u8> = Vec::new();
+    loop {
+        let prompt = if session.message { ">" } else { "> " };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                if line.is_empty() {
+                    continue;
+                }
+                let _ = editor.add_history_entry(line.as_str());
+                if session.message {
+                    // Seed 000 joins the lines with nothing between them.
+                    gathered.extend_from_slice(line.as_bytes());
+                } else if !session.exchange(line.as_bytes(), &mut out)? {
+                    if !interrupted() {
+                        let _ = writeln!(out, "{} closed the connection", session.target);
+                    }
+                    return Ok(());
+                }
+            }
+            Err(ReadlineError::Eof) if session.message && !gathered.is_empty() => {
+                let data = std::mem::take(&mut gathered);
+                if !session.exchange(&data, &mut out)? {
+                    if !interrupted() {
+                        let _ = writeln!(out, "{} closed the connection", session.target);
+                    }
+                    return Ok(());
+                }
+            }
+            Err(ReadlineError::Eof | ReadlineError::Interrupted) => return Ok(()),
+            Err(e) => return Err(Failure::network(format!("cannot read the terminal: {e}"))),
+        }
+    }
+}
+
+pub fn send(args: &SendArgs) -> Result<(), Failure> {
+    let timeout = seconds("timeout", args.timeout)?;
+    let _sigint = SigintGuard::default_action();
+    let mut out = io::stdout().lock();
+    if args.udp {
+        let opts = udp::UdpOptions { timeout, retries: args.retries };
+        for msg in &args.messages {
+            let reply = udp::request(&args.host, args.port, msg.as_bytes(), &opts).map_err(|e| {
+                let target = Target::Tcp { host: args.host.clone(), port: args.port };
+                let why = match e {
+                    Error::Timeout => {
+                        format!("no reply after {} attempts of {} s", args.retries + 1, fmt_secs(timeout))
+                    }
+                    e => e.to_string(),
+                };
+                Failure::network(format!("UDP request to {target} failed: {why}"))
+            })?;
+            let _ = print_reply(&mut out, &reply, false);
+        }
+        return Ok(());
+    }
+    if args.messages.iter().any(|m| m.is_empty() || (!args.message && m.contains('\n'))) {
+        return Err(Failure::usage("a message must be non-empty and, without --message, a single line"));
+    }
+    let target = Target::Tcp { host: args.host.clone(), port: args.port };
+    let opts = Options { timeout: Some(timeout), ..Options::default() };
+    let wait = greeting_wait(args.greeting_wait)?;
+    let client = connect(&target, opts)?;
+    let mut session = Session { client, target, message: args.message, timeout };
+    if !show_greeting(&mut session, wait)? {
+        return Err(Failure::network(format!("{} closed the connection after its greeting", session.target)));
+    }
+    for (i, msg) in args.messages.iter().enumerate() {
+        if !session.exchange(msg.as_bytes(), &mut out)? && i + 1 < args.messages.len() {
+            return Err(Failure::network(format!(
+                "{} closed the connection after {} of {} messages",
+                session.target,
+                i + 1,
+                args.messages.len()
+            )));
+        }
+    }
+    Ok(())
+}

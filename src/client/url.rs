@@ -1,0 +1,348 @@
+//! Seed 003's `urlopen` / `urlretrieve` for `http://`, `file:` and `gopher://` URLs.
+//! HTTP is the `ureq` crate's (redirects followed, up to `MAX_REDIRECTS`); this module only
+//! picks the scheme and turns each source into the same `UrlResponse`.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Redirects followed before giving up.
+pub const MAX_REDIRECTS: u32 = 10;
+
+/// An open URL: status, headers and the body as a reader.
+pub struct UrlResponse {
+    /// The final URL, after redirects.
+    pub url: String,
+    /// HTTP status (200 for `file:` and `gopher:`).
+    pub status: u16,
+    /// The reason phrase ("OK", "Not Found").
+    pub reason: String,
+    /// Header names and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body length when known in advance.
+    pub content_length: Option<u64>,
+    body: Box<dyn Read + Send>,
+}
+
+impl std::fmt::Debug for UrlResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UrlResponse")
+            .field("url", &self.url)
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Read for UrlResponse {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.body.read(buf)
+    }
+}
+
+impl UrlResponse {
+    /// True for a 2xx status.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The local path of a `file:` URL: `file:/abs`, `file:rel`, `file:///abs`,
+/// `file://localhost/abs`.
+pub fn file_url_path(url: &str) -> Result<PathBuf> {
+    let rest = url.strip_prefix("file:").ok_or_else(|| Error::InvalidArgument(format!("not a file: URL: {url}")))?;
+    let path = match rest.strip_prefix("//") {
+        Some(after) => {
+            let slash = after.find('/').unwrap_or(after.len());
+            let host = &after[..slash];
+            if !(host.is_empty() || host.eq_ignore_ascii_case("localhost")) {
+                return Err(Error::InvalidArgument(format!("file: URL on another host ({host}) is not supported")));
+            }
+            &after[slash..]
+        }
+        None => rest,
+    };
+    if path.is_empty() {
+        return Err(Error::InvalidArgument(format!("file: URL without a path: {url}")));
+    }
+    Ok(PathBuf::from(percent_decode(path)))
+}
+
+/// Host, port and selector of a `gopher://host[:port]/<type><selector>` URL (RFC 4266).
+pub fn gopher_url_parts(url: &str) -> Result<(String, u16, String)> {
+    let rest =
+        url.strip_prefix("gopher://").ok_or_else(|| Error::InvalidArgument(format!("not a gopher:// URL: {url}")))?;
+    let slash = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..slash];
+    let path = &rest[slash..];
+    let (host, port) = split_host_port(authority, super::gopher::DEFAULT_PORT)?;
+    // The first character after the slash is the item type, not part of the selector.
+    let selector = match path.len() {
+        0 | 1 => String::new(),
+        _ => percent_decode(&path[2..]),
+    };
+    Ok((host, port, selector))
+}
+
+fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16)> {
+    let bad = || Error::InvalidArgument(format!("bad host in URL: {authority:?}"));
+    if authority.is_empty() {
+        return Err(bad());
+    }
+    if let Some(v6) = authority.strip_prefix('[') {
+        let end = v6.find(']').ok_or_else(bad)?;
+        let host = &v6[..end];
+        let port = match &v6[end + 1..] {
+            "" => default_port,
+            p => p.strip_prefix(':').and_then(|p| p.parse().ok()).ok_or_else(bad)?,
+        };
+        return Ok((host.to_string(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => Ok((host.to_string(), port.parse().map_err(|_| bad())?)),
+        None => Ok((authority.to_string(), default_port)),
+    }
+}
+
+fn content_type_for(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+        Some("txt" | "text" | "md") => "text/plain",
+        Some("html" | "htm") => "text/html",
+        Some("json") => "application/json",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        _ => "application/octet-stream",
+    }
+}
+
+fn map_ureq(url: &str, e: ureq::Error) -> Error {
+    match e {
+        ureq::Error::Io(e) if e.raw_os_error().is_some() => Error::Os(e),
+        ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => Error::Timeout,
+        // ureq's resolver reports a failed look-up as an errno-less I/O error.
+        ureq::Error::Io(e) if e.to_string().contains("lookup address") => {
+            Error::AddressInfo { code: libc::EAI_NONAME, message: "Name or service not known".into() }
+        }
+        ureq::Error::Io(e) => Error::Failed(e.to_string()),
+        ureq::Error::Timeout(_) => Error::Timeout,
+        ureq::Error::HostNotFound => {
+            Error::AddressInfo { code: libc::EAI_NONAME, message: "Name or service not known".into() }
+        }
+        ureq::Error::BadUri(m) => Error::InvalidArgument(format!("bad URL {url}: {m}")),
+        ureq::Error::TooManyRedirects => Error::Failed(format!("too many redirects (more than {MAX_REDIRECTS})")),
+        ureq::Error::TlsRequired => Error::InvalidArgument("https is not supported: this build has no TLS".into()),
+        other => Error::Failed(other.to_string()),
+    }
+}
+
+fn open_http(url: &str, timeout: Option<Duration>) -> Result<UrlResponse> {
+    use ureq::ResponseExt;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(MAX_REDIRECTS)
+        .timeout_resolve(timeout)
+        .timeout_connect(timeout)
+        .timeout_send_request(timeout)
+        .timeout_recv_response(timeout)
+        .timeout_per_read(timeout)
+        .user_agent(concat!("netcore/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let response = agent.get(url).call().map_err(|e| map_ureq(url, e))?;
+    let final_url = response.get_uri().to_string();
+    let status = response.status();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let content_length = response.body().content_length();
+    let body = response.into_body().into_reader();
+    Ok(UrlResponse {
+        url: final_url,
+        status: status.as_u16(),
+        reason: status.canonical_reason().unwrap_or("").to_string(),
+        headers,
+        content_length,
+        body: Box::new(body),
+    })
+}
+
+fn open_file(url: &str) -> Result<UrlResponse> {
+    let path = file_url_path(url)?;
+    let file = File::open(&path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(Error::from_errno(libc::EISDIR));
+    }
+    Ok(UrlResponse {
+        url: url.to_string(),
+        status: 200,
+        reason: "OK".into(),
+        headers: vec![
+            ("Content-Type".into(), content_type_for(&path).into()),
+            ("Content-Length".into(), meta.len().to_string()),
+        ],
+        content_length: Some(meta.len()),
+        body: Box::new(file),
+    })
+}
+
+fn open_gopher(url: &str, timeout: Option<Duration>) -> Result<UrlResponse> {
+    let (host, port, selector) = gopher_url_parts(url)?;
+    let reader = super::gopher::open(&host, port, &selector, timeout)?;
+    Ok(UrlResponse {
+        url: url.to_string(),
+        status: 200,
+        reason: "OK".into(),
+        headers: Vec::new(),
+        content_length: None,
+        body: Box::new(reader),
+    })
+}
+
+/// Opens `url` (`http://`, `file:` or `gopher://`). HTTP statuses outside 2xx are returned,
+/// not raised: check `status`. `timeout` bounds connecting and each wait for data.
+pub fn open(url: &str, timeout: Option<Duration>) -> Result<UrlResponse> {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        open_http(url, timeout)
+    } else if lower.starts_with("file:") {
+        open_file(url)
+    } else if lower.starts_with("gopher://") {
+        open_gopher(url, timeout)
+    } else {
+        Err(Error::InvalidArgument(format!("unsupported URL (use http://, file: or gopher://): {url}")))
+    }
+}
+
+/// The error for a non-2xx response.
+pub fn status_error(response: &UrlResponse) -> Error {
+    Error::Failed(format!("HTTP {} {} from {}", response.status, response.reason, response.url))
+}
+
+/// Copies a response body to `out`, calling `progress(done)` after each chunk; returns the
+/// byte count. Read errors keep their kind (a timeout is `Error::Timeout`).
+pub fn copy_body(response: &mut UrlResponse, out: &mut dyn Write, progress: &mut dyn FnMut(u64)) -> Result<u64> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut done = 0u64;
+    loop {
+        let n = match response.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(Error::Timeout),
+            Err(e) if e.raw_os_error().is_some() => return Err(Error::Os(e)),
+            Err(e) => return Err(Error::Failed(format!("reading the body failed: {e}"))),
+        };
+        out.write_all(&buf[..n])?;
+        done += n as u64;
+        progress(done);
+    }
+    Ok(done)
+}
+
+/// Seed 003's `urlretrieve`: saves the body of `url` to `path` and returns the response
+/// (its body consumed) and the byte count. The file is written beside `path` under a
+/// temporary name and renamed into place only when the download completed, so a failure
+/// never leaves a truncated file or clobbers an existing one. Non-2xx statuses are errors.
+pub fn retrieve(
+    url: &str,
+    path: &Path,
+    timeout: Option<Duration>,
+    start: &mut dyn FnMut(&UrlResponse),
+    progress: &mut dyn FnMut(u64),
+) -> Result<(UrlResponse, u64)> {
+    let mut response = open(url, timeout)?;
+    if !response.is_success() {
+        return Err(status_error(&response));
+    }
+    start(&response);
+    let n = save(&mut response, path, progress)?;
+    Ok((response, n))
+}
+
+/// Writes the rest of `response` to `path` through a temporary file beside it, renamed into
+/// place only when the body is complete. Returns the byte count.
+pub fn save(response: &mut UrlResponse, path: &Path, progress: &mut dyn FnMut(u64)) -> Result<u64> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    // 0666 less the umask, like any new file (tempfile's default would be 0600).
+    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o666);
+    let mut tmp = tempfile::Builder::new().prefix(".netcore-fetch-").permissions(mode).tempfile_in(&dir)?;
+    let n = copy_body(response, tmp.as_file_mut(), progress)?;
+    tmp.as_file_mut().flush()?;
+    tmp.persist(path).map_err(|e| Error::Os(e.error))?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_urls() {
+        assert_eq!(file_url_path("file:/etc/hosts").unwrap(), PathBuf::from("/etc/hosts"));
+        assert_eq!(file_url_path("file:///a%20b").unwrap(), PathBuf::from("/a b"));
+        assert_eq!(file_url_path("file://localhost/x").unwrap(), PathBuf::from("/x"));
+        assert_eq!(file_url_path("file:rel/x").unwrap(), PathBuf::from("rel/x"));
+        assert!(matches!(file_url_path("file://elsewhere/x"), Err(Error::InvalidArgument(_))));
+        assert!(matches!(open("file:/no/such/file", None), Err(Error::Os(_))));
+    }
+
+    #[test]
+    fn gopher_urls() {
+        assert_eq!(gopher_url_parts("gopher://localhost").unwrap(), ("localhost".into(), 70, "".into()));
+        assert_eq!(gopher_url_parts("gopher://h:7070/0/a%20b").unwrap(), ("h".into(), 7070, "/a b".into()));
+        assert_eq!(gopher_url_parts("gopher://[::1]:71/1").unwrap(), ("::1".into(), 71, "".into()));
+        assert!(gopher_url_parts("gopher://h:x/").is_err());
+    }
+
+    #[test]
+    fn unsupported_scheme_is_a_clear_error() {
+        let err = open("ftp://localhost/x", None).unwrap_err();
+        assert!(err.to_string().contains("unsupported URL"), "{err}");
+    }
+
+    #[test]
+    fn retrieve_file_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src.txt");
+        std::fs::write(&src, b"hello file").unwrap();
+        let dst = dir.path().join("dst.txt");
+        let url = format!("file://{}", src.display());
+        let mut seen = 0;
+        let (resp, n) = retrieve(&url, &dst, None, &mut |_| {}, &mut |d| seen = d).unwrap();
+        assert_eq!((n, seen, resp.status), (10, 10, 200));
+        assert_eq!(std::fs::read(&dst).unwrap(), b"hello file");
+    }
+}

@@ -1,0 +1,467 @@
+//! Python face of `crate::client`: `Client`, `udp_request`, `urlopen`, `urlretrieve`.
+//! Every wait runs with the GIL released, in slices of `client::CHECK_SLICE`, and checks for
+//! signals between slices, so Ctrl+C raises KeyboardInterrupt in the middle of a wait.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use super::errors::to_pyerr;
+use crate::client::{self, udp, url, Check, Options, Target};
+use crate::error::Error;
+
+/// Runs `f` with the GIL released, handing it a check that raises pending signals
+/// (KeyboardInterrupt) on the calling thread.
+fn run_detached<T: Send>(py: Python<'_>, f: impl for<'c> FnOnce(Check<'c>) -> crate::Result<T> + Send) -> PyResult<T> {
+    let mut pending: Option<PyErr> = None;
+    let result = py.detach(|| {
+        let mut check = || -> crate::Result<()> {
+            Python::attach(|py| py.check_signals()).map_err(|e| {
+                pending = Some(e);
+                Error::Failed("interrupted".into())
+            })
+        };
+        f(Some(&mut check))
+    });
+    result.map_err(|e| pending.take().unwrap_or_else(|| to_pyerr(py, e)))
+}
+
+fn timeout_arg(timeout: Option<f64>) -> PyResult<Option<Duration>> {
+    match timeout {
+        None => Ok(None),
+        Some(t) if t.is_finite() && t >= 0.0 => Ok(Some(Duration::from_secs_f64(t))),
+        Some(_) => Err(PyValueError::new_err("timeout must be a non-negative number or None")),
+    }
+}
+
+/// A str (UTF-8 encoded) or a bytes-like argument.
+fn bytes_arg(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(s.to_cow()?.as_bytes().to_vec());
+    }
+    if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<pyo3::types::PyByteArray>() {
+        return obj.extract();
+    }
+    Err(PyTypeError::new_err(format!("{name} must be str or bytes, not {}", obj.get_type().name()?)))
+}
+
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Client(host=None, port=None, *, unix=None, timeout=10.0, max_reply=1048576, quiet=0.2)
+///
+/// A connection to a line or message server: TCP by host name or address (IPv4 or IPv6),
+/// or a Unix socket path with `unix=`. `timeout` (seconds, None for no limit) bounds
+/// connecting and each wait for the server. Replies are decoded as UTF-8 (invalid bytes
+/// replaced). After a network error the connection is closed and later calls raise OSError.
+/// Use it as a context manager to close it.
+#[pyclass(module = "netcore._netcore", name = "Client")]
+pub struct PyClient {
+    inner: Mutex<Option<client::Client>>,
+    target: String,
+}
+
+impl PyClient {
+    fn locked(&self) -> crate::Result<MutexGuard<'_, Option<client::Client>>> {
+        self.inner.lock().map_err(|_| Error::InvalidState("client is unusable after a panic".into()))
+    }
+
+    /// Runs `op` on the open client with the GIL released (the lock is taken released too,
+    /// so a thread waiting for it never holds the GIL another thread's check needs).
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        op: impl for<'c> FnOnce(&mut client::Client, Check<'c>) -> crate::Result<T> + Send,
+    ) -> PyResult<T> {
+        run_detached(py, |check| {
+            let mut guard = self.locked()?;
+            let c = guard.as_mut().ok_or_else(|| Error::InvalidState("client is closed".into()))?;
+            op(c, check)
+        })
+    }
+}
+
+#[pymethods]
+impl PyClient {
+    #[new]
+    #[pyo3(
+        signature = (host = None, port = None, *, unix = None, timeout = Some(10.0), max_reply = 1 << 20, quiet = 0.2),
+        text_signature = "(host=None, port=None, *, unix=None, timeout=10.0, max_reply=1048576, quiet=0.2)"
+    )]
+    fn new(
+        py: Python<'_>,
+        host: Option<String>,
+        port: Option<u16>,
+        unix: Option<PathBuf>,
+        timeout: Option<f64>,
+        max_reply: usize,
+        quiet: f64,
+    ) -> PyResult<Self> {
+        let target = match (host, port, unix) {
+            (Some(host), Some(port), None) => Target::Tcp { host, port },
+            (None, None, Some(path)) => Target::Unix(path),
+            _ => return Err(PyTypeError::new_err("Client() takes host and port, or unix=PATH")),
+        };
+        if max_reply == 0 {
+            return Err(PyValueError::new_err("max_reply must be at least 1"));
+        }
+        let quiet =
+            timeout_arg(Some(quiet)).map_err(|_| PyValueError::new_err("quiet must be a non-negative number"))?;
+        let opts = Options { timeout: timeout_arg(timeout)?, max_reply, quiet: quiet.unwrap_or_default() };
+        let shown = target.to_string();
+        let c = run_detached(py, move |check| client::Client::connect_checked(target, opts, check))?;
+        Ok(PyClient { inner: Mutex::new(Some(c)), target: shown })
+    }
+
+    /// request(line) -> str: sends one line (a newline is added) and returns the reply line.
+    fn request(&self, py: Python<'_>, line: &Bound<'_, PyAny>) -> PyResult<String> {
+        let line = bytes_arg("line", line)?;
+        self.with(py, move |c, check| c.request_checked(&line, check)).map(text)
+    }
+
+    /// pipeline(lines) -> list[str]: sends every line at once and returns the replies in order.
+    fn pipeline(&self, py: Python<'_>, lines: Vec<Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+        let lines = lines.iter().map(|l| bytes_arg("each line", l)).collect::<PyResult<Vec<_>>>()?;
+        let replies = self.with(py, move |c, check| c.pipeline_checked(&lines, check))?;
+        Ok(replies.into_iter().map(text).collect())
+    }
+
+    /// message(data) -> bytes: sends data as it is and returns what comes back until the
+    /// server is quiet for `quiet` seconds or closes.
+    fn message<'py>(&self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+        let data = bytes_arg("data", data)?;
+        let reply = self.with(py, move |c, check| c.message_checked(&data, check))?;
+        Ok(PyBytes::new(py, &reply))
+    }
+
+    /// receive() -> bytes: reads a greeting (message framing, nothing sent).
+    fn receive<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let reply = self.with(py, |c, check| c.receive_checked(check))?;
+        Ok(PyBytes::new(py, &reply))
+    }
+
+    /// greeting(wait=0.2) -> bytes | None: a greeting the server sent on connecting, waiting
+    /// up to `wait` seconds for it; None when nothing came (the connection stays open).
+    #[pyo3(signature = (wait = 0.2))]
+    fn greeting<'py>(&self, py: Python<'py>, wait: f64) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let wait = timeout_arg(Some(wait))?.unwrap_or_default();
+        let text = self.with(py, move |c, _| c.greeting(wait))?;
+        Ok(text.map(|t| PyBytes::new(py, &t)))
+    }
+
+    /// send(data) -> None: sends data as it is, adding nothing.
+    fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let data = bytes_arg("data", data)?;
+        self.with(py, move |c, check| c.send_checked(&data, check))
+    }
+
+    /// read_line() -> str: reads one reply line.
+    fn read_line(&self, py: Python<'_>) -> PyResult<String> {
+        self.with(py, |c, check| c.read_line_checked(check)).map(text)
+    }
+
+    /// Closes the connection; closing twice is harmless.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        run_detached(py, |_| {
+            if let Some(mut c) = self.locked()?.take() {
+                c.close();
+            }
+            Ok(())
+        })
+    }
+
+    /// True once the client is closed (by close() or by a network error).
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> PyResult<bool> {
+        run_detached(py, |_| Ok(!self.locked()?.as_ref().is_some_and(|c| c.is_open())))
+    }
+
+    /// The timeout in seconds for later calls (None: no limit).
+    #[getter]
+    fn get_timeout(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        self.with(py, |c, _| Ok(c.options().timeout.map(|t| t.as_secs_f64())))
+    }
+
+    #[setter]
+    fn set_timeout(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let timeout = timeout_arg(timeout)?;
+        self.with(py, move |c, _| {
+            c.set_timeout(timeout);
+            Ok(())
+        })
+    }
+
+    /// The server's (host, port) for TCP, or None for a Unix socket.
+    fn getpeername(&self, py: Python<'_>) -> PyResult<Option<(String, u16)>> {
+        self.with(py, |c, _| Ok(c.peer_addr().map(|a| (a.ip().to_string(), a.port()))))
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<netcore.Client {}>", self.target)
+    }
+}
+
+/// udp_request(host, port, data, timeout=2.0, retries=2) -> bytes
+#[pyfunction]
+#[pyo3(signature = (host, port, data, timeout = 2.0, retries = 2))]
+fn udp_request<'py>(
+    py: Python<'py>,
+    host: String,
+    port: u16,
+    data: &Bound<'py, PyAny>,
+    timeout: f64,
+    retries: u32,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let data = bytes_arg("data", data)?;
+    let timeout = timeout_arg(Some(timeout))?.unwrap_or_default();
+    let opts = udp::UdpOptions { timeout, retries };
+    let reply = run_detached(py, move |check| udp::request_checked(&host, port, &data, &opts, check))?;
+    Ok(PyBytes::new(py, &reply))
+}
+
+/// The response of `urlopen`: a binary file-like object.
+#[pyclass(module = "netcore._netcore", name = "UrlResponse")]
+pub struct PyUrlResponse {
+    body: Mutex<Option<BufReader<url::UrlResponse>>>,
+    /// The final URL, after redirects.
+    #[pyo3(get)]
+    url: String,
+    /// The HTTP status (200 for file: and gopher: URLs).
+    #[pyo3(get)]
+    status: u16,
+    /// The reason phrase.
+    #[pyo3(get)]
+    reason: String,
+    header_items: Vec<(String, String)>,
+}
+
+impl PyUrlResponse {
+    fn from_core(r: url::UrlResponse) -> Self {
+        PyUrlResponse {
+            url: r.url.clone(),
+            status: r.status,
+            reason: r.reason.clone(),
+            header_items: r.headers.clone(),
+            body: Mutex::new(Some(BufReader::with_capacity(64 * 1024, r))),
+        }
+    }
+
+    fn with_body<T: Send>(
+        &self,
+        py: Python<'_>,
+        op: impl FnOnce(&mut BufReader<url::UrlResponse>) -> std::io::Result<T> + Send,
+    ) -> PyResult<T> {
+        let result = py.detach(|| -> crate::Result<T> {
+            let mut guard = self.body.lock().map_err(|_| Error::InvalidState("response unusable".into()))?;
+            let body = guard.as_mut().ok_or_else(|| Error::InvalidState("I/O operation on closed response".into()))?;
+            op(body).map_err(|e| match e.kind() {
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => Error::Timeout,
+                _ => Error::Os(e),
+            })
+        });
+        result.map_err(|e| match e {
+            Error::InvalidState(m) => PyValueError::new_err(m),
+            e => to_pyerr(py, e),
+        })
+    }
+}
+
+#[pymethods]
+impl PyUrlResponse {
+    /// read(amt=-1) -> bytes: up to `amt` bytes, or everything left when negative.
+    #[pyo3(signature = (amt = -1), text_signature = "($self, amt=-1)")]
+    fn read<'py>(&self, py: Python<'py>, amt: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
+        let amt = amt.unwrap_or(-1);
+        let data = self.with_body(py, move |b| {
+            let mut out = Vec::new();
+            if amt < 0 {
+                b.read_to_end(&mut out)?;
+            } else {
+                b.take(amt as u64).read_to_end(&mut out)?;
+            }
+            Ok(out)
+        })?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// readline(limit=-1) -> bytes: one line with its newline (b"" at the end).
+    #[pyo3(signature = (limit = -1), text_signature = "($self, limit=-1)")]
+    fn readline<'py>(&self, py: Python<'py>, limit: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
+        let limit = limit.unwrap_or(-1);
+        let data = self.with_body(py, move |b| {
+            let mut out = Vec::new();
+            if limit < 0 {
+                b.read_until(b'\n', &mut out)?;
+            } else {
+                b.take(limit as u64).read_until(b'\n', &mut out)?;
+            }
+            Ok(out)
+        })?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// readlines() -> list[bytes]
+    fn readlines<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let lines = self.with_body(py, |b| {
+            let mut lines = Vec::new();
+            loop {
+                let mut line = Vec::new();
+                if b.read_until(b'\n', &mut line)? == 0 {
+                    return Ok(lines);
+                }
+                lines.push(line);
+            }
+        })?;
+        Ok(lines.iter().map(|l| PyBytes::new(py, l)).collect())
+    }
+
+    /// The headers as an `http.client.HTTPMessage` (case-insensitive `get`, `items`).
+    #[getter]
+    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let msg = py.import("http.client")?.getattr("HTTPMessage")?.call0()?;
+        for (k, v) in &self.header_items {
+            msg.set_item(k, v)?;
+        }
+        Ok(msg)
+    }
+
+    /// The status, as urllib's `getcode()`.
+    fn getcode(&self) -> u16 {
+        self.status
+    }
+
+    /// The final URL, as urllib's `geturl()`.
+    fn geturl(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Closes the body; later reads raise ValueError.
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| {
+            if let Ok(mut g) = self.body.lock() {
+                g.take();
+            }
+        })
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        // A read in progress holds the lock: the response is open, and the GIL is not held waiting.
+        self.body.try_lock().map(|g| g.is_none()).unwrap_or_else(|e| matches!(e, std::sync::TryLockError::Poisoned(_)))
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let line = self.readline(py, Some(-1))?;
+        Ok((!line.as_bytes().is_empty()).then_some(line))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<netcore.UrlResponse {} {}>", self.status, self.url)
+    }
+}
+
+fn http_error(py: Python<'_>, resp: Bound<'_, PyUrlResponse>) -> PyErr {
+    let built = (|| -> PyResult<PyErr> {
+        let r = resp.borrow();
+        let (url, status, reason) = (r.url.clone(), r.status, r.reason.clone());
+        let headers = r.headers(py)?;
+        drop(r);
+        let exc = py.import("urllib.error")?.getattr("HTTPError")?.call1((url, status, reason, headers, resp))?;
+        Ok(PyErr::from_value(exc))
+    })();
+    built.unwrap_or_else(|e| e)
+}
+
+/// urlopen(url, timeout=None) -> UrlResponse. http://, file: and gopher:// URLs; redirects
+/// followed; a non-2xx status raises urllib.error.HTTPError as urllib does.
+#[pyfunction]
+#[pyo3(signature = (url, timeout = None))]
+fn urlopen(py: Python<'_>, url: String, timeout: Option<f64>) -> PyResult<Bound<'_, PyUrlResponse>> {
+    let timeout = timeout_arg(timeout)?;
+    let resp = run_detached(py, move |_| url::open(&url, timeout))?;
+    let ok = resp.is_success();
+    let obj = Bound::new(py, PyUrlResponse::from_core(resp))?;
+    if ok {
+        Ok(obj)
+    } else {
+        Err(http_error(py, obj))
+    }
+}
+
+/// urlretrieve(url, filename=None, timeout=None) -> (filename, headers). Without a filename
+/// the body goes to a new temporary file. The file appears only when the download completed.
+#[pyfunction]
+#[pyo3(signature = (url, filename = None, timeout = None))]
+fn urlretrieve<'py>(
+    py: Python<'py>,
+    url: String,
+    filename: Option<PathBuf>,
+    timeout: Option<f64>,
+) -> PyResult<(String, Bound<'py, PyAny>)> {
+    let timeout = timeout_arg(timeout)?;
+    let path = match filename {
+        Some(p) => p,
+        None => {
+            let tmp = tempfile::Builder::new().prefix("netcore-").tempfile().map_err(|e| to_pyerr(py, e.into()))?;
+            tmp.into_temp_path().keep().map_err(|e| to_pyerr(py, Error::Os(e.error)))?
+        }
+    };
+    let resp = run_detached(py, move |_| url::open(&url, timeout))?;
+    let obj = Bound::new(py, PyUrlResponse::from_core(resp))?;
+    if !(200..300).contains(&obj.borrow().status) {
+        return Err(http_error(py, obj));
+    }
+    let target = path.clone();
+    {
+        let r = obj.borrow();
+        r.with_body(py, move |b| {
+            url::save(b.get_mut(), &target, &mut |_| {}).map_err(|e| match e {
+                Error::Os(e) => e,
+                Error::Timeout => std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
+                e => std::io::Error::other(e.to_string()),
+            })
+        })?;
+    }
+    let headers = obj.borrow().headers(py)?;
+    Ok((path.to_string_lossy().into_owned(), headers))
+}
+
+/// Adds the client classes and functions to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyClient>()?;
+    m.add_class::<PyUrlResponse>()?;
+    m.add_function(wrap_pyfunction!(udp_request, m)?)?;
+    m.add_function(wrap_pyfunction!(urlopen, m)?)?;
+    m.add_function(wrap_pyfunction!(urlretrieve, m)?)?;
+    Ok(())
+}
