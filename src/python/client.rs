@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use super::errors::to_pyerr;
+use super::gil;
 use crate::client::{self, udp, url, Check, Options, Target};
 use crate::error::Error;
 
@@ -19,9 +20,9 @@ use crate::error::Error;
 /// (KeyboardInterrupt) on the calling thread.
 fn run_detached<T: Send>(py: Python<'_>, f: impl for<'c> FnOnce(Check<'c>) -> crate::Result<T> + Send) -> PyResult<T> {
     let mut pending: Option<PyErr> = None;
-    let result = py.detach(|| {
+    let result = gil::detach(py, || {
         let mut check = || -> crate::Result<()> {
-            Python::attach(|py| py.check_signals()).map_err(|e| {
+            gil::check_signals().map_err(|e| {
                 pending = Some(e);
                 Error::Failed("interrupted".into())
             })
@@ -267,7 +268,7 @@ impl PyUrlResponse {
         py: Python<'_>,
         op: impl FnOnce(&mut BufReader<url::UrlResponse>) -> std::io::Result<T> + Send,
     ) -> PyResult<T> {
-        let result = py.detach(|| -> crate::Result<T> {
+        let result = gil::detach(py, || -> crate::Result<T> {
             let mut guard = self.body.lock().map_err(|_| Error::InvalidState("response unusable".into()))?;
             let body = guard.as_mut().ok_or_else(|| Error::InvalidState("I/O operation on closed response".into()))?;
             op(body).map_err(|e| match e.kind() {
@@ -353,7 +354,7 @@ impl PyUrlResponse {
 
     /// Closes the body; later reads raise ValueError.
     fn close(&self, py: Python<'_>) {
-        py.detach(|| {
+        gil::detach(py, || {
             if let Ok(mut g) = self.body.lock() {
                 g.take();
             }

@@ -2,6 +2,7 @@
 
 mod client;
 mod errors;
+mod gil;
 mod resolve;
 mod socket;
 mod server;
@@ -11,7 +12,7 @@ use pyo3::prelude::*;
 /// Runs the `netcore` command line (for `python -m netcore`); returns its exit code.
 #[pyfunction]
 fn cli_main(py: Python<'_>, argv: Vec<String>) -> PyResult<i32> {
-    let code = py.detach(|| crate::cli::main(argv));
+    let code = gil::detach(py, || crate::cli::main(argv));
     // `netcore serve` handles Ctrl+C itself (a clean stop); Python saw the signal too and
     // must not raise it again once the command is done.
     match py.check_signals() {
@@ -22,6 +23,7 @@ fn cli_main(py: Python<'_>, argv: Vec<String>) -> PyResult<i32> {
 
 #[pymodule]
 fn _netcore(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    gil::init(m)?;
     m.add("__version__", crate::VERSION)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     resolve::register(m)?;

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString, PyTuple};
 
 use super::errors::IntoPyResult;
+use super::gil;
 use crate::resolve;
 
 /// A host argument as CPython takes it: str (IDNA-encoded), bytes or bytearray.
@@ -48,7 +49,7 @@ fn host_tuple(entry: resolve::HostEntry) -> HostTuple {
 #[pyfunction]
 #[pyo3(signature = (name, proto = None))]
 fn getservbyname(py: Python<'_>, name: &str, proto: Option<&str>) -> PyResult<u16> {
-    py.detach(|| resolve::getservbyname(name, proto)).py_err(py)
+    gil::detach(py, || resolve::getservbyname(name, proto)).py_err(py)
 }
 
 /// getservbyport(port[, protocolname]) -> string
@@ -58,34 +59,34 @@ fn getservbyport(py: Python<'_>, port: &Bound<'_, PyAny>, proto: Option<&str>) -
     let port: i64 = port
         .extract()
         .map_err(|e: PyErr| if e.is_instance_of::<PyOverflowError>(py) { PyOverflowError::new_err("getservbyport: port must be 0-65535.") } else { e })?;
-    py.detach(|| resolve::getservbyport(port, proto)).py_err(py)
+    gil::detach(py, || resolve::getservbyport(port, proto)).py_err(py)
 }
 
 /// gethostbyname(host) -> address: the first IPv4 address of a host.
 #[pyfunction]
 fn gethostbyname(py: Python<'_>, host: &Bound<'_, PyAny>) -> PyResult<String> {
     let host = host_text("gethostbyname", host)?;
-    py.detach(|| resolve::gethostbyname(&host)).py_err(py).map(|a| a.to_string())
+    gil::detach(py, || resolve::gethostbyname(&host)).py_err(py).map(|a| a.to_string())
 }
 
 /// gethostbyname_ex(host) -> (name, aliaslist, addresslist)
 #[pyfunction]
 fn gethostbyname_ex(py: Python<'_>, host: &Bound<'_, PyAny>) -> PyResult<HostTuple> {
     let host = host_text("gethostbyname_ex", host)?;
-    py.detach(|| resolve::gethostbyname_ex(&host)).py_err(py).map(host_tuple)
+    gil::detach(py, || resolve::gethostbyname_ex(&host)).py_err(py).map(host_tuple)
 }
 
 /// gethostbyaddr(host) -> (name, aliaslist, addresslist)
 #[pyfunction]
 fn gethostbyaddr(py: Python<'_>, host: &Bound<'_, PyAny>) -> PyResult<HostTuple> {
     let host = host_text("gethostbyaddr", host)?;
-    py.detach(|| resolve::gethostbyaddr(&host)).py_err(py).map(host_tuple)
+    gil::detach(py, || resolve::gethostbyaddr(&host)).py_err(py).map(host_tuple)
 }
 
 /// gethostname() -> string
 #[pyfunction]
 fn gethostname(py: Python<'_>) -> PyResult<String> {
-    py.detach(resolve::gethostname).py_err(py)
+    gil::detach(py, resolve::gethostname).py_err(py)
 }
 
 /// getfqdn(name='', timeout=2.0) -> string. The reverse look-up is abandoned after
@@ -97,7 +98,7 @@ fn getfqdn(py: Python<'_>, name: &str, timeout: f64) -> PyResult<String> {
         return Err(pyo3::exceptions::PyValueError::new_err("timeout must be a non-negative number"));
     }
     let timeout = Duration::from_secs_f64(timeout);
-    py.detach(|| resolve::getfqdn(name, timeout)).py_err(py)
+    gil::detach(py, || resolve::getfqdn(name, timeout)).py_err(py)
 }
 
 type AddrInfoTuple<'py> = (i32, i32, i32, String, Bound<'py, PyTuple>);
@@ -130,8 +131,7 @@ fn getaddrinfo<'py>(
     } else {
         return Err(PyOSError::new_err("Int or String expected"));
     };
-    let found = py
-        .detach(|| resolve::getaddrinfo(host.as_deref(), port.as_deref(), family, r#type, proto, flags))
+    let found = gil::detach(py, || resolve::getaddrinfo(host.as_deref(), port.as_deref(), family, r#type, proto, flags))
         .py_err(py)?;
     found
         .into_iter()
@@ -161,7 +161,7 @@ fn getnameinfo(py: Python<'_>, sockaddr: &Bound<'_, PyAny>, flags: i32) -> PyRes
         _ => None,
     };
     let addr = resolve::NameInfoAddr { host, port, flowinfo, scope_id };
-    py.detach(|| resolve::getnameinfo(&addr, flags)).py_err(py)
+    gil::detach(py, || resolve::getnameinfo(&addr, flags)).py_err(py)
 }
 
 /// Adds the look-up functions and their constants to the module.

@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use super::errors::IntoPyResult;
+use super::gil;
 use crate::server::{BoundAddr, Handler, Limits, Request, Response, Server, ServerConfig, Service};
 
 /// One request as a handler sees it: bytes, never decoded.
@@ -116,7 +117,7 @@ impl Handler for PyHandler {
 
     /// Used only when the Python threads are gone.
     fn handle(&self, request: &Request<'_>) -> Response {
-        Python::attach(|py| self.core.call(py, py_request(request)))
+        gil::attach_from_worker(|py| self.core.call(py, py_request(request))).unwrap_or_else(shutting_down)
     }
 }
 
@@ -169,8 +170,9 @@ fn run_jobs(queue: &std::sync::Mutex<std::sync::mpsc::Receiver<Job>>) {
             Ok(job) => job,
             Err(_) => return,
         };
-        Python::attach(|py| {
-            run(py, first);
+        let mut first = Some(first);
+        gil::attach_from_worker(|py| {
+            run(py, first.take().expect("taken once"));
             loop {
                 // try_lock: never wait for the queue (another thread may sit in recv) with the GIL.
                 let next = match queue.try_lock() {
@@ -183,7 +185,40 @@ fn run_jobs(queue: &std::sync::Mutex<std::sync::mpsc::Receiver<Job>>) {
                 }
             }
         });
+        // The interpreter is ending: answer without calling into Python.
+        if let Some(job) = first {
+            let _ = job.reply.send(shutting_down());
+        }
     }
+}
+
+fn shutting_down() -> Response {
+    Response::Error("the Python interpreter is shutting down".into())
+}
+
+/// Servers started from Python, so that interpreter exit can stop them first.
+static LIVE_SERVERS: std::sync::Mutex<Vec<std::sync::Weak<Server>>> = std::sync::Mutex::new(Vec::new());
+
+fn remember_live(server: &Arc<Server>) {
+    let mut live = LIVE_SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    live.retain(|w| w.strong_count() > 0);
+    live.push(Arc::downgrade(server));
+}
+
+/// Registered with `atexit`: stops every server still running, while Python is whole, so no
+/// handler thread is inside Python when finalization starts (CPython would kill it there with
+/// pthread_exit, which aborts a process whose stack holds Rust frames).
+#[pyfunction]
+fn _stop_all_servers(py: Python<'_>) {
+    let servers: Vec<Arc<Server>> = {
+        let mut live = LIVE_SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+        live.drain(..).filter_map(|w| w.upgrade()).collect()
+    };
+    gil::detach(py, move || {
+        for server in servers {
+            let _ = server.stop(Duration::from_secs(2));
+        }
+    });
 }
 
 fn to_response(v: &Bound<'_, PyAny>) -> PyResult<Response> {
@@ -280,7 +315,7 @@ impl Drop for PyServerCore {
     fn drop(&mut self) {
         if let Some(server) = self.server.take() {
             // Stopping waits for handlers, which need the GIL: never wait while holding it.
-            Python::attach(|py| py.detach(move || drop(server)));
+            Python::attach(|py| gil::detach(py, move || drop(server)));
         }
     }
 }
@@ -340,9 +375,11 @@ impl PyServerCore {
             config = config.token(t);
         }
         config.workers = workers;
-        let server = py.detach(|| Server::start(config)).py_err(py)?;
+        let server = gil::detach(py, || Server::start(config)).py_err(py)?;
         let executor = Executor::start(&server)?;
-        Ok(PyServerCore { server: Some(Arc::new(server)), executor })
+        let server = Arc::new(server);
+        remember_live(&server);
+        Ok(PyServerCore { server: Some(server), executor })
     }
 
     /// Adds or replaces the command `name`: `handler(request)` returns str, bytes or None.
@@ -410,7 +447,7 @@ impl PyServerCore {
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let timeout = timeout.map(|t| seconds("timeout", t)).transpose()?;
         let server = self.server()?.clone();
-        Ok(py.detach(|| server.wait(timeout)))
+        Ok(gil::detach(py, || server.wait(timeout)))
     }
 
     /// Stops accepting, finishes replies in flight, closes every client; waits up to
@@ -419,7 +456,7 @@ impl PyServerCore {
     fn stop(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
         let timeout = seconds("timeout", timeout)?;
         let server = self.server()?.clone();
-        py.detach(|| server.stop(timeout)).py_err(py)
+        gil::detach(py, || server.stop(timeout)).py_err(py)
     }
 
     /// Serves until a stop is asked for, then stops. Waits in slices of at most
@@ -431,20 +468,22 @@ impl PyServerCore {
         let stop_timeout = seconds("stop_timeout", stop_timeout)?;
         let server = self.server()?.clone();
         loop {
-            if py.detach(|| server.wait(Some(slice))) {
+            if gil::detach(py, || server.wait(Some(slice))) {
                 break;
             }
             if let Err(e) = py.check_signals() {
-                let _ = py.detach(|| server.stop(stop_timeout));
+                let _ = gil::detach(py, || server.stop(stop_timeout));
                 return Err(e);
             }
         }
-        py.detach(|| server.stop(stop_timeout)).py_err(py)
+        gil::detach(py, || server.stop(stop_timeout)).py_err(py)
     }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRequest>()?;
     m.add_class::<PyServerCore>()?;
+    m.add_function(wrap_pyfunction!(_stop_all_servers, m)?)?;
+    m.py().import("atexit")?.call_method1("register", (m.getattr("_stop_all_servers")?,))?;
     Ok(())
 }

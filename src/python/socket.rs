@@ -4,7 +4,7 @@
 //! short slices and runs signal handlers between them, so Ctrl+C interrupts it promptly.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use pyo3::exceptions::{PyOSError, PyOverflowError, PyTypeError, PyValueError};
@@ -14,25 +14,12 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyInt, PyString, PyTuple, PyType};
 
 use super::errors::{to_pyerr, IntoPyResult};
+use super::gil;
 use crate::error::Error;
 use crate::socket::{self as core, Address, Interrupt, OptValue, SockName, Socket};
 
 /// How long a blocking call on the main thread waits before it runs signal handlers again.
 const SIGNAL_SLICE: Duration = Duration::from_millis(50);
-
-/// `pthread_self()` of the thread Python runs signal handlers on.
-static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
-
-extern "C" fn after_fork_child() {
-    // The thread that forked is the child's only, and so its main, thread.
-    // SAFETY: pthread_self is async-signal-safe and always succeeds.
-    MAIN_THREAD.store(unsafe { libc::pthread_self() } as u64, Relaxed);
-}
-
-fn on_main_thread() -> bool {
-    // SAFETY: pthread_self always succeeds.
-    (unsafe { libc::pthread_self() }) as u64 == MAIN_THREAD.load(Relaxed)
-}
 
 /// Runs a blocking core call with the GIL released. On the main thread the call gets a hook
 /// that runs Python's signal handlers after EINTR and every `SIGNAL_SLICE`; an exception from
@@ -42,26 +29,20 @@ where
     F: for<'a, 'b> FnOnce(&'a mut Interrupt<'b>) -> crate::Result<T> + Send,
     T: Send,
 {
-    if !on_main_thread() {
-        return py
-            .detach(|| {
-                let r = f(&mut Interrupt::none());
-                park_if_finalizing();
-                r
-            })
-            .py_err(py);
+    if !gil::on_main_thread() {
+        return gil::detach(py, || f(&mut Interrupt::none())).py_err(py);
     }
     let mut pending: Option<PyErr> = None;
     let result = {
         let pending = &mut pending;
-        py.detach(move || {
+        gil::detach(py, move || {
             let mut check = move || -> crate::Result<()> {
                 // Once a handler has raised, the call is over: every later check fails too, so
                 // no loop in the core can carry on past the exception.
                 if pending.is_some() {
                     return Err(Error::from_errno(libc::EINTR));
                 }
-                Python::attach(|py| py.check_signals()).map_err(|e| {
+                gil::check_signals().map_err(|e| {
                     *pending = Some(e);
                     Error::from_errno(libc::EINTR)
                 })
@@ -73,34 +54,6 @@ where
     match pending {
         Some(e) => Err(e),
         None => result.py_err(py),
-    }
-}
-
-/// A daemon thread that comes back from a blocking call while the interpreter shuts down
-/// must not re-attach: CPython (before 3.14) would end it with pthread_exit, whose forced
-/// unwind cannot cross PyO3's panic trap and aborts the process ("FATAL: exception not
-/// rethrown"). Such a thread parks instead, as CPython 3.14 does; the exiting process ends it.
-fn park_if_finalizing() {
-    type IsFinalizing = unsafe extern "C" fn() -> c_int;
-    static CHECK: std::sync::OnceLock<Option<IsFinalizing>> = std::sync::OnceLock::new();
-    let check = CHECK.get_or_init(|| {
-        // Py_IsFinalizing is public from 3.13; _Py_IsFinalizing is exported by 3.7-3.12.
-        for name in [c"Py_IsFinalizing", c"_Py_IsFinalizing"] {
-            // SAFETY: dlsym on the running process; the symbol, when present, has this type.
-            let sym = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
-            if !sym.is_null() {
-                // SAFETY: both functions take no arguments and return int.
-                return Some(unsafe { std::mem::transmute::<*mut c_void, IsFinalizing>(sym) });
-            }
-        }
-        None
-    });
-    // SAFETY: reads the runtime's finalizing flag; safe without the GIL.
-    if check.is_some_and(|f| unsafe { f() } != 0) {
-        loop {
-            // SAFETY: pause just sleeps until a signal; the loop never ends.
-            unsafe { libc::pause() };
-        }
     }
 }
 
@@ -969,11 +922,6 @@ fn create_server(
 
 /// Adds the socket class, functions and constants to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
-    let main_ident: u64 = py.import("threading")?.call_method0("main_thread")?.getattr("ident")?.extract()?;
-    MAIN_THREAD.store(main_ident, Relaxed);
-    // SAFETY: registers a plain function with no captured state.
-    unsafe { libc::pthread_atfork(None, None, Some(after_fork_child)) };
 
     m.add_class::<PySocket>()?;
     m.add_function(wrap_pyfunction!(socketpair, m)?)?;

@@ -1,0 +1,141 @@
+//! Every crossing between the GIL and netcore's blocking code goes through here.
+//!
+//! Two hazards are handled once for all faces:
+//! - Signals: CPython runs signal handlers only on the main thread, so only there does a
+//!   blocking call check for them (`check_signals`); elsewhere it just blocks.
+//! - Interpreter shutdown: a thread that comes back to Python while the interpreter finalizes
+//!   is ended by CPython (before 3.14) with pthread_exit, whose forced unwind cannot cross
+//!   PyO3's panic trap and aborts the process ("FATAL: exception not rethrown"). A thread
+//!   that Python started parks instead (as CPython 3.14 does; the exiting process ends it); a
+//!   thread netcore owns (server workers) does not call into Python at all.
+
+use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+
+/// `pthread_self()` of the thread Python runs signal handlers on.
+static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn after_fork_child() {
+    // The thread that forked is the child's only, and so its main, thread.
+    // SAFETY: pthread_self is async-signal-safe and always succeeds.
+    MAIN_THREAD.store(unsafe { libc::pthread_self() } as u64, Relaxed);
+}
+
+/// Records the main thread and registers the exit hook; called once at import.
+pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_function(wrap_pyfunction!(_exit_hook, m)?)?;
+    py.import("atexit")?.call_method1("register", (m.getattr("_exit_hook")?,))?;
+    let main_ident: u64 = py.import("threading")?.call_method0("main_thread")?.getattr("ident")?.extract()?;
+    MAIN_THREAD.store(main_ident, Relaxed);
+    // SAFETY: registers a plain function with no captured state.
+    unsafe { libc::pthread_atfork(None, None, Some(after_fork_child)) };
+    Ok(())
+}
+
+/// Whether the calling thread is the one Python runs signal handlers on.
+pub fn on_main_thread() -> bool {
+    // SAFETY: pthread_self always succeeds.
+    (unsafe { libc::pthread_self() }) as u64 == MAIN_THREAD.load(Relaxed)
+}
+
+/// Whether the interpreter is finalizing or already gone.
+pub fn interpreter_ending() -> bool {
+    type IsFinalizing = unsafe extern "C" fn() -> c_int;
+    static CHECK: std::sync::OnceLock<Option<IsFinalizing>> = std::sync::OnceLock::new();
+    let check = CHECK.get_or_init(|| {
+        // Py_IsFinalizing is public from 3.13; _Py_IsFinalizing is exported by 3.7-3.12.
+        for name in [c"Py_IsFinalizing", c"_Py_IsFinalizing"] {
+            // SAFETY: dlsym on the running process; the symbol, when present, has this type.
+            let sym = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+            if !sym.is_null() {
+                // SAFETY: both functions take no arguments and return int.
+                return Some(unsafe { std::mem::transmute::<*mut c_void, IsFinalizing>(sym) });
+            }
+        }
+        None
+    });
+    // SAFETY: both calls only read the runtime's state and are safe without the GIL.
+    unsafe { pyo3::ffi::Py_IsInitialized() == 0 || check.is_some_and(|f| f() != 0) }
+}
+
+/// Set by the `atexit` hook: from then on no thread comes back from netcore into Python.
+static EXITING: AtomicBool = AtomicBool::new(false);
+/// Threads between "decided to re-enter Python" and "holding the GIL again".
+static REATTACHING: AtomicUsize = AtomicUsize::new(0);
+
+/// The main thread is the one that finalizes; CPython never ends it, so it always goes on.
+fn must_not_reenter() -> bool {
+    !on_main_thread() && (EXITING.load(SeqCst) || interpreter_ending())
+}
+
+fn park_forever() -> ! {
+    loop {
+        // SAFETY: pause just sleeps until a signal; the loop never ends.
+        unsafe { libc::pause() };
+    }
+}
+
+/// Parks a Python-started thread that is about to re-enter a finalizing interpreter.
+pub fn park_if_finalizing() {
+    if must_not_reenter() {
+        park_forever();
+    }
+}
+
+/// Runs `f` with the GIL released (PyO3's `detach`), shutdown-safe: once the interpreter has
+/// begun to exit, a thread whose call ends parks instead of re-entering Python.
+pub fn detach<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
+    let result = py.detach(|| {
+        let result = f();
+        // Announce first, then look: `exit_hook` sets EXITING first, then waits for
+        // announced threads, so no thread can slip past both checks.
+        REATTACHING.fetch_add(1, SeqCst);
+        if must_not_reenter() {
+            REATTACHING.fetch_sub(1, SeqCst);
+            park_forever();
+        }
+        result
+    });
+    REATTACHING.fetch_sub(1, SeqCst);
+    result
+}
+
+/// Registered with `atexit` (which runs while every thread is still alive): stops threads
+/// from re-entering Python, then lets the ones already on their way in take the GIL, so none
+/// is caught waiting for it when finalization starts.
+#[pyfunction]
+pub fn _exit_hook(py: Python<'_>) {
+    EXITING.store(true, SeqCst);
+    if REATTACHING.load(SeqCst) == 0 {
+        return;
+    }
+    py.detach(|| {
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while REATTACHING.load(SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+}
+
+/// From inside `detach` on a Python thread: runs pending signal handlers (main thread only)
+/// and returns what they raised, such as KeyboardInterrupt.
+pub fn check_signals() -> PyResult<()> {
+    if !on_main_thread() {
+        return Ok(());
+    }
+    park_if_finalizing();
+    Python::attach(|py| py.check_signals())
+}
+
+/// For threads netcore owns: runs `f` with the GIL, or returns None when the interpreter is
+/// ending (such a thread must not call into Python at all then).
+pub fn attach_from_worker<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
+    if interpreter_ending() {
+        return None;
+    }
+    Some(Python::attach(f))
+}
