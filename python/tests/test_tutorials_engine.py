@@ -20,9 +20,9 @@ from test_tutorials import ROOT, TUTORIALS, Server, _wait_listening, free_port, 
 FLAVOURS = ["netcore", "stdlib"]
 
 
-def interrupt(server, timeout=20.0):
-    """Ctrl+C for a server process: SIGINT, then its whole output once it has exited."""
-    server.proc.send_signal(signal.SIGINT)
+def interrupt(server, sig=signal.SIGINT, timeout=20.0):
+    """Ctrl+C (or `sig`) for a server process, then its whole output once it has exited."""
+    server.proc.send_signal(sig)
     try:
         code = server.proc.wait(timeout=timeout)
     finally:
@@ -85,7 +85,7 @@ def test_seed001_engine_server_with_connect(client_flavour):
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             assert s.recv(1024) == b""
     finally:
-        lines = interrupt(server)
+        lines = interrupt(server, signal.SIGTERM)  # `kill` stops it like Ctrl+C
     assert f"Connecting to remote host on port {port}..." in out
     assert f"Connected to  ('127.0.0.1', {port})" in out
     assert lines == ["Waiting for connections... ", "Served 2 connections"]

@@ -11,6 +11,7 @@ purpose: the engine lists the server's directory as a JSON array and never leave
 (the seed's `ls` prints `[.]`, and `ls PATH` lists any directory on the machine).
 The engine also knows `help` and `quit`. Optional argument: the port (default 21560).
 """
+import signal
 import sys
 
 import netcore
@@ -19,6 +20,8 @@ PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 21560
 
 server = netcore.CommandServer(("127.0.0.1", PORT), framing="message")
 print("waiting for connection...", flush=True)
+# `kill` (SIGTERM) stops it like Ctrl+C: serve_forever raises KeyboardInterrupt.
+signal.signal(signal.SIGTERM, signal.default_int_handler)
 try:
     server.serve_forever()  # Ctrl+C stops it
 except KeyboardInterrupt:

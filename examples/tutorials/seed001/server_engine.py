@@ -9,6 +9,7 @@ Ctrl+C stops it and prints how many connections it served. Test it with
 
 Optional argument: the port (default 51423).
 """
+import signal
 import sys
 
 import netcore
@@ -17,6 +18,8 @@ port = int(sys.argv[1]) if len(sys.argv) > 1 else 51423
 
 server = netcore.Server(("127.0.0.1", port), "banner", banner=b"", framing="message")
 print("Waiting for connections... ", flush=True)
+# `kill` (SIGTERM) stops it like Ctrl+C: serve_forever raises KeyboardInterrupt.
+signal.signal(signal.SIGTERM, signal.default_int_handler)
 try:
     server.serve_forever()  # SO_REUSEADDR, bind and listen are the engine's
 except KeyboardInterrupt:
