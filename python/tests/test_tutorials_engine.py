@@ -88,7 +88,7 @@ def test_seed001_engine_server_with_connect(client_flavour):
         lines = interrupt(server, signal.SIGTERM)  # `kill` stops it like Ctrl+C
     assert f"Connecting to remote host on port {port}..." in out
     assert f"Connected to  ('127.0.0.1', {port})" in out
-    assert lines == ["Waiting for connections... ", "Served 2 connections"]
+    assert lines == ["Waiting for connections... ", "Connections served: 2"]
 
 
 @pytest.mark.parametrize("client_flavour", FLAVOURS)

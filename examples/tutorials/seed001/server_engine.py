@@ -23,4 +23,4 @@ signal.signal(signal.SIGTERM, signal.default_int_handler)
 try:
     server.serve_forever()  # SO_REUSEADDR, bind and listen are the engine's
 except KeyboardInterrupt:
-    print("Served %d connections" % server.stats["connections_total"], flush=True)
+    print("Connections served: %d" % server.stats["connections_total"], flush=True)
