@@ -576,6 +576,12 @@ impl Stream for UnixStream {
 
 const READ_CHUNK: usize = 16 * 1024;
 
+thread_local! {
+    /// Each worker thread's read buffer: a read goes here, then only its bytes that are
+    /// still needed (an unfinished line) are kept by the connection.
+    static SCRATCH: std::cell::RefCell<Box<[u8; READ_CHUNK]>> = std::cell::RefCell::new(Box::new([0u8; READ_CHUNK]));
+}
+
 enum Next {
     Continue,
     Close,
@@ -680,14 +686,16 @@ impl<S: Stream> Connection<S> {
             // message is never longer than max_line. The read goes to the stack first: a
             // connection keeps input memory only for an unfinished line, never a whole
             // read buffer (idle clients cost no input memory).
-            let n = {
-                let mut chunk = [0u8; READ_CHUNK];
+            // The scratch buffer is the worker thread's (the read never waits), so it is not
+            // zeroed for every read: a 16 KiB memset per read cost ~3% of the CPU.
+            let n = SCRATCH.with(|chunk| {
+                let mut chunk = chunk.borrow_mut();
                 let r = self.stream.try_read_slice(&mut chunk[..room.min(READ_CHUNK)]);
                 if let Ok(n) = r {
                     self.input.extend_from_slice(&chunk[..n]);
                 }
                 r
-            };
+            });
             let n = match n {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
