@@ -301,6 +301,11 @@ class Run:
     errors: int
     disturbed: bool
 
+    @property
+    def server_us(self) -> float:
+        """Server CPU per request, in microseconds."""
+        return self.server_cores / self.rps * 1e6 if self.rps else float("nan")
+
 
 def wait_quiet(limit: float = FOREIGN_LIMIT, max_wait: float = 6.0) -> float:
     """Waits until the machine's CPU use (0.3 s samples) is below `limit` cores; returns it."""
@@ -591,14 +596,14 @@ def main() -> int:
                 p.stop()
             targets = {1: {"floor": 0.9, "redis": 1.0, "memcached": 1.2, "uvloop": 2.0, "threading": 5.0},
                        16: {"floor": 0.9, "redis": 1.5, "memcached": 1.3, "uvloop": 15.0, "threading": 15.0}}
-            rows = ["| setting | server | req/s (median) | p50 ms | p99 ms | server cores | generator cores "
-                    "| netcore / peer | target | met |", "|---|---|---|---|---|---|---|---|---|---|"]
+            rows = ["| setting | server | req/s (median) | p50 ms | p99 ms | server cores | server CPU µs/req "
+                    "| generator cores | netcore / peer | target | met |", "|---|---|---|---|---|---|---|---|---|---|---|"]
             thr = {}
             for d in (1, 16):
                 for k in ["netcore", "floor", "redis", "memcached", "netcore-greet", "uvloop", "threading"]:
                     c = cells.get((k, d))
                     if c is None:
-                        rows.append(f"| P{d} | {peers[k].label} | skipped: {unavailable.get(k, '?')} | | | | | | | |")
+                        rows.append(f"| P{d} | {peers[k].label} | skipped: {unavailable.get(k, '?')} | | | | | | | | |")
                         continue
                     base = cells.get(("netcore-greet" if k in ("uvloop", "threading") else "netcore", d))
                     ratio = base.med("rps") / c.med("rps") if base else float("nan")
@@ -612,11 +617,12 @@ def main() -> int:
                     err = f" ({c.errors} errors)" if c.errors else ""
                     rows.append(f"| P{d} | {peers[k].label} | {fmt_rate(c.med('rps'))}{flag}{err} | "
                                 f"{c.med('p50'):.3f} | {c.med('p99'):.3f} | {c.med('server_cores'):.2f} | "
-                                f"{c.med('gen_cores'):.2f} | "
+                                f"{c.med('server_us'):.2f} | {c.med('gen_cores'):.2f} | "
                                 + (f"{ratio:.2f}x" if k not in ("netcore", "netcore-greet") else "") +
                                 f" | {'>= %gx' % tgt if tgt else ''} | {met} |")
                     thr[f"P{d}/{k}"] = {"rps": c.med("rps"), "p50_ms": c.med("p50"), "p99_ms": c.med("p99"),
-                                        "server_cores": c.med("server_cores"), "generator_cores": c.med("gen_cores"),
+                                        "server_cores": c.med("server_cores"), "server_us_per_request": c.med("server_us"),
+                                        "generator_cores": c.med("gen_cores"),
                                         "runs": [r.__dict__ for r in c.runs]}
                 n, r = cells.get(("netcore", d)), cells.get(("redis", d))
                 if n and r:
@@ -632,14 +638,14 @@ def main() -> int:
             cells = run_matrix(active, [1, 16])
             for p in active:
                 p.stop()
-            rows = ["| setting | server | req/s (median) | p50 ms | p99 ms | server cores | generator cores "
-                    "| ratio | target | met |", "|---|---|---|---|---|---|---|---|---|---|"]
+            rows = ["| setting | server | req/s (median) | p50 ms | p99 ms | server cores | server CPU µs/req "
+                    "| generator cores | ratio | target | met |", "|---|---|---|---|---|---|---|---|---|---|---|"]
             py = {}
             for d in (1, 16):
                 n, a = cells.get(("netcore-py", d)), cells.get(("asyncio-py", d))
                 for k, c in (("netcore-py", n), ("asyncio-py", a)):
                     if c is None:
-                        rows.append(f"| P{d} | {peers[k].label} | skipped: {unavailable.get(k, '?')} | | | | | | | |")
+                        rows.append(f"| P{d} | {peers[k].label} | skipped: {unavailable.get(k, '?')} | | | | | | | | |")
                         continue
                     ratio, met, tgt = "", "", ""
                     if k == "asyncio-py" and n:
@@ -650,8 +656,8 @@ def main() -> int:
                                          x >= 2))
                     flag = f" ({c.flagged} of {len(c.runs)} runs disturbed*)" if c.flagged else ""
                     rows.append(f"| P{d} | {peers[k].label} | {fmt_rate(c.med('rps'))}{flag} | {c.med('p50'):.3f} | "
-                                f"{c.med('p99'):.3f} | {c.med('server_cores'):.2f} | {c.med('gen_cores'):.2f} | "
-                                f"{ratio} | {tgt} | {met} |")
+                                f"{c.med('p99'):.3f} | {c.med('server_cores'):.2f} | {c.med('server_us'):.2f} | "
+                                f"{c.med('gen_cores'):.2f} | {ratio} | {tgt} | {met} |")
                     py[f"P{d}/{k}"] = {"rps": c.med("rps"), "p99_ms": c.med("p99")}
             results["python"] = py
             tables.append("\n".join(rows))
