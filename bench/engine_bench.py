@@ -2,7 +2,7 @@
 """The engine's benchmark (issues 4 and 5): netcore's server against the peers a user would
 pick instead, all driven by the same load generator (`netcore bench --json`) in the same run.
 
-    python3 bench/engine_bench.py              # full run, about 7 minutes on 2 cores
+    python3 bench/engine_bench.py              # full run, about 6 minutes on 2 cores
     python3 bench/engine_bench.py --quick      # about 2 minutes: shorter and fewer runs
     python3 bench/engine_bench.py --only throughput --runs 3 --seconds 2
 
