@@ -595,12 +595,15 @@ struct Connection<S> {
     input: Vec<u8>,
     output: Vec<u8>,
     authed: bool,
+    /// Requests answered since the last flush, added to the shared counter once per flush
+    /// (one atomic per batch instead of one per request).
+    uncounted: u64,
 }
 
 impl<S: Stream> Connection<S> {
     fn new(inner: Arc<Inner>, stream: S, peer: String, transport: Transport) -> Self {
         let authed = inner.token.is_none();
-        Connection { inner, stream, peer, transport, input: Vec::new(), output: Vec::new(), authed }
+        Connection { inner, stream, peer, transport, input: Vec::new(), output: Vec::new(), authed, uncounted: 0 }
     }
 
     async fn run(mut self) {
@@ -778,27 +781,26 @@ impl<S: Stream> Connection<S> {
 
     /// Answers one request into the output buffer.
     async fn request(&mut self, line: &[u8]) -> Next {
-        let inner = self.inner.clone();
-        add(&inner.counters.requests, 1);
-        if looks_like_http_request(line, inner.framing) {
-            add(&inner.counters.rejected, 1);
+        self.uncounted += 1;
+        if looks_like_http_request(line, self.inner.framing) {
+            add(&self.inner.counters.rejected, 1);
             return Next::Close;
         }
         if !self.authed {
-            let expected = inner.token.as_deref().unwrap_or_default();
+            let expected = self.inner.token.as_deref().unwrap_or_default();
             if constant_time_eq(line, expected) {
                 self.authed = true;
                 self.push_reply(b"ok");
                 return Next::Continue;
             }
-            add(&inner.counters.rejected, 1);
+            add(&self.inner.counters.rejected, 1);
             self.push_reply(b"error: authentication required");
             return Next::Close;
         }
-        let dispatched = inner.dispatcher.dispatch(&Request { line, peer: &self.peer, transport: self.transport });
+        let dispatched = self.inner.dispatcher.dispatch(&Request { line, peer: &self.peer, transport: self.transport });
         let outcome = dispatched.outcome().await;
         if outcome.error {
-            add(&inner.counters.errors, 1);
+            add(&self.inner.counters.errors, 1);
         }
         if let Some(reply) = outcome.reply {
             self.push_reply(&reply);
@@ -815,6 +817,11 @@ impl<S: Stream> Connection<S> {
             Framing::Message => self.output.extend_from_slice(reply),
             Framing::Line => {
                 let body = strip_line_ending(reply);
+                if !body.iter().any(|&b| b == b'\n' || b == b'\r') {
+                    self.output.extend_from_slice(body);
+                    self.output.push(b'\n');
+                    return;
+                }
                 for &b in body {
                     match b {
                         b'\n' => self.output.extend_from_slice(b"\\n"),
@@ -828,6 +835,9 @@ impl<S: Stream> Connection<S> {
     }
 
     async fn flush(&mut self) -> io::Result<()> {
+        if self.uncounted > 0 {
+            add(&self.inner.counters.requests, std::mem::take(&mut self.uncounted));
+        }
         if self.output.is_empty() {
             return Ok(());
         }
