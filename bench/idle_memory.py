@@ -1,60 +1,40 @@
-"""Server memory (RSS) per idle connection: starts `netcore serve` (or the floor server),
-opens N idle loopback connections, and reports the RSS growth per connection.
+"""Server memory (RSS) per idle connection: starts one server, opens N idle loopback
+connections, and reports the RSS growth per connection. The measurement is
+bench/engine_bench.py's `idle` section (which compares netcore with asyncio); this runs it
+for one server alone.
 
-    python3 bench/idle_memory.py [N] [netcore|floor]
+    python3 bench/idle_memory.py [N] [netcore|floor|asyncio]
 
-Needs `ulimit -n` above N + 100 (raise it with `ulimit -n 20000` first).
+Needs `ulimit -Hn` above N + 100 (the soft limit is raised here).
 """
-import re
 import resource
-import socket
-import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import engine_bench  # noqa: E402
+
+PEERS = {"netcore": "netcore-greet", "floor": "floor", "asyncio": "asyncio-greet"}
 
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
     which = sys.argv[2] if len(sys.argv) > 2 else "netcore"
+    if which not in PEERS:
+        sys.exit(f"usage: idle_memory.py [N] [{'|'.join(PEERS)}]")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < n + 100:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 100), hard))
-    if which == "floor":
-        p = subprocess.Popen([str(ROOT / "target/release/examples/floor")], stdout=subprocess.PIPE, text=True)
-        host, port = p.stdout.readline().strip().rsplit(":", 1)
-    else:
-        p = subprocess.Popen(
-            [str(ROOT / "target/release/netcore"), "serve", "--listen", "127.0.0.1:0", "--max-conns", str(n + 10)],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        host, port = re.search(r"tcp (\S+):(\d+)", p.stderr.readline()).groups()
-
-    def rss_kib() -> int:
-        with open(f"/proc/{p.pid}/status") as f:
-            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-
-    socks = []
-    try:
-        time.sleep(0.3)
-        before = rss_kib()
-        for _ in range(n):
-            socks.append(socket.create_connection((host, int(port)), timeout=20))
-        last = socks[-1]
-        last.sendall(b"os\n")
-        last.recv(100)  # every connection before it has been accepted
-        time.sleep(1)
-        after = rss_kib()
-        print(f"{which}: {n} idle connections, RSS {before} KiB -> {after} KiB: "
-              f"{(after - before) * 1024 / n:.0f} bytes per connection")
-    finally:
-        for s in socks:
-            s.close()
-        p.terminate()
-        p.wait(timeout=20)
+    if hard < n + 100:
+        sys.exit(f"the open-file limit ({hard}) is below {n + 100}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    peer = engine_bench.all_peers(None)[PEERS[which]]
+    with tempfile.TemporaryDirectory() as tmp:
+        peer.start(Path(tmp))
+        try:
+            before, after, each = engine_bench.idle_rss(peer, n)
+        finally:
+            peer.stop()
+    print(f"{which}: {n} idle connections, RSS {before} KiB -> {after} KiB: {each:.0f} bytes per connection")
 
 
 if __name__ == "__main__":

@@ -150,3 +150,38 @@ def test_unix_socket_server(tmp_path):
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert (report["ok"], report["target"]) == (600, path)
+
+
+def test_greeting_lines_are_skipped_and_client_cpu_reported():
+    import netcore
+
+    with netcore.Server(service="greet") as server:
+        host, port = server.server_address[:2]
+        out = bench(host, str(port), "--conns", "3", "--pipeline", "4", "--requests", "300",
+                    "--request", "bob", "--expect", "Hello, bob!", "--greeting-lines", "1", "--json")
+        assert out.returncode == 0, out.stderr
+        report = json.loads(out.stdout)
+        assert report["ok"] == 300 and report["errors"] == 0
+        assert report["cpu_user_s"] >= 0 and report["cpu_system_s"] >= 0
+        assert report["cpu_cores"] == pytest.approx(
+            (report["cpu_user_s"] + report["cpu_system_s"]) / report["duration_s"])
+        # Without skipping it, the greeting is taken for the first reply: every reply is off by one.
+        out = bench(host, str(port), "--conns", "1", "--requests", "10",
+                    "--request", "bob", "--expect", "Hello, bob!", "--json")
+        assert out.returncode == 1
+        assert json.loads(out.stdout)["first_error"] == 'wrong reply "Hello, I am server" (expected "Hello, bob!")'
+        text = bench(host, str(port), "--conns", "1", "--requests", "10", "--request", "bob",
+                     "--greeting-lines", "1")
+        assert text.returncode == 0, text.stderr
+        assert "  client cpu  " in text.stdout and " cores)" in text.stdout
+
+
+def test_greeting_that_never_comes_is_a_network_error():
+    port, stop = start_pong_server()
+    try:
+        out = bench("127.0.0.1", str(port), "--conns", "1", "--requests", "1", "--request", "PING",
+                    "--greeting-lines", "1", "--timeout", "0.3")
+    finally:
+        stop()
+    assert out.returncode == 1
+    assert out.stderr.startswith("netcore: no greeting of 1 line(s) from 127.0.0.1:%d: " % port), out.stderr

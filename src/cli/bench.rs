@@ -10,6 +10,11 @@
 //! leaves a request unanswered for `--timeout` counts its outstanding requests as errors
 //! and is dropped. The run ends when the request count is reached, or the duration is over
 //! and the last replies are in, or every connection is gone.
+//!
+//! `--greeting-lines N` reads and discards N lines each connection gets on connect (the
+//! `greet` service's `Hello, I am server`) before the clock starts. The report includes the
+//! generator's own CPU time during the run (user + system, getrusage), so a benchmark on a
+//! small machine can see how much of the cores the load generator itself took.
 
 use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Read, Write};
@@ -22,7 +27,7 @@ use socket2::Socket;
 
 use super::client::{explain, interrupted, seconds, SigintGuard};
 use super::Failure;
-use crate::client::{connect_socket, Target};
+use crate::client::{connect_socket, wait_fd, Target};
 use crate::error::Error;
 
 /// Longest reply line accepted.
@@ -77,6 +82,10 @@ pub struct BenchArgs {
     /// Seconds a request may wait for its reply (and for connecting)
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub timeout: f64,
+    /// Lines the server sends on connect (a greeting or banner), read and discarded before
+    /// the first request
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub greeting_lines: usize,
     /// Print the summary as one JSON object
     #[arg(long)]
     pub json: bool,
@@ -125,6 +134,8 @@ pub struct Report {
     pub histogram: Histogram<u64>,
     pub connections: usize,
     pub connections_lost: usize,
+    /// CPU time this process used during the run (user, system).
+    pub cpu: (Duration, Duration),
 }
 
 impl Report {
@@ -133,6 +144,10 @@ impl Report {
     }
     pub fn rate(&self) -> f64 {
         self.completed() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+    /// CPU seconds (user + system) per wall-clock second: how many cores the generator used.
+    pub fn cpu_cores(&self) -> f64 {
+        (self.cpu.0 + self.cpu.1).as_secs_f64() / self.elapsed.as_secs_f64().max(1e-9)
     }
     /// A latency quantile in milliseconds (0 with no samples).
     pub fn ms(&self, q: f64) -> f64 {
@@ -161,6 +176,48 @@ pub struct Plan {
     pub request: Vec<u8>,
     pub expect: Option<Vec<u8>>,
     pub timeout: Duration,
+    /// Lines read and discarded on each connection before the first request.
+    pub greeting_lines: usize,
+}
+
+/// CPU time used by this process so far (user, system).
+fn cpu_times() -> (Duration, Duration) {
+    // SAFETY: getrusage only writes into the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    let d = |tv: libc::timeval| Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000);
+    (d(u.ru_utime), d(u.ru_stime))
+}
+
+/// Reads and discards `lines` lines from a fresh connection (a server's greeting); bytes
+/// after them stay in `inbuf` as the start of the replies.
+fn skip_greeting(socket: &Socket, lines: usize, timeout: Duration, inbuf: &mut Vec<u8>) -> Result<(), Error> {
+    let deadline = Some(Instant::now() + timeout);
+    let mut seen = 0;
+    let mut chunk = [0u8; 4096];
+    while seen < lines {
+        match (&*socket).read(&mut chunk) {
+            Ok(0) => return Err(Error::ConnectionClosed),
+            Ok(n) => inbuf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait_fd(socket.as_raw_fd(), libc::POLLIN, deadline, &mut None)?;
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::Os(e)),
+        }
+        while seen < lines {
+            let Some(pos) = inbuf.iter().position(|&b| b == b'\n') else { break };
+            inbuf.drain(..=pos);
+            seen += 1;
+        }
+        if inbuf.len() > MAX_REPLY {
+            return Err(Error::LineTooLong { limit: MAX_REPLY });
+        }
+    }
+    Ok(())
 }
 
 fn progress_line(done: u64, amount: Amount, started: Instant, errors: u64) -> String {
@@ -180,11 +237,22 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
         let socket = connect_socket(&plan.target, Some(plan.timeout), &mut None).map_err(|e| {
             Failure::network(format!("cannot connect to {}: {}", plan.target, explain(&e, plan.timeout)))
         })?;
+        let mut inbuf = Vec::with_capacity(16 * 1024);
+        if plan.greeting_lines > 0 {
+            skip_greeting(&socket, plan.greeting_lines, plan.timeout, &mut inbuf).map_err(|e| {
+                Failure::network(format!(
+                    "no greeting of {} line(s) from {}: {}",
+                    plan.greeting_lines,
+                    plan.target,
+                    explain(&e, plan.timeout)
+                ))
+            })?;
+        }
         conns.push(Conn {
             socket,
             out: Vec::new(),
             out_pos: 0,
-            inbuf: Vec::with_capacity(16 * 1024),
+            inbuf,
             in_flight: VecDeque::with_capacity(plan.pipeline),
             alive: true,
         });
@@ -194,6 +262,7 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
     let mut ok = 0u64;
     let mut issued = 0u64;
     let mut lost = 0usize;
+    let cpu_before = cpu_times();
     let started = Instant::now();
     let stop_sending_at = match plan.amount {
         Amount::Duration(d) => Some(started + d),
@@ -297,7 +366,10 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
             next_progress = now + Duration::from_millis(250);
         }
     }
-    Ok(Report { ok, errors, elapsed: started.elapsed(), histogram, connections: plan.conns, connections_lost: lost })
+    let elapsed = started.elapsed();
+    let cpu_after = cpu_times();
+    let cpu = (cpu_after.0.saturating_sub(cpu_before.0), cpu_after.1.saturating_sub(cpu_before.1));
+    Ok(Report { ok, errors, elapsed, histogram, connections: plan.conns, connections_lost: lost, cpu })
 }
 
 fn drop_conn(c: &mut Conn, errors: &mut Errors, lost: &mut usize, why: Error) {
@@ -419,6 +491,12 @@ fn summary_text(plan: &Plan, r: &Report) -> String {
         r.ms(0.999),
         r.histogram.max() as f64 / 1e6
     );
+    s += &format!(
+        "  client cpu  {:.2} s user + {:.2} s system ({:.2} cores)\n",
+        r.cpu.0.as_secs_f64(),
+        r.cpu.1.as_secs_f64(),
+        r.cpu_cores()
+    );
     s
 }
 
@@ -445,6 +523,9 @@ fn summary_json(plan: &Plan, r: &Report) -> String {
             "p99_9": r.ms(0.999),
             "max": r.histogram.max() as f64 / 1e6,
         },
+        "cpu_user_s": r.cpu.0.as_secs_f64(),
+        "cpu_system_s": r.cpu.1.as_secs_f64(),
+        "cpu_cores": r.cpu_cores(),
     });
     value.to_string()
 }
@@ -480,6 +561,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         request,
         expect: args.expect.clone().map(String::into_bytes),
         timeout: seconds("timeout", args.timeout)?,
+        greeting_lines: args.greeting_lines,
     };
     let _sigint = SigintGuard::install();
     let stderr = io::stderr();

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::config::Service;
@@ -101,6 +102,9 @@ pub(crate) struct Dispatcher {
     pub service: Service,
     root: Option<PathBuf>,
     commands: RwLock<HashMap<Vec<u8>, Arc<dyn Handler>>>,
+    /// Set once a command is added (they are never removed): without user commands a
+    /// request skips the lock and the hash look-up.
+    has_commands: AtomicBool,
     default_handler: RwLock<Option<Arc<dyn Handler>>>,
 }
 
@@ -121,11 +125,13 @@ impl Dispatcher {
         commands: HashMap<Vec<u8>, Arc<dyn Handler>>,
         default_handler: Option<Arc<dyn Handler>>,
     ) -> Self {
-        Dispatcher { service, root, commands: RwLock::new(commands), default_handler: RwLock::new(default_handler) }
+        let has_commands = AtomicBool::new(!commands.is_empty());
+        Dispatcher { service, root, commands: RwLock::new(commands), has_commands, default_handler: RwLock::new(default_handler) }
     }
 
     pub fn add_command(&self, name: &[u8], handler: Arc<dyn Handler>) {
         self.commands.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_vec(), handler);
+        self.has_commands.store(true, Ordering::Release);
     }
 
     pub fn set_default(&self, handler: Option<Arc<dyn Handler>>) {
@@ -157,6 +163,9 @@ impl Dispatcher {
     }
 
     fn user_command(&self, name: &[u8]) -> Option<Arc<dyn Handler>> {
+        if !self.has_commands.load(Ordering::Acquire) {
+            return None;
+        }
         self.commands.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
     }
 
