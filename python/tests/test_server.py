@@ -18,6 +18,7 @@ import time
 import pytest
 
 import netcore
+from tutorial_programs import command
 
 T = 20.0
 
@@ -55,9 +56,12 @@ def wait_until(cond, timeout=T):
     return False
 
 
-def run_script(code, *args, stdin=None):
+# -- the seeds' clients: the tutorial programs (examples/tutorials), run on the stdlib socket
+# module (the one-line import swapped back), so their logic is exactly the seeds'. -------------
+
+def run_seed_client(program, *args, stdin=None):
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+        command(program, args, "stdlib"),
         input=stdin,
         capture_output=True,
         text=True,
@@ -65,63 +69,8 @@ def run_script(code, *args, stdin=None):
     )
 
 
-# -- the seeds' clients, Python 3 with the stdlib socket module, logic unchanged ---------------
-
-SEED000_CLIENT = """
-    from socket import *
-    import sys
-    HOST = '127.0.0.1'
-    PORT = int(sys.argv[1])
-    BUFSIZ = 1024
-    ADDR = (HOST,PORT)
-    tcpCstmSock = socket(AF_INET,SOCK_STREAM)
-    tcpCstmSock.connect_ex(ADDR)
-    while True:
-        try:
-            data = ''
-            while True:
-                try:
-                    tp = input('>')
-                    data = data + tp
-                except EOFError:
-                    break
-        except KeyboardInterrupt:
-            break
-        if not data:
-            break
-        tcpCstmSock.send(data.encode())
-        data = tcpCstmSock.recv(BUFSIZ)
-        if not data:
-            break
-        print(data.decode())
-    tcpCstmSock.close()
-"""
-
-SEED002_TCP_CLIENT = """
-    import socket, sys
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.connect(('127.0.0.1', int(sys.argv[1])))
-    print('接收到的服务端数据:%s' % s.recv(1024).decode('utf-8'))
-    for data in [b'client1', b'client2', b'client3']:
-        s.send(data)
-        print('服务端又返回来的数据:%s ' % s.recv(1024).decode('utf-8'))
-    s.send(b'exit')
-    s.close()
-"""
-
-SEED002_UDP_CLIENT = """
-    import socket, sys
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(20)
-    for data in [b'client1', b'client2']:
-        s.sendto(data, ('127.0.0.1', int(sys.argv[1])))
-        print('Received %s' % s.recv(1024).decode('utf-8'))
-    s.close()
-"""
-
-
 def seed000(port, typed):
-    out = run_script(SEED000_CLIENT, port, stdin=typed)
+    out = run_seed_client("seed000/command_client.py", "127.0.0.1", port, stdin=typed)
     assert out.returncode == 0, out.stderr
     # input('>') prints its prompt to stdout; the reply follows the prompts on one line.
     return out.stdout.splitlines()[0].lstrip(">")
@@ -144,7 +93,7 @@ def test_seed002_clients_get_the_documented_transcript():
     with netcore.Server(service="greet", framing="message", udp=("127.0.0.1", 0)) as server:
         tcp_port = server.addresses[0][1][1]
         udp_port = server.addresses[1][1][1]
-        out = run_script(SEED002_TCP_CLIENT, tcp_port)
+        out = run_seed_client("seed002/tcp_client.py", tcp_port)
         assert out.returncode == 0, out.stderr
         assert out.stdout.splitlines() == [
             "接收到的服务端数据:Hello, I am server",
@@ -152,7 +101,7 @@ def test_seed002_clients_get_the_documented_transcript():
             "服务端又返回来的数据:Hello, client2! ",
             "服务端又返回来的数据:Hello, client3! ",
         ]
-        out = run_script(SEED002_UDP_CLIENT, udp_port)
+        out = run_seed_client("seed002/udp_client.py", udp_port)
         assert out.returncode == 0, out.stderr
         assert out.stdout.splitlines() == ["Received Hello, client1", "Received Hello, client2"]
         assert wait_until(lambda: server.stats["connections_open"] == 0)

@@ -8,19 +8,13 @@ import re
 import socket
 import socketserver
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-TUTORIALS = ROOT / "examples" / "tutorials"
-STDLIB_SHIM = (
-    "import runpy, socket, sys; sys.modules['netcore'] = socket; "
-    "prog = sys.argv[1]; sys.argv = sys.argv[1:]; runpy.run_path(prog, run_name='__main__')"
-)
+from tutorial_programs import ROOT, command
+
 MIXES = [("netcore", "netcore"), ("netcore", "stdlib"), ("stdlib", "netcore")]
 
 
@@ -28,13 +22,6 @@ def free_port(kind=socket.SOCK_STREAM):
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def command(program, args, flavour):
-    path = str(TUTORIALS / program)
-    if flavour == "stdlib":
-        return [sys.executable, "-u", "-c", STDLIB_SHIM, path, *map(str, args)]
-    return [sys.executable, "-u", path, *map(str, args)]
 
 
 class Server:
