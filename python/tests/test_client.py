@@ -1,7 +1,5 @@
 """netcore.Client and netcore.udp_request against servers the tests start on loopback."""
 
-import os
-import signal
 import socket
 import subprocess
 import sys

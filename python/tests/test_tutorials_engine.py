@@ -15,7 +15,8 @@ import sys
 import threading
 
 import pytest
-from test_tutorials import ROOT, TUTORIALS, Server, _wait_listening, free_port, run_client
+from test_tutorials import Server, free_port, run_client
+from tutorial_programs import ROOT, TUTORIALS
 
 FLAVOURS = ["netcore", "stdlib"]
 
