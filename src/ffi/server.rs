@@ -171,6 +171,19 @@ fn config_mut<'a>(config: *mut netcore_server_config) -> Result<&'a mut ServerCo
     Ok(&mut arg_out(config, "config")?.config)
 }
 
+/// Parses `address` and adds it to `config` as the listener `kind` makes of it.
+fn add_listener(
+    config: *mut netcore_server_config,
+    address: *const c_char,
+    kind: fn(std::net::SocketAddr) -> crate::server::Listen,
+) -> Result<(), FfiError> {
+    // SAFETY: checked by arg_str.
+    let address = unsafe { arg_str(address, "address")? };
+    let config = config_mut(config)?;
+    config.listen.push(kind(parse_addr(address)?));
+    Ok(())
+}
+
 fn invalid(msg: impl Into<String>) -> FfiError {
     FfiError::Core(Error::InvalidArgument(msg.into()))
 }
@@ -209,25 +222,13 @@ pub extern "C" fn netcore_server_config_free(config: *mut netcore_server_config)
 /// 127.0.0.1). An IPv6 wildcard ("[::]:N") also accepts IPv4 clients.
 #[no_mangle]
 pub extern "C" fn netcore_server_config_listen_tcp(config: *mut netcore_server_config, address: *const c_char) -> netcore_status {
-    ffi_boundary!({
-        // SAFETY: checked by arg_str.
-        let address = unsafe { arg_str(address, "address")? };
-        let config = config_mut(config)?;
-        config.listen.push(crate::server::Listen::Tcp(parse_addr(address)?));
-        Ok(())
-    })
+    ffi_boundary!({ add_listener(config, address, crate::server::Listen::Tcp) })
 }
 
 /// Adds a UDP listener (same address forms as `netcore_server_config_listen_tcp`).
 #[no_mangle]
 pub extern "C" fn netcore_server_config_listen_udp(config: *mut netcore_server_config, address: *const c_char) -> netcore_status {
-    ffi_boundary!({
-        // SAFETY: checked by arg_str.
-        let address = unsafe { arg_str(address, "address")? };
-        let config = config_mut(config)?;
-        config.listen.push(crate::server::Listen::Udp(parse_addr(address)?));
-        Ok(())
-    })
+    ffi_boundary!({ add_listener(config, address, crate::server::Listen::Udp) })
 }
 
 /// Adds a Unix stream socket at `path` (mode 0600; a stale file from a dead server is
