@@ -9,6 +9,7 @@ import time
 import pytest
 
 import netcore
+from gil_probe import ticker
 from client_servers import (
     start_command_server,
     start_greet_server,
@@ -174,20 +175,9 @@ def test_udp_request():
 
 def test_gil_is_released_while_waiting(line_port):
     c = netcore.Client("127.0.0.1", line_port, timeout=1.0)
-    ticks = []
-    done = threading.Event()
-
-    def count():
-        while not done.is_set():
-            ticks.append(1)
-            time.sleep(0.01)
-
-    t = threading.Thread(target=count)
-    t.start()
-    with pytest.raises(socket.timeout):
-        c.request("silent")
-    done.set()
-    t.join()
+    with ticker() as ticks:
+        with pytest.raises(socket.timeout):
+            c.request("silent")
     # The other thread kept running during the one-second wait.
     assert len(ticks) > 10
 

@@ -1,6 +1,7 @@
 """netcore's look-ups against the stdlib `socket` module: same inputs, same results, same
 exception types (and for resolver errors the same errno and message)."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 import pytest
 
 import netcore
+from gil_probe import ticker
 
 
 def outcome(func, *args):
@@ -188,26 +190,25 @@ def test_services_fallback_without_etc_services():
     assert out.stdout.split() == ["80", "smtp"]
 
 
-def test_lookups_release_the_gil():
-    # While one thread is inside a netcore look-up, another Python thread keeps running.
-    ticks = []
-    stop = threading.Event()
+def test_lookups_release_the_gil(tmp_path, monkeypatch):
+    # The services file is a FIFO: getservbyname blocks opening it until a writer comes. The
+    # writer is a Python thread, so it can only run if the look-up released the GIL (held, the
+    # test would hang until pytest-timeout fails it).
+    fifo = tmp_path / "services"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("NETCORE_SERVICES_FILE", str(fifo))
 
-    def ticker():
-        while not stop.is_set():
-            ticks.append(1)
-            time.sleep(0.001)
+    def write_services():
+        time.sleep(0.3)
+        with open(fifo, "w") as f:
+            f.write("gopher 70/tcp\n")
 
-    t = threading.Thread(target=ticker)
-    t.start()
-    try:
-        for _ in range(50):
-            netcore.getaddrinfo("localhost", 80)
-            netcore.getfqdn("localhost")
-    finally:
-        stop.set()
-        t.join()
-    assert ticks, "the ticker thread never ran"
+    writer = threading.Thread(target=write_services)
+    with ticker() as ticks:
+        writer.start()
+        assert netcore.getservbyname("gopher", "tcp") == 70
+    writer.join()
+    assert len(ticks) > 5  # the ticker ran during the blocked look-up too
 
 
 def test_version_matches_the_package():
