@@ -1,7 +1,7 @@
 //! Python face of `crate::socket`: the `netcore.socket` class and the module functions.
 //! Conversion only: Python arguments to core values and back, core errors to the stdlib's
-//! exceptions. Every blocking call runs with the GIL released; on the main thread it waits in
-//! short slices and runs signal handlers between them, so Ctrl+C interrupts it promptly.
+//! exceptions. Every blocking call runs with the GIL released; on the main thread a signal
+//! interrupts it (EINTR) and its handlers run, so Ctrl+C interrupts it promptly.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
@@ -18,12 +18,10 @@ use super::gil;
 use crate::error::Error;
 use crate::socket::{self as core, Address, Interrupt, OptValue, SockName, Socket};
 
-/// How long a blocking call on the main thread waits before it runs signal handlers again.
-const SIGNAL_SLICE: Duration = Duration::from_millis(50);
-
 /// Runs a blocking core call with the GIL released. On the main thread the call gets a hook
-/// that runs Python's signal handlers after EINTR and every `SIGNAL_SLICE`; an exception from
-/// a handler (KeyboardInterrupt) ends the call and is raised.
+/// that runs Python's signal handlers after EINTR (a signal such as Ctrl+C ends the system
+/// call, as in CPython, which also costs no extra system call per operation); an exception
+/// from a handler (KeyboardInterrupt) ends the call and is raised.
 fn blocking<T, F>(py: Python<'_>, f: F) -> PyResult<T>
 where
     F: for<'a, 'b> FnOnce(&'a mut Interrupt<'b>) -> crate::Result<T> + Send,
@@ -32,6 +30,8 @@ where
     if !gil::on_main_thread() {
         return gil::detach(py, || f(&mut Interrupt::none())).py_err(py);
     }
+    // A signal that arrived just before the call would otherwise wait for the call to end.
+    py.check_signals()?;
     let mut pending: Option<PyErr> = None;
     let result = {
         let pending = &mut pending;
@@ -47,8 +47,7 @@ where
                     Error::from_errno(libc::EINTR)
                 })
             };
-            let mut intr = Interrupt::new(&mut check, Some(SIGNAL_SLICE));
-            f(&mut intr)
+            f(&mut Interrupt::new(&mut check))
         })
     };
     match pending {

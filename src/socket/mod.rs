@@ -19,7 +19,7 @@ pub mod wait;
 use std::io;
 use std::mem::{self, MaybeUninit};
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering::Relaxed};
 use std::time::Duration;
 
 use socket2::SockAddr;
@@ -30,10 +30,9 @@ use wait::{sock_call, Call};
 
 use crate::error::{Error, Result};
 
-const READ: Call = Call { writing: false, dontwait: true, wait_first: false };
-const WRITE: Call = Call { writing: true, dontwait: true, wait_first: false };
-const ACCEPT: Call = Call { writing: false, dontwait: false, wait_first: false };
-const CONNECT_WAIT: Call = Call { writing: true, dontwait: false, wait_first: true };
+const READ: Call = Call { writing: false, wait_first: false };
+const WRITE: Call = Call { writing: true, wait_first: false };
+const CONNECT_WAIT: Call = Call { writing: true, wait_first: true };
 
 /// "No timeout" in the nanosecond timeout fields.
 const NO_TIMEOUT: i64 = -1;
@@ -141,8 +140,6 @@ pub struct Socket {
     sock_type: i32,
     proto: i32,
     timeout_ns: AtomicI64,
-    /// The last read had to wait for data (see `wait::sock_call`).
-    read_waited: AtomicBool,
 }
 
 impl Drop for Socket {
@@ -223,7 +220,6 @@ impl Socket {
             sock_type: sock_type & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC),
             proto,
             timeout_ns: AtomicI64::new(NO_TIMEOUT),
-            read_waited: AtomicBool::new(false),
         };
         if nonblock_type {
             sock.timeout_ns.store(0, Relaxed);
@@ -303,7 +299,7 @@ impl Socket {
     }
 
     pub fn accept_with(&self, intr: &mut Interrupt<'_>) -> Result<(Socket, SockName)> {
-        let (fd, peer) = sock_call(&self.fd, self.mode(), ACCEPT, intr, None, |fd, _| {
+        let (fd, peer) = sock_call(&self.fd, self.mode(), READ, intr, |fd| {
             with_sockaddr(|sa, len| {
                 // SAFETY: storage from with_sockaddr.
                 cvt(unsafe { libc::accept4(fd, sa, len, libc::SOCK_CLOEXEC) })
@@ -346,47 +342,36 @@ impl Socket {
     fn internal_connect(&self, sa: &SockAddr, intr: &mut Interrupt<'_>) -> Result<Result<(), ConnectFail>> {
         let fd = self.fileno();
         let mode = self.mode();
-        // A blocking connect with a sliced hook runs non-blocking underneath, so the wait
-        // for the handshake can be interrupted; the fd is put back afterwards.
-        let sliced = mode == Mode::Blocking && intr.slice().is_some() && fd >= 0;
-        if sliced {
-            set_nonblocking(fd, true)?;
+        // SAFETY: sa is a valid sockaddr of its length.
+        let res = unsafe { libc::connect(fd, sa.as_ptr() as *const libc::sockaddr, sa.len()) };
+        if res == 0 {
+            return Ok(Ok(()));
         }
-        let result = (|| {
-            // SAFETY: sa is a valid sockaddr of its length.
-            let res = unsafe { libc::connect(fd, sa.as_ptr() as *const libc::sockaddr, sa.len()) };
-            if res == 0 {
-                return Ok(Ok(()));
-            }
-            let err = io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
-            let wait = if err == libc::EINTR {
-                intr.check()?;
-                mode != Mode::NonBlocking
-            } else {
-                err == libc::EINPROGRESS && (matches!(mode, Mode::Deadline(_)) || sliced)
-            };
-            if !wait {
-                return Ok(Err(ConnectFail::Errno(err)));
-            }
-            let waited = sock_call(&self.fd, mode, CONNECT_WAIT, intr, None, |fd, _| {
-                match getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ERROR)? {
-                    0 | libc::EISCONN => Ok(()),
-                    e => Err(io::Error::from_raw_os_error(e)),
-                }
-            });
-            match waited {
-                Ok(()) => Ok(Ok(())),
-                Err(Error::Timeout) => Ok(Err(ConnectFail::Timeout)),
-                Err(Error::Os(e)) if e.raw_os_error().is_some_and(|n| n != libc::EINTR) => {
-                    Ok(Err(ConnectFail::Errno(e.raw_os_error().unwrap_or(libc::EIO))))
-                }
-                Err(other) => Err(other),
-            }
-        })();
-        if sliced {
-            let _ = set_nonblocking(fd, false);
+        let err = io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
+        let wait = if err == libc::EINTR {
+            // The handshake goes on in the kernel; wait for it as CPython does.
+            intr.check()?;
+            mode != Mode::NonBlocking
+        } else {
+            err == libc::EINPROGRESS && matches!(mode, Mode::Deadline(_))
+        };
+        if !wait {
+            return Ok(Err(ConnectFail::Errno(err)));
         }
-        result
+        let waited = sock_call(&self.fd, mode, CONNECT_WAIT, intr, |fd| {
+            match getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ERROR)? {
+                0 | libc::EISCONN => Ok(()),
+                e => Err(io::Error::from_raw_os_error(e)),
+            }
+        });
+        match waited {
+            Ok(()) => Ok(Ok(())),
+            Err(Error::Timeout) => Ok(Err(ConnectFail::Timeout)),
+            Err(Error::Os(e)) if e.raw_os_error().is_some_and(|n| n != libc::EINTR) => {
+                Ok(Err(ConnectFail::Errno(e.raw_os_error().unwrap_or(libc::EIO))))
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// `recv(bufsize[, flags])` into `buf`; returns the count (0 at end of stream).
@@ -402,33 +387,11 @@ impl Socket {
     /// `recv` into memory that need not be initialised (the first `n` bytes are afterwards),
     /// so a caller can receive straight into a fresh object without clearing it first.
     pub fn recv_uninit_with(&self, buf: &mut [MaybeUninit<u8>], flags: i32, intr: &mut Interrupt<'_>) -> Result<usize> {
-        let mode = self.mode();
-        let mut n = self.recv_once(buf, flags, mode, intr)?;
-        // MSG_WAITALL on a blocking stream socket waits for the whole buffer in the kernel; a
-        // sliced wait adds MSG_DONTWAIT, which ends at what is there, so it goes on here until
-        // the buffer is full, the stream ends, or an error (reported next time, as the kernel).
-        let sliced = mode == Mode::Blocking && intr.slice().is_some();
-        if sliced && flags & libc::MSG_WAITALL != 0 && self.sock_type == libc::SOCK_STREAM && n > 0 {
-            while n < buf.len() {
-                match self.recv_once(&mut buf[n..], flags, mode, intr) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => n += k,
-                }
-            }
-        }
-        Ok(n)
-    }
-
-    fn recv_once(&self, buf: &mut [MaybeUninit<u8>], flags: i32, mode: Mode, intr: &mut Interrupt<'_>) -> Result<usize> {
         let (ptr, len) = (buf.as_mut_ptr(), buf.len());
-        let n = sock_call(&self.fd, mode, READ, intr, Some(&self.read_waited), |fd, extra| {
+        sock_call(&self.fd, self.mode(), READ, intr, |fd| {
             // SAFETY: ptr/len describe `buf`, borrowed mutably for this call.
-            cvt_size(unsafe { libc::recv(fd, ptr as *mut libc::c_void, len, flags | extra) })
-        })?;
-        if n == len {
-            self.read_waited.store(false, Relaxed);
-        }
-        Ok(n)
+            cvt_size(unsafe { libc::recv(fd, ptr as *mut libc::c_void, len, flags) })
+        })
     }
 
     /// `recvfrom(bufsize[, flags])` into `buf`: the count and the sender's address.
@@ -449,15 +412,12 @@ impl Socket {
         intr: &mut Interrupt<'_>,
     ) -> Result<(usize, SockName)> {
         let (ptr, len) = (buf.as_mut_ptr(), buf.len());
-        let (n, from) = sock_call(&self.fd, self.mode(), READ, intr, Some(&self.read_waited), |fd, extra| {
+        let (n, from) = sock_call(&self.fd, self.mode(), READ, intr, |fd| {
             with_sockaddr(|sa, salen| {
                 // SAFETY: ptr/len describe `buf`; sa/salen come from with_sockaddr.
-                cvt_size(unsafe { libc::recvfrom(fd, ptr as *mut libc::c_void, len, flags | extra, sa, salen) })
+                cvt_size(unsafe { libc::recvfrom(fd, ptr as *mut libc::c_void, len, flags, sa, salen) })
             })
         })?;
-        if n == len {
-            self.read_waited.store(false, Relaxed);
-        }
         Ok((n, addr::sockname(&from)))
     }
 
@@ -472,32 +432,10 @@ impl Socket {
     }
 
     fn send_mode(&self, data: &[u8], flags: i32, mode: Mode, intr: &mut Interrupt<'_>) -> Result<usize> {
-        let first = self.send_once(data, flags, mode, intr)?;
-        // A plain blocking send on a stream socket returns only once all the data is queued
-        // (or a signal or error cuts it short). A sliced wait sends with MSG_DONTWAIT, which
-        // stops when the buffer is full, so it carries on the same way: `send` then returns
-        // what CPython's would.
-        let sliced = mode == Mode::Blocking && intr.slice().is_some() && flags & libc::MSG_DONTWAIT == 0;
-        if !sliced || self.sock_type != libc::SOCK_STREAM || first >= data.len() {
-            return Ok(first);
-        }
-        let mut sent = first;
-        while sent < data.len() {
-            match self.send_once(&data[sent..], flags, mode, intr) {
-                Ok(n) => sent += n,
-                // As the kernel: what went is reported; the error shows on the next call.
-                // (An exception from a signal handler is raised by the Python layer.)
-                Err(_) => break,
-            }
-        }
-        Ok(sent)
-    }
-
-    fn send_once(&self, data: &[u8], flags: i32, mode: Mode, intr: &mut Interrupt<'_>) -> Result<usize> {
         let (ptr, len) = (data.as_ptr(), data.len());
-        sock_call(&self.fd, mode, WRITE, intr, None, |fd, extra| {
+        sock_call(&self.fd, mode, WRITE, intr, |fd| {
             // SAFETY: ptr/len describe `data`.
-            cvt_size(unsafe { libc::send(fd, ptr as *const libc::c_void, len, flags | extra | libc::MSG_NOSIGNAL) })
+            cvt_size(unsafe { libc::send(fd, ptr as *const libc::c_void, len, flags | libc::MSG_NOSIGNAL) })
         })
     }
 
@@ -529,14 +467,14 @@ impl Socket {
     pub fn sendto_with(&self, data: &[u8], flags: i32, address: &Address, intr: &mut Interrupt<'_>) -> Result<usize> {
         let sa = addr::resolve(self.family, address, "sendto")?;
         let (ptr, len) = (data.as_ptr(), data.len());
-        sock_call(&self.fd, self.mode(), WRITE, intr, None, |fd, extra| {
+        sock_call(&self.fd, self.mode(), WRITE, intr, |fd| {
             // SAFETY: ptr/len describe `data`; sa is a valid sockaddr.
             cvt_size(unsafe {
                 libc::sendto(
                     fd,
                     ptr as *const libc::c_void,
                     len,
-                    flags | extra | libc::MSG_NOSIGNAL,
+                    flags | libc::MSG_NOSIGNAL,
                     sa.as_ptr() as *const libc::sockaddr,
                     sa.len(),
                 )

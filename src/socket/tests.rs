@@ -131,9 +131,34 @@ fn unix_abstract_names_and_options() {
     assert_eq!(d.sock_type(), libc::SOCK_SEQPACKET);
 }
 
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+/// Sends SIGUSR1 (with a handler installed without SA_RESTART, as Python installs its own) to
+/// `thread` every 20 ms until `stop` is set, so its blocking system call ends with EINTR.
+fn interrupt_repeatedly(thread: libc::pthread_t, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> thread::JoinHandle<()> {
+    // SAFETY: a plain handler that does nothing; sigaction with a zeroed, then filled struct.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = ignore_signal as usize;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut());
+    }
+    let thread = thread as usize;
+    thread::spawn(move || {
+        while !stop.load(Relaxed) {
+            thread::sleep(Duration::from_millis(20));
+            // SAFETY: the target thread is alive until it sets `stop`.
+            unsafe { libc::pthread_kill(thread as libc::pthread_t, libc::SIGUSR1) };
+        }
+    })
+}
+
 #[test]
-fn interrupt_hook_runs_between_slices_and_can_abort() {
+fn eintr_runs_the_hook_and_retries_until_it_fails() {
     let server = listener();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // SAFETY: pthread_self always succeeds.
+    let signaller = interrupt_repeatedly(unsafe { libc::pthread_self() }, stop.clone());
     let mut calls = 0;
     let mut check = || {
         calls += 1;
@@ -143,10 +168,33 @@ fn interrupt_hook_runs_between_slices_and_can_abort() {
             Ok(())
         }
     };
-    let mut intr = Interrupt::new(&mut check, Some(Duration::from_millis(10)));
-    let err = server.accept_with(&mut intr).unwrap_err();
+    // A blocking accept: retried after the first two signals, ended by the third check.
+    let err = server.accept_with(&mut Interrupt::new(&mut check)).unwrap_err();
+    stop.store(true, Relaxed);
+    signaller.join().unwrap();
     assert_eq!(err.code(), libc::EINTR);
     assert_eq!(calls, 3);
+}
+
+#[test]
+fn eintr_keeps_the_deadline() {
+    let server = listener();
+    server.settimeout(Some(Duration::from_millis(150))).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // SAFETY: pthread_self always succeeds.
+    let signaller = interrupt_repeatedly(unsafe { libc::pthread_self() }, stop.clone());
+    let mut calls = 0;
+    let mut check = || {
+        calls += 1;
+        Ok(())
+    };
+    let start = Instant::now();
+    let err = server.accept_with(&mut Interrupt::new(&mut check)).unwrap_err();
+    stop.store(true, Relaxed);
+    signaller.join().unwrap();
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert!(start.elapsed() >= Duration::from_millis(150));
+    assert!(calls >= 2, "the hook ran after each signal: {calls}");
 }
 
 #[test]

@@ -3,30 +3,30 @@
 //! call blocks.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI32, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
-/// A hook run while a call blocks. `check` runs after every EINTR and, when `slice` is set,
-/// at least once per `slice` of waiting; an `Err` from it aborts the call with that error.
+/// A hook run when a blocking call is interrupted by a signal (EINTR): `check` runs before the
+/// call is retried (PEP 475), and an `Err` from it aborts the call with that error.
 ///
-/// The Python layer uses it on the main thread to run signal handlers (so Ctrl+C interrupts a
-/// blocking `accept` promptly); Rust callers normally pass [`Interrupt::none`].
+/// The Python layer uses it on the main thread to run signal handlers, so Ctrl+C interrupts a
+/// blocking `accept` as it does in CPython: the signal ends the system call with EINTR. Rust
+/// callers normally pass [`Interrupt::none`].
 pub struct Interrupt<'a> {
     check: Option<&'a mut (dyn FnMut() -> Result<()> + Send)>,
-    slice: Option<Duration>,
 }
 
 impl<'a> Interrupt<'a> {
-    /// No hook: EINTR is retried, waits are not sliced.
+    /// No hook: EINTR is retried.
     pub fn none() -> Self {
-        Interrupt { check: None, slice: None }
+        Interrupt { check: None }
     }
 
-    /// Run `check` after EINTR and at least every `slice` while blocked.
-    pub fn new(check: &'a mut (dyn FnMut() -> Result<()> + Send), slice: Option<Duration>) -> Self {
-        Interrupt { check: Some(check), slice }
+    /// Run `check` after every EINTR.
+    pub fn new(check: &'a mut (dyn FnMut() -> Result<()> + Send)) -> Self {
+        Interrupt { check: Some(check) }
     }
 
     pub(crate) fn check(&mut self) -> Result<()> {
@@ -34,10 +34,6 @@ impl<'a> Interrupt<'a> {
             Some(f) => f(),
             None => Ok(()),
         }
-    }
-
-    pub(crate) fn slice(&self) -> Option<Duration> {
-        self.slice
     }
 }
 
@@ -97,64 +93,45 @@ pub(crate) fn would_block(e: &io::Error) -> bool {
 pub(crate) struct Call {
     /// Wait for POLLOUT rather than POLLIN.
     pub writing: bool,
-    /// The operation takes a per-call "don't wait" flag (MSG_DONTWAIT): on a blocking socket
-    /// it is tried first without waiting, and the wait is sliced only when it would block.
-    pub dontwait: bool,
-    /// Always wait for readiness before the first attempt (completing a connect).
+    /// Always wait for readiness before the first attempt, even without a timeout
+    /// (completing a connect).
     pub wait_first: bool,
 }
 
-/// Runs `op` under `mode`, as CPython's `sock_call_ex`: retries on EINTR after `intr.check()`,
-/// waits for readiness when a timeout is set, raises `Error::Timeout` at the deadline.
-/// `op` gets the fd (read from `fd_cell` each round) and extra flags to OR into its call
-/// (`MSG_DONTWAIT` or 0).
-///
-/// `waited` is the socket's memory of whether its last read had to wait: when it did, a sliced
-/// blocking read waits for readiness first instead of trying (and failing) a MSG_DONTWAIT read,
-/// which saves a system call per message in request/response traffic. The caller clears it
-/// when a read fills its whole buffer (streaming, where data is usually there already).
+/// Runs `op` under `mode`, as CPython's `sock_call_ex`: with a timeout it polls until the fd
+/// is ready (or the deadline passes: `Error::Timeout`) and then calls `op`; without one it
+/// calls `op` straight away, one system call per operation. EINTR is retried after
+/// `intr.check()`. `op` gets the fd, read from `fd_cell` each round.
 pub(crate) fn sock_call<T>(
     fd_cell: &AtomicI32,
     mode: Mode,
     call: Call,
     intr: &mut Interrupt<'_>,
-    waited: Option<&AtomicBool>,
-    mut op: impl FnMut(i32, libc::c_int) -> io::Result<T>,
+    mut op: impl FnMut(i32) -> io::Result<T>,
 ) -> Result<T> {
-    let mut need_wait = call.wait_first || waited.is_some_and(|w| w.load(Relaxed));
     loop {
         // Read afresh each round, as CPython does: once another thread closes the socket,
         // the call fails with EBADF instead of waiting on a number the fd table may reuse.
         let fd = fd_cell.load(Relaxed);
         if fd < 0 {
-            return op(fd, 0).map_err(Error::from);
+            return op(fd).map_err(Error::from);
         }
         let wait: Option<Option<Duration>> = match mode {
             Mode::NonBlocking => None,
-            Mode::Blocking => match intr.slice() {
-                None if need_wait => Some(None),
-                None => None,
-                Some(slice) if need_wait || !call.dontwait => Some(Some(slice)),
-                Some(_) => None,
-            },
+            Mode::Blocking => call.wait_first.then_some(None),
             Mode::Deadline(deadline) => {
                 let now = Instant::now();
                 if now >= deadline {
                     return Err(Error::Timeout);
                 }
-                let left = deadline - now;
-                Some(Some(intr.slice().map_or(left, |s| s.min(left))))
+                Some(Some(deadline - now))
             }
         };
         if let Some(timeout) = wait {
             match poll_fd(fd, call.writing, timeout) {
                 Ok(true) => {}
-                Ok(false) => {
-                    intr.check()?;
-                    // Sliced waits come back here; Deadline mode checks its deadline on top.
-                    need_wait = true;
-                    continue;
-                }
+                // The deadline check above turns this into a timeout.
+                Ok(false) => continue,
                 Err(e) if is_eintr(&e) => {
                     intr.check()?;
                     continue;
@@ -162,22 +139,20 @@ pub(crate) fn sock_call<T>(
                 Err(e) => return Err(e.into()),
             }
         }
-        let extra = if mode == Mode::Blocking && intr.slice().is_some() && call.dontwait { libc::MSG_DONTWAIT } else { 0 };
-        match op(fd, extra) {
-            Ok(v) => return Ok(v),
-            Err(e) if is_eintr(&e) => {
-                intr.check()?;
-                need_wait = call.wait_first;
+        // Inner loop: retry the operation itself after EINTR, without waiting again.
+        loop {
+            match op(fd) {
+                Ok(v) => return Ok(v),
+                Err(e) if is_eintr(&e) => intr.check()?,
+                // Readiness was a false positive (or another thread took the data): wait
+                // again until the deadline. A blocking fd that still says EAGAIN
+                // (SO_RCVTIMEO) reports it, as CPython does.
+                Err(e) if would_block(&e) && (call.wait_first || matches!(mode, Mode::Deadline(_))) => break,
+                Err(e) => return Err(e.into()),
             }
-            // A blocking fd that still says EAGAIN (SO_RCVTIMEO) reports it, as CPython does;
-            // only our own MSG_DONTWAIT attempts and deadline waits go round again.
-            Err(e) if would_block(&e) && (extra != 0 || call.wait_first || matches!(mode, Mode::Deadline(_))) => {
-                need_wait = true;
-                if let Some(w) = waited {
-                    w.store(true, Relaxed);
-                }
+            if call.wait_first {
+                break;
             }
-            Err(e) => return Err(e.into()),
         }
     }
 }
