@@ -8,6 +8,10 @@ gives the median of the repeats and the ratio netcore / stdlib (target >= 0.95).
 
     python bench/socket_pingpong.py                 # 1 B and 16 KiB, 9 repeats of 0.5 s each
     python bench/socket_pingpong.py --repeats 9 --seconds 2
+    python bench/socket_pingpong.py --no-pin        # let the scheduler place both processes
+
+On a machine with 2 or more CPUs the echo servers run on CPU 0 and the client on the last CPU,
+for both implementations alike, so scheduler migrations do not add to the run-to-run noise.
 
 Only 127.0.0.1 is used; every loop is bounded in count and time.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -102,9 +107,17 @@ def client_run(sock_mod, port: int, size: int, seconds: float) -> tuple[float, f
     return count / (now - start), cpu / count * 1e6
 
 
-def start_server(impl: str) -> tuple[subprocess.Popen, int]:
+def pin_cpus(pin: bool) -> tuple[list[str], int | None]:
+    """(command prefix for the servers, CPU for this client process) when pinning applies."""
+    ncpu = os.cpu_count() or 1
+    if not pin or ncpu < 2 or not hasattr(os, "sched_setaffinity"):
+        return [], None
+    return ["taskset", "-c", "0"], ncpu - 1
+
+
+def start_server(impl: str, prefix: list[str]) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--serve", impl],
+        [*prefix, sys.executable, os.path.abspath(__file__), "--serve", impl],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -122,6 +135,7 @@ def main() -> int:
     ap.add_argument("--serve", choices=["netcore", "stdlib"], help=argparse.SUPPRESS)
     ap.add_argument("--repeats", type=int, default=9, help="runs per implementation and size (default 9)")
     ap.add_argument("--seconds", type=float, default=0.5, help="length of one run (default 0.5)")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin the servers to CPU 0 and the client to the last CPU")
     args = ap.parse_args()
     if args.serve:
         serve(args.serve)
@@ -130,7 +144,11 @@ def main() -> int:
         ap.error("--repeats must be 1-100 and --seconds 0.05-30")
 
     impls = ("netcore", "stdlib")
-    servers = {impl: start_server(impl) for impl in impls}
+    prefix, client_cpu = pin_cpus(not args.no_pin and shutil.which("taskset") is not None)
+    if client_cpu is not None:
+        os.sched_setaffinity(0, {client_cpu})
+        print(f"echo servers pinned to CPU 0, client to CPU {client_cpu}")
+    servers = {impl: start_server(impl, prefix) for impl in impls}
     results: dict[tuple[str, int], list[float]] = {(i, s): [] for i in impls for s in SIZES}
     cpu: dict[tuple[str, int], list[float]] = {(i, s): [] for i in impls for s in SIZES}
     try:
