@@ -664,7 +664,7 @@ def main() -> int:
                 import redis_compare  # the same check as bench/compare_redis.sh
 
                 log("\n== issue 5: netcore bench vs redis-benchmark, same redis-server, 50 connections ==")
-                rows = redis_compare.compare(list(redis_compare.WORKLOADS), [1, 16], 2 if args.quick else 3,
+                rows = redis_compare.compare(list(redis_compare.WORKLOADS), [1, 16], 3,
                                              args.pin, scale=0.4 if args.quick else 1.0)
                 results["redis_tools"] = [r.summary() for r in rows]
                 tables.append(redis_compare.table(rows))
