@@ -667,7 +667,10 @@ def main() -> int:
                 rows = redis_compare.compare(list(redis_compare.WORKLOADS), [1, 16], 3,
                                              args.pin, scale=0.4 if args.quick else 1.0)
                 results["redis_tools"] = [r.summary() for r in rows]
-                tables.append(redis_compare.table(rows))
+                tables.append("netcore bench vs redis-benchmark (issue 5), medians of 3 interleaved rounds; "
+                              "rb = redis-benchmark, nb = netcore bench; tool-bound = at >= "
+                              f"{redis_compare.TOOL_BOUND} cores, its figure is its own limit\n\n"
+                              + redis_compare.table(rows))
 
         log(f"\n== summary ({time.monotonic() - t_start:.0f} s; medians of {runs} interleaved runs of {secs:g} s; "
             f"P = requests in flight per connection; * = disturbed by other load) ==\n")
