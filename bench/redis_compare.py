@@ -6,11 +6,11 @@
 
 Both tools send the same command to one redis-server on 127.0.0.1 (started here, stopped by
 its PID), 50 connections, a bounded number of requests per run, medians of interleaved
-rounds (the tool that goes first alternates). Two workloads:
+rounds (the tool that goes first alternates). Two workloads, and a diagnostic:
 
   EVAL   `EVAL "for i=1,10000 do end return 1" 0` -> `:1`. Server-bound: an empty Lua loop of
          10,000 steps costs redis ~40 us of CPU per request, 3-4x what redis-benchmark spends
-         per request (~12 us) and ~6x netcore bench's, so with one core each the server is
+         per request (~11 us) and ~5x netcore bench's, so with one core each the server is
          the limit and both tools should measure the same server. A Lua loop rather than a
          big reply (LRANGE, ...): its reply is one line `:1`, which netcore bench checks
          (--expect), and its cost is the server's CPU alone, not the kernel's copying.
@@ -18,9 +18,15 @@ rounds (the tool that goes first alternates). Two workloads:
          the double-quoted script as one argument); redis-benchmark sends the same arguments
          as a RESP array. Parsing either costs redis well under 1 us, which the `redis us/req`
          column shows.
+  EVAL, both at once (--together, a diagnostic): both tools run together, half the
+         connections each. Saturated redis answers in whole event-loop iterations (it runs
+         every ready client, then writes all their replies), so a request's latency depends
+         on which iteration it joins, which depends on how soon after a reply its tool sends
+         it. At once, the quicker tool's requests get ahead of the other's; alone, each
+         tool's timing shapes the iterations, which is what moves the p99s apart.
   PING   inline PING -> +PONG (`-t ping_inline`; netcore bench with --crlf, byte for byte the
-         same request). Redis needs ~6 us per PING, less than either tool: whichever tool is
-         at about one core measures itself.
+         same request). Redis needs ~6 us per PING, about netcore bench's cost and half of
+         redis-benchmark's: whichever tool is at about one core measures itself.
 
 Replies: netcore bench checks every one (--expect). redis-benchmark does not, so after each
 run of either tool the script reads redis's INFO: the command's call count must have grown
@@ -37,7 +43,8 @@ agree when req/s, p50 and p99 each differ by at most 10%; the verdict names any 
 
 Pinned (the default on 2+ cores): redis on CPU 0 (all but the last), the tools on the last
 CPU, one at a time. A run during which other processes used > 0.25 cores is repeated once
-and, if disturbed again, kept and marked `*`.
+and, if disturbed again, kept but left out of the medians unless all of that tool's runs in
+the row were disturbed (the table says how many were left out or kept).
 """
 
 from __future__ import annotations
@@ -53,7 +60,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -75,14 +81,15 @@ class Workload:
     expect: str
     redis_cmd: str            # its name in INFO commandstats
     requests: Dict[int, int]  # per pipeline depth, sized for ~1-2 s runs on 2 cores
+    together: bool            # also run both tools at once, half the connections each
 
 
 SCRIPT = f"for i=1,{LUA_STEPS} do end return 1"
 WORKLOADS = {
     "EVAL": Workload(f"EVAL loop {LUA_STEPS:,}", f'EVAL "{SCRIPT}" 0', ("EVAL", SCRIPT, "0"), ":1", "eval",
-                     {1: 40_000, 16: 40_000}),
+                     {1: 40_000, 16: 40_000}, together=True),
     "PING": Workload("PING inline", "PING", ("-t", "ping_inline"), "+PONG", "ping",
-                     {1: 150_000, 16: 1_000_000}),
+                     {1: 150_000, 16: 1_000_000}, together=False),
 }
 
 
@@ -119,57 +126,80 @@ def command_counts(port: int, cmd: str) -> Tuple[int, int, int]:
     return int(stats["calls"]), int(stats.get("failed_calls", 0)), int(info.get("total_error_replies", 0))
 
 
-def timed(argv: List[str], redis_pid: int) -> Tuple[str, float, float, float, float]:
-    """Runs argv to the end (killed after 300 s). -> (stdout, wall s, its CPU s, redis CPU s,
-    other processes' CPU s)."""
+def timed(argvs: List[List[str]], redis_pid: int) -> Tuple[List[str], List[float], List[float], float, float]:
+    """Runs the commands at once, each to its end (killed after 300 s). -> (their stdouts, their
+    wall s, their CPU s, redis CPU s per wall s of all, other processes' CPU s per wall s)."""
     r0 = eb.cpu_ticks(redis_pid)
     b0, _ = eb.machine_busy()
     w0 = time.monotonic()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        p = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        watchdog = threading.Timer(300, p.kill)
-        watchdog.start()
-        _, status, ru = os.wait4(p.pid, 0)  # wait4 gives the tool's own CPU time
-        watchdog.cancel()
-        p.returncode = os.waitstatus_to_exitcode(status)
+    outs = [tempfile.TemporaryFile("w+") for _ in argvs]
+    errs = [tempfile.TemporaryFile("w+") for _ in argvs]
+    procs = [subprocess.Popen(argv, stdout=o, stderr=e, stdin=subprocess.DEVNULL)
+             for argv, o, e in zip(argvs, outs, errs)]
+    walls, cpus = [0.0] * len(procs), [0.0] * len(procs)
+    try:
+        waiting = set(range(len(procs)))
+        while waiting:
+            if time.monotonic() - w0 > 300:
+                for i in waiting:
+                    procs[i].kill()
+            for i in sorted(waiting):
+                pid, status, ru = os.wait4(procs[i].pid, os.WNOHANG)  # wait4: the tool's own CPU time
+                if pid:
+                    procs[i].returncode = os.waitstatus_to_exitcode(status)
+                    walls[i], cpus[i] = time.monotonic() - w0, ru.ru_utime + ru.ru_stime
+                    waiting.discard(i)
+            time.sleep(0.002)
         wall = time.monotonic() - w0
         b1, _ = eb.machine_busy()
         redis_s = (eb.cpu_ticks(redis_pid) - r0) / eb.TICK
-        out.seek(0)
-        err.seek(0)
-        text = out.read()
-        if p.returncode != 0:
-            raise RuntimeError(f"{argv} failed ({p.returncode}): {(err.read() or text)[-300:]}")
-    tool_s = ru.ru_utime + ru.ru_stime
-    others = max(0.0, (b1 - b0) / eb.TICK - redis_s - tool_s)
-    return text, wall, tool_s, redis_s, others
+        texts = []
+        for argv, p, o, e in zip(argvs, procs, outs, errs):
+            o.seek(0)
+            e.seek(0)
+            texts.append(o.read())
+            if p.returncode != 0:
+                raise RuntimeError(f"{argv} failed ({p.returncode}): {(e.read() or texts[-1])[-300:]}")
+    finally:
+        for f in outs + errs:
+            f.close()
+    others = max(0.0, (b1 - b0) / eb.TICK - redis_s - sum(cpus))
+    return texts, walls, cpus, redis_s / wall, others / wall
 
 
-def run_tool(tool: str, w: Workload, port: int, redis_pid: int, conns: int, pipeline: int, requests: int,
-             prefix: List[str]) -> Run:
-    if tool == "redis-benchmark":
-        argv = prefix + ["redis-benchmark", "-h", eb.HOST, "-p", str(port), "-c", str(conns), "-P", str(pipeline),
-                         "-n", str(requests), "--csv", *w.rb_args]
-    else:
-        argv = prefix + [str(eb.NETCORE), "bench", eb.HOST, str(port), "--conns", str(conns), "--pipeline",
-                         str(pipeline), "--requests", str(requests), "--request", w.inline, "--expect", w.expect,
-                         "--crlf", "--json", "--quiet", "--timeout", "30"]
+def run_tools(tools: List[str], w: Workload, port: int, redis_pid: int, conns: int, pipeline: int,
+              requests: int, prefix: List[str]) -> List[Run]:
+    """Runs the tools at once (usually one), each with `conns` connections and `requests` requests."""
+    argvs = []
+    for tool in tools:
+        if tool == "redis-benchmark":
+            argvs.append(prefix + ["redis-benchmark", "-h", eb.HOST, "-p", str(port), "-c", str(conns), "-P",
+                                   str(pipeline), "-n", str(requests), "--csv", *w.rb_args])
+        else:
+            argvs.append(prefix + [str(eb.NETCORE), "bench", eb.HOST, str(port), "--conns", str(conns), "--pipeline",
+                                   str(pipeline), "--requests", str(requests), "--request", w.inline, "--expect",
+                                   w.expect, "--crlf", "--json", "--quiet", "--timeout", "30"])
+    total = requests * len(tools)
     calls0, failed0, errors0 = command_counts(port, w.redis_cmd)
-    out, wall, tool_s, redis_s, others = timed(argv, redis_pid)
+    outs, walls, cpus, redis_cores, others = timed(argvs, redis_pid)
     calls1, failed1, errors1 = command_counts(port, w.redis_cmd)
-    if (calls1 - calls0, failed1 - failed0, errors1 - errors0) != (requests, 0, 0):
-        raise RuntimeError(f"{tool} {w.name} P{pipeline}: redis counted {calls1 - calls0} {w.redis_cmd} calls "
-                           f"({failed1 - failed0} failed, {errors1 - errors0} error replies), expected {requests}")
-    if tool == "redis-benchmark":
-        # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms",...
-        (row,) = [r for r in csv.reader(io.StringIO(out)) if r and r[0] != "test"]
-        rps, mean, p50, p99 = float(row[1]), float(row[2]), float(row[4]), float(row[6])
-    else:
-        r = json.loads(out)
-        rps, lat = r["requests_per_sec"], r["latency_ms"]
-        mean, p50, p99 = lat["mean"], lat["p50"], lat["p99"]
-    return Run(rps=rps, mean=mean, p50=p50, p99=p99, tool_cores=tool_s / wall, redis_cores=redis_s / wall,
-               redis_us=redis_s / requests * 1e6, foreign_cores=others / wall)
+    if (calls1 - calls0, failed1 - failed0, errors1 - errors0) != (total, 0, 0):
+        raise RuntimeError(f"{' + '.join(tools)} {w.name} P{pipeline}: redis counted {calls1 - calls0} "
+                           f"{w.redis_cmd} calls ({failed1 - failed0} failed, {errors1 - errors0} error replies), "
+                           f"expected {total}")
+    runs = []
+    for tool, out, wall, cpu in zip(tools, outs, walls, cpus):
+        if tool == "redis-benchmark":
+            # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms",...
+            (row,) = [r for r in csv.reader(io.StringIO(out)) if r and r[0] != "test"]
+            rps, mean, p50, p99 = float(row[1]), float(row[2]), float(row[4]), float(row[6])
+        else:
+            r = json.loads(out)
+            rps, lat = r["requests_per_sec"], r["latency_ms"]
+            mean, p50, p99 = lat["mean"], lat["p50"], lat["p99"]
+        runs.append(Run(rps=rps, mean=mean, p50=p50, p99=p99, tool_cores=cpu / wall, redis_cores=redis_cores,
+                        redis_us=redis_cores * max(walls) / total * 1e6, foreign_cores=others))
+    return runs
 
 
 TOOLS = ("redis-benchmark", "netcore bench")
@@ -182,8 +212,19 @@ class Row:
     pinning: str
     runs: Dict[str, List[Run]]
 
+    def counted(self, tool: str) -> List[Run]:
+        """The runs the medians use: the undisturbed ones, or all if every one was disturbed."""
+        clean = [r for r in self.runs[tool] if not r.disturbed]
+        return clean or self.runs[tool]
+
     def med(self, tool: str, attr: str) -> float:
-        return statistics.median(getattr(r, attr) for r in self.runs[tool])
+        return statistics.median(getattr(r, attr) for r in self.counted(tool))
+
+    def left_out(self) -> int:
+        return sum(len(self.runs[t]) - len(self.counted(t)) for t in TOOLS)
+
+    def kept_disturbed(self) -> int:
+        return sum(r.disturbed for t in TOOLS for r in self.counted(t))
 
     def ratio(self, attr: str) -> float:
         """netcore bench / redis-benchmark."""
@@ -205,19 +246,22 @@ class Row:
                                   "verdict": self.verdict(), "ratio_rps": self.ratio("rps")}
         for t in TOOLS:
             out[t] = {a: self.med(t, a) for a in ("rps", "mean", "p50", "p99", "tool_cores", "redis_cores", "redis_us")}
-            out[t]["runs"] = [asdict(r) for r in self.runs[t]]
+            out[t]["runs"] = [{**asdict(r), "disturbed": r.disturbed} for r in self.runs[t]]
         return out
 
 
 def table(rows: List[Row]) -> str:
-    """Markdown: rb = redis-benchmark, nb = netcore bench; medians; * = some run disturbed."""
+    """Markdown: rb = redis-benchmark, nb = netcore bench; medians; the pinning column says how
+    many runs were disturbed by other load and left out (or kept, when all of a tool's were)."""
     lines = ["| workload | P | pinning | req/s rb | req/s nb | nb / rb | p50 ms rb / nb | p99 ms rb / nb "
              "| tool cores rb / nb | redis cores rb / nb | redis µs/req rb / nb | verdict |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         def pair(attr: str, fmt: str) -> str:
             return " / ".join(format(r.med(t, attr), fmt) for t in TOOLS)
-        flag = "*" if any(x.disturbed for t in TOOLS for x in r.runs[t]) else ""
+        notes = [f"{n} disturbed run(s) left out" for n in [r.left_out()] if n] + \
+            [f"{n} disturbed run(s) kept" for n in [r.kept_disturbed()] if n]
+        flag = f" ({'; '.join(notes)})" if notes else ""
         lines.append(f"| {r.workload} | {r.pipeline} | {r.pinning}{flag} | {r.med(TOOLS[0], 'rps'):,.0f} | "
                      f"{r.med(TOOLS[1], 'rps'):,.0f} | {r.ratio('rps'):.2f} | {pair('p50', '.3f')} | "
                      f"{pair('p99', '.3f')} | {pair('tool_cores', '.2f')} | {pair('redis_cores', '.2f')} | "
@@ -226,9 +270,10 @@ def table(rows: List[Row]) -> str:
 
 
 def compare(workloads: List[str], pipelines: List[int], rounds: int, pin: bool, conns: int = eb.CONNS,
-            scale: float = 1.0, log=eb.log) -> List[Row]:
-    """Starts redis-server, runs every (workload, pipeline) with both tools `rounds` times,
-    interleaved, stops redis. -> one Row per (workload, pipeline)."""
+            scale: float = 1.0, together: bool = False, log=eb.log) -> List[Row]:
+    """Starts redis-server, runs every (workload, pipeline) with each tool alone and, with
+    `together`, EVAL with both at once, `rounds` times interleaved; stops redis.
+    -> one Row per (workload, pipeline, alone or at once)."""
     if pin and (eb.NCPU < 2 or not shutil.which("taskset")):
         log("  pinning needs 2 cores and taskset: redis and the tools share the cores")
         pin = False
@@ -248,26 +293,34 @@ def compare(workloads: List[str], pipelines: List[int], rounds: int, pin: bool, 
                                  capture_output=True, text=True).stdout.strip()
             if got != w.expect:
                 raise RuntimeError(f"redis answered {w.inline!r} with {got!r}, expected {w.expect!r}")
-        rows = {(k, d): Row(WORKLOADS[k].name, d, pinning, {t: [] for t in TOOLS}) for k in workloads for d in pipelines}
+        # (workload, pipeline, both tools at once?) -> Row. At once, both tools meet the same
+        # server at the same moments, so a difference left there is in how they measure.
+        specs = [(k, d, False) for k in workloads for d in pipelines]
+        specs += [(k, d, True) for k in workloads for d in pipelines if together and WORKLOADS[k].together]
+        half = max(1, conns // 2)
+        rows = {spec: Row(WORKLOADS[spec[0]].name + (f", both at once ({half} conns each)" if spec[2] else ""),
+                          spec[1], pinning, {t: [] for t in TOOLS}) for spec in specs}
         total, done = rounds * len(rows) * 2, 0
         for i in range(rounds):
             order = TOOLS if i % 2 == 0 else TOOLS[::-1]
-            for (k, d), row in rows.items():
-                n = max(d, int(WORKLOADS[k].requests.get(d, 100_000) * scale) // d * d)
-                for tool in order:
+            for (k, d, at_once), row in rows.items():
+                n = max(d, int(WORKLOADS[k].requests.get(d, 100_000) * scale / (2 if at_once else 1)) // d * d)
+                for tools in ([list(TOOLS)] if at_once else [[t] for t in order]):
                     for attempt in range(2):  # a run disturbed by other load is repeated once
                         eb.wait_quiet()
-                        run = run_tool(tool, WORKLOADS[k], redis.port, redis.proc.pid, conns, d, n, prefix)
-                        if not run.disturbed:
+                        runs = run_tools(tools, WORKLOADS[k], redis.port, redis.proc.pid, half if at_once else conns,
+                                         d, n, prefix)
+                        if not runs[0].disturbed:
                             break
-                        log(f"    {tool} {row.workload} P{d}: disturbed ({run.foreign_cores:.2f} cores used by "
-                            f"others), {'repeating' if attempt == 0 else 'kept and marked *'}")
-                    row.runs[tool].append(run)
-                    done += 1
-                    log(f"  [{done}/{total}] round {i + 1} {row.workload} P{d} {tool:<15} {run.rps:>11,.0f} req/s  "
-                        f"mean {run.mean:.3f} p50 {run.p50:.3f} p99 {run.p99:.3f} ms  tool {run.tool_cores:.2f} cores  "
-                        f"redis {run.redis_cores:.2f} cores ({run.redis_us:.1f} µs/req)"
-                        + (f"  *others {run.foreign_cores:.2f} cores" if run.disturbed else ""))
+                        log(f"    {' + '.join(tools)} {row.workload} P{d}: disturbed ({runs[0].foreign_cores:.2f} "
+                            f"cores used by others), {'repeating' if attempt == 0 else 'kept'}")
+                    for tool, run in zip(tools, runs):
+                        row.runs[tool].append(run)
+                        done += 1
+                        log(f"  [{done}/{total}] round {i + 1} {row.workload} P{d} {tool:<15} {run.rps:>11,.0f} "
+                            f"req/s  mean {run.mean:.3f} p50 {run.p50:.3f} p99 {run.p99:.3f} ms  tool "
+                            f"{run.tool_cores:.2f} cores  redis {run.redis_cores:.2f} cores ({run.redis_us:.1f} µs/req)"
+                            + (f"  *others {run.foreign_cores:.2f} cores" if run.disturbed else ""))
         return list(rows.values())
     finally:
         redis.stop()
@@ -284,6 +337,8 @@ def main() -> int:
     ap.add_argument("--conns", type=int, default=eb.CONNS, help="connections per tool (default 50)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every run's request count")
     ap.add_argument("--no-pin", dest="pin", action="store_false", help="let redis and the tools share every core")
+    ap.add_argument("--together", action="store_true",
+                    help="add EVAL rows with both tools at once, half the connections each (a diagnostic)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     args = ap.parse_args()
     workloads = [w.strip().upper() for w in args.workloads.split(",")]
@@ -297,7 +352,7 @@ def main() -> int:
     eb.log(f"netcore bench vs redis-benchmark: {', '.join(workloads)} at pipeline {args.pipelines}, "
            f"{args.rounds} interleaved rounds")
     rows = compare(workloads, [int(d) for d in args.pipelines.split(",")], args.rounds, args.pin, args.conns,
-                   args.scale)
+                   args.scale, args.together)
     eb.log(f"\nmedians of {args.rounds} rounds ({time.monotonic() - t0:.0f} s); rb = redis-benchmark, "
            f"nb = netcore bench; P = requests in flight per connection; tool-bound = at >= {TOOL_BOUND} cores, "
            "its figure is its own limit\n")
