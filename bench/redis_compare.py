@@ -6,7 +6,7 @@
 
 Both tools send the same command to one redis-server on 127.0.0.1 (started here, stopped by
 its PID), 50 connections, a bounded number of requests per run, medians of interleaved
-rounds (the tool that goes first alternates). Two workloads, and a diagnostic:
+rounds (the tool that goes first alternates). Two workloads:
 
   EVAL   `EVAL "for i=1,10000 do end return 1" 0` -> `:1`. Server-bound: an empty Lua loop of
          10,000 steps costs redis ~40 us of CPU per request, 3-4x what redis-benchmark spends
@@ -18,12 +18,13 @@ rounds (the tool that goes first alternates). Two workloads, and a diagnostic:
          the double-quoted script as one argument); redis-benchmark sends the same arguments
          as a RESP array. Parsing either costs redis well under 1 us, which the `redis us/req`
          column shows.
-  EVAL, both at once (--together, a diagnostic): both tools run together, half the
-         connections each. Saturated redis answers in whole event-loop iterations (it runs
-         every ready client, then writes all their replies), so a request's latency depends
-         on which iteration it joins, which depends on how soon after a reply its tool sends
-         it. At once, the quicker tool's requests get ahead of the other's; alone, each
-         tool's timing shapes the iterations, which is what moves the p99s apart.
+  EVAL, both at once (skip with --no-together): both tools run together, half the
+         connections each, so they measure the same server at the same moments. Saturated
+         redis answers in whole event-loop iterations (it runs every ready client, then
+         writes all their replies), so a request's latency depends on which iteration it
+         joins, that is on how soon after a reply its tool sends it. Run alone, each tool's
+         timing shapes the iterations differently, which moves the p99s apart; at once, a
+         difference left would be in the measuring.
   PING   inline PING -> +PONG (`-t ping_inline`; netcore bench with --crlf, byte for byte the
          same request). Redis needs ~6 us per PING, about netcore bench's cost and half of
          redis-benchmark's: whichever tool is at about one core measures itself.
@@ -270,7 +271,7 @@ def table(rows: List[Row]) -> str:
 
 
 def compare(workloads: List[str], pipelines: List[int], rounds: int, pin: bool, conns: int = eb.CONNS,
-            scale: float = 1.0, together: bool = False, log=eb.log) -> List[Row]:
+            scale: float = 1.0, together: bool = True, log=eb.log) -> List[Row]:
     """Starts redis-server, runs every (workload, pipeline) with each tool alone and, with
     `together`, EVAL with both at once, `rounds` times interleaved; stops redis.
     -> one Row per (workload, pipeline, alone or at once)."""
@@ -337,8 +338,8 @@ def main() -> int:
     ap.add_argument("--conns", type=int, default=eb.CONNS, help="connections per tool (default 50)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every run's request count")
     ap.add_argument("--no-pin", dest="pin", action="store_false", help="let redis and the tools share every core")
-    ap.add_argument("--together", action="store_true",
-                    help="add EVAL rows with both tools at once, half the connections each (a diagnostic)")
+    ap.add_argument("--no-together", dest="together", action="store_false",
+                    help="skip the EVAL rows with both tools at once, half the connections each")
     ap.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     args = ap.parse_args()
     workloads = [w.strip().upper() for w in args.workloads.split(",")]
