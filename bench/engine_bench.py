@@ -16,8 +16,9 @@ What it measures (every peer is started here on 127.0.0.1 and stopped by its own
   python       a Python function registered with netcore.Server + @server.command against an
                asyncio streams server calling the same function (50 connections, 1 in flight).
   idle         server RSS per idle connection, 10,000 connections: netcore against asyncio.
-  redis-tools  issue 5's check: `netcore bench` against `redis-benchmark` on the same
-               redis-server, unpinned and with server and generator pinned to separate cores.
+  redis-tools  issue 5's check, bench/redis_compare.py (bench/compare_redis.sh alone):
+               `netcore bench` against `redis-benchmark` on the same redis-server, a
+               server-bound EVAL and inline PING, each tool's CPU and a verdict per row.
 
 Servers run on every core but the last and the load generator on the last (`taskset`), so
 the generator never takes CPU from the server it measures; `--no-pin` lets them share.
@@ -462,33 +463,6 @@ def idle_rss(peer: Peer, n: int) -> Tuple[int, int, float]:
 
 
 # --------------------------------------------------------------------------------------------
-# Issue 5: netcore bench against redis-benchmark.
-# --------------------------------------------------------------------------------------------
-
-def redis_benchmark_once(port: int, pipeline: int, requests: int, prefix: List[str]) -> Tuple[float, float, float]:
-    """-> (requests/s, p50 ms, CPU cores used by redis-benchmark)."""
-    argv = prefix + ["redis-benchmark", "-h", HOST, "-p", str(port), "-t", "ping_inline", "-n", str(requests),
-                     "-c", str(CONNS), "-P", str(pipeline), "--csv"]
-    w0 = time.monotonic()
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.monotonic() - w0
-    out = p.stdout.read()
-    p.stdout.close()
-    p.returncode = os.waitstatus_to_exitcode(status)
-    line = next(l for l in out.splitlines() if "PING_INLINE" in l)
-    cols = [c.strip('"') for c in line.split(",")]
-    return float(cols[1]), float(cols[4]), (ru.ru_utime + ru.ru_stime) / wall
-
-
-def netcore_bench_count(port: int, pipeline: int, requests: int, prefix: List[str]) -> Tuple[float, float, float]:
-    argv = prefix + [str(NETCORE), "bench", HOST, str(port), "--conns", str(CONNS), "--pipeline", str(pipeline),
-                     "--requests", str(requests), "--request", "PING", "--expect", "+PONG", "--json", "--quiet"]
-    r = json.loads(subprocess.run(argv, capture_output=True, check=True).stdout)
-    return r["requests_per_sec"], r["latency_ms"]["p50"], r["cpu_cores"]
-
-
-# --------------------------------------------------------------------------------------------
 # The run.
 # --------------------------------------------------------------------------------------------
 
@@ -687,43 +661,16 @@ def main() -> int:
             if not (tools["redis-server"] and tools["redis-benchmark"]):
                 log("\n== issue 5: skipped (redis-server or redis-benchmark missing) ==")
             else:
+                import redis_compare  # the same check as bench/compare_redis.sh
+
                 log("\n== issue 5: netcore bench vs redis-benchmark, same redis-server, 50 connections ==")
-                rows = ["| setting | redis-benchmark req/s | its CPU (cores) | netcore bench req/s | its CPU (cores) "
-                        "| netcore bench / redis-benchmark | within 10% |", "|---|---|---|---|---|---|---|"]
-                rt = {}
-                count = {1: 50_000 if args.quick else 150_000, 16: 300_000 if args.quick else 1_000_000}
-                rounds = 2 if args.quick else 3
-                for pinned in (False, True):
-                    if pinned and (NCPU < 2 or not shutil.which("taskset")):
-                        continue
-                    redis = all_peers(srv_cpus if pinned else None)["redis"]
-                    redis.start(tmp)
-                    started.append(redis)
-                    gpre = ["taskset", "-c", gen_cpu] if pinned else []
-                    for d in (1, 16):
-                        rb, nb = [], []
-                        for _ in range(rounds):
-                            wait_quiet()
-                            rb.append(redis_benchmark_once(redis.port, d, count[d], gpre))
-                            wait_quiet()
-                            nb.append(netcore_bench_count(redis.port, d, count[d], gpre))
-                        r_rps = statistics.median(x[0] for x in rb)
-                        n_rps = statistics.median(x[0] for x in nb)
-                        r_cpu = statistics.median(x[2] for x in rb)
-                        n_cpu = statistics.median(x[2] for x in nb)
-                        ratio = n_rps / r_rps
-                        how = f"pinned: redis CPU {srv_cpus}, generator CPU {gen_cpu}" if pinned else "unpinned"
-                        log(f"  P{d} {how}: redis-benchmark {r_rps:,.0f} req/s ({r_cpu:.2f} cores)  "
-                            f"netcore bench {n_rps:,.0f} req/s ({n_cpu:.2f} cores)  ratio {ratio:.2f}")
-                        within = abs(ratio - 1) <= 0.10
-                        rows.append(f"| P{d}, {how} | {r_rps:,.0f} | {r_cpu:.2f} | {n_rps:,.0f} | {n_cpu:.2f} | "
-                                    f"{ratio:.2f} | {'yes' if within else '**no**'} |")
-                        rt[f"P{d}/{'pinned' if pinned else 'unpinned'}"] = {
-                            "redis_benchmark_rps": r_rps, "redis_benchmark_cores": r_cpu,
-                            "netcore_bench_rps": n_rps, "netcore_bench_cores": n_cpu, "ratio": ratio}
-                    redis.stop()
-                results["redis_tools"] = rt
-                tables.append("\n".join(rows))
+                rows = redis_compare.compare(list(redis_compare.WORKLOADS), [1, 16], 3,
+                                             args.pin, scale=0.4 if args.quick else 1.0)
+                results["redis_tools"] = [r.summary() for r in rows]
+                tables.append("netcore bench vs redis-benchmark (issue 5), medians of 3 interleaved rounds; "
+                              "rb = redis-benchmark, nb = netcore bench; tool-bound = at >= "
+                              f"{redis_compare.TOOL_BOUND} cores, its figure is its own limit\n\n"
+                              + redis_compare.table(rows))
 
         log(f"\n== summary ({time.monotonic() - t_start:.0f} s; medians of {runs} interleaved runs of {secs:g} s; "
             f"P = requests in flight per connection; * = disturbed by other load) ==\n")

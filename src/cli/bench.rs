@@ -2,8 +2,8 @@
 //!
 //! One thread drives every connection through poll(2). Each connection sends a batch of
 //! `--pipeline` requests, waits for all their replies, then sends the next batch, as
-//! redis-benchmark does with `-P`; a request's latency runs from the moment its batch was
-//! written to the moment its reply line arrived. Latencies go into an HDR histogram
+//! redis-benchmark does with `-P`; a request's latency runs from the moment its batch's first
+//! byte was written to the moment its reply line arrived. Latencies go into an HDR histogram
 //! (nanosecond resolution, 3 significant digits). Every reply is checked: it must be a
 //! complete line no longer than 1 MiB and, with `--expect`, equal to TEXT. A wrong reply
 //! counts as an error and the connection goes on; a connection that closes, resets or
@@ -296,8 +296,9 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
                 for _ in 0..batch {
                     c.out.extend_from_slice(&plan.request);
                 }
-                let at = Instant::now();
-                c.in_flight.extend(std::iter::repeat(at).take(batch));
+                // Restamped by send_pending when the batch's first byte goes out.
+                let queued = Instant::now();
+                c.in_flight.extend(std::iter::repeat_n(queued, batch));
                 issued += batch as u64;
             }
         }
@@ -308,10 +309,8 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
 
         // Write what is pending; sockets are non-blocking.
         for c in conns.iter_mut().filter(|c| c.alive && c.out_pos < c.out.len()) {
-            match c.socket.send_with_flags(&c.out[c.out_pos..], libc::MSG_NOSIGNAL) {
-                Ok(n) => c.out_pos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => drop_conn(c, &mut errors, &mut lost, Error::Os(e)),
+            if let Err(e) = send_pending(c) {
+                drop_conn(c, &mut errors, &mut lost, Error::Os(e));
             }
         }
 
@@ -340,13 +339,9 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
                 continue;
             }
             if p.revents & libc::POLLOUT != 0 && c.out_pos < c.out.len() {
-                match c.socket.send_with_flags(&c.out[c.out_pos..], libc::MSG_NOSIGNAL) {
-                    Ok(n) => c.out_pos += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        drop_conn(c, &mut errors, &mut lost, Error::Os(e));
-                        continue;
-                    }
+                if let Err(e) = send_pending(c) {
+                    drop_conn(c, &mut errors, &mut lost, Error::Os(e));
+                    continue;
                 }
             }
             if p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
@@ -370,6 +365,25 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
     let cpu_after = cpu_times();
     let cpu = (cpu_after.0.saturating_sub(cpu_before.0), cpu_after.1.saturating_sub(cpu_before.1));
     Ok(Report { ok, errors, elapsed, histogram, connections: plan.conns, connections_lost: lost, cpu })
+}
+
+/// Writes what is pending on a non-blocking connection. A batch's requests are stamped just
+/// before its first byte is written (as redis-benchmark does), so the time a batch waits
+/// behind other connections' writes in this one thread is not counted as the server's latency.
+fn send_pending(c: &mut Conn) -> io::Result<()> {
+    let first_write = c.out_pos == 0;
+    let at = Instant::now();
+    match c.socket.send_with_flags(&c.out[c.out_pos..], libc::MSG_NOSIGNAL) {
+        Ok(n) => {
+            if first_write && n > 0 {
+                c.in_flight.iter_mut().for_each(|sent| *sent = at);
+            }
+            c.out_pos += n;
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 fn drop_conn(c: &mut Conn, errors: &mut Errors, lost: &mut usize, why: Error) {
@@ -600,4 +614,49 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+
+    fn conn_with_batch(requests: usize, queued: Instant) -> (Conn, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.set_nonblocking(true).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let conn = Conn {
+            socket: Socket::from(client),
+            out: b"PING\n".repeat(requests),
+            out_pos: 0,
+            inbuf: Vec::new(),
+            in_flight: std::iter::repeat_n(queued, requests).collect(),
+            alive: true,
+        };
+        (conn, server)
+    }
+
+    #[test]
+    fn latency_starts_when_the_batch_is_written_not_when_it_was_queued() {
+        let queued = Instant::now() - Duration::from_secs(1);
+        let (mut c, mut server) = conn_with_batch(3, queued);
+        let before_write = Instant::now();
+        send_pending(&mut c).unwrap();
+        assert_eq!(c.out_pos, c.out.len());
+        assert!(c.in_flight.iter().all(|&sent| sent >= before_write), "stamps kept the queueing time");
+        let mut got = [0u8; 15];
+        server.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"PING\nPING\nPING\n");
+    }
+
+    #[test]
+    fn the_rest_of_a_partly_written_batch_keeps_its_first_stamp() {
+        let first_write = Instant::now() - Duration::from_secs(1);
+        let (mut c, _server) = conn_with_batch(2, first_write);
+        c.out_pos = 3;
+        send_pending(&mut c).unwrap();
+        assert_eq!(c.out_pos, c.out.len());
+        assert!(c.in_flight.iter().all(|&sent| sent == first_write));
+    }
 }
