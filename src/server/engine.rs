@@ -904,7 +904,20 @@ impl<S: Stream> Connection<S> {
         if self.output.is_empty() {
             return Ok(());
         }
-        let result = with_timeout(self.inner.idle, self.stream.write_all(&self.output)).await;
+        // Most flushes fit in the socket's send buffer: one write without setting up the
+        // timeout. Only a rest that does not fit waits, bounded by the idle timeout.
+        let written = match self.stream.try_write_now(&self.output) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => {
+                self.output.clear();
+                return Err(e);
+            }
+        };
+        let result = match &self.output[written..] {
+            [] => Some(Ok(())),
+            rest => with_timeout(self.inner.idle, self.stream.write_all(rest)).await,
+        };
         match result {
             Some(Ok(())) => {
                 add(&self.inner.counters.bytes_out, self.output.len() as u64);
