@@ -882,9 +882,10 @@ impl<S: Stream> Connection<S> {
         if self.inner.framing == Framing::Message {
             return;
         }
-        let body_len = strip_line_ending(&self.output[start..]).len();
-        self.output.truncate(start + body_len);
+        // A reply without `\n` or `\r` (nearly all) has nothing to strip or escape either.
         if has_line_break(&self.output[start..]) {
+            let body_len = strip_line_ending(&self.output[start..]).len();
+            self.output.truncate(start + body_len);
             let body = self.output.split_off(start);
             for b in body {
                 match b {
