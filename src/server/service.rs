@@ -110,7 +110,7 @@ pub(crate) struct Dispatcher {
 }
 
 /// What the engine does after a request whose reply, if any, the dispatcher has appended to
-/// the connection's output as raw bytes (the engine then frames it: see `Connection::seal`).
+/// the connection's output as raw bytes (the engine then frames it: `Connection::seal_reply`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Outcome {
     /// A reply was appended (possibly empty: in line framing that is an empty line).
@@ -122,7 +122,7 @@ pub(crate) struct Outcome {
 
 impl Outcome {
     const REPLY: Outcome = Outcome { replied: true, error: false, close: false };
-    const REPLY_AND_CLOSE: Outcome = Outcome { replied: true, error: false, close: true };
+    const CLOSE: Outcome = Outcome { replied: false, error: false, close: true };
 }
 
 impl Dispatcher {
@@ -160,10 +160,7 @@ impl Dispatcher {
     pub fn dispatch(&self, request: &Request<'_>, out: &mut Vec<u8>) -> Dispatched {
         Dispatched::Done(match &self.service {
             Service::Echo => reply(out, &[request.line]),
-            Service::Banner(text) => {
-                out.extend_from_slice(text);
-                Outcome::REPLY_AND_CLOSE
-            }
+            Service::Banner(text) => reply_and_close(out, text),
             Service::Greet => greet(request, out),
             Service::Command => return self.command(request, true, out),
             Service::Custom => return self.command(request, false, out),
@@ -238,10 +235,7 @@ impl Dispatcher {
                 }
                 Outcome::REPLY
             }
-            _ => {
-                out.extend_from_slice(b"bye"); // quit, exit
-                Outcome::REPLY_AND_CLOSE
-            }
+            _ => reply_and_close(out, b"bye"), // quit, exit
         })
     }
 
@@ -262,11 +256,17 @@ fn reply(out: &mut Vec<u8>, parts: &[&[u8]]) -> Outcome {
     Outcome::REPLY
 }
 
+/// Appends a reply, after which the connection closes.
+fn reply_and_close(out: &mut Vec<u8>, bytes: &[u8]) -> Outcome {
+    out.extend_from_slice(bytes);
+    Outcome { close: true, ..Outcome::REPLY }
+}
+
 /// Appends `error: <text>`.
 fn error_reply(out: &mut Vec<u8>, text: std::fmt::Arguments<'_>) -> Outcome {
     out.extend_from_slice(b"error: ");
     let _ = out.write_fmt(text);
-    Outcome { replied: true, error: true, close: false }
+    Outcome { error: true, ..Outcome::REPLY }
 }
 
 /// A dispatched request: answered already, or by a handler running elsewhere.
@@ -283,9 +283,7 @@ impl Dispatched {
     pub async fn outcome(self, out: &mut Vec<u8>) -> Outcome {
         match self {
             Dispatched::Done(outcome) => outcome,
-            Dispatched::Pending(rx) => {
-                write_response(rx.await.unwrap_or_else(|_| handler_failed()), out)
-            }
+            Dispatched::Pending(rx) => write_response(rx.await.unwrap_or_else(|_| handler_failed()), out),
         }
     }
 }
@@ -299,11 +297,8 @@ fn handler_failed() -> Response {
 fn write_response(response: Response, out: &mut Vec<u8>) -> Outcome {
     match response {
         Response::Reply(b) => reply(out, &[&b]),
-        Response::ReplyAndClose(b) => {
-            out.extend_from_slice(&b);
-            Outcome::REPLY_AND_CLOSE
-        }
-        Response::Close => Outcome { replied: false, error: false, close: true },
+        Response::ReplyAndClose(b) => reply_and_close(out, &b),
+        Response::Close => Outcome::CLOSE,
         Response::NoReply => Outcome::default(),
         Response::Error(text) => error_reply(out, format_args!("{text}")),
     }
@@ -338,7 +333,7 @@ fn text_problem(bytes: &[u8]) -> Option<&'static str> {
 
 fn greet(request: &Request<'_>, out: &mut Vec<u8>) -> Outcome {
     if request.line == b"exit" {
-        return Outcome { replied: false, error: false, close: true };
+        return Outcome::CLOSE;
     }
     if let Some(problem) = text_problem(request.line) {
         return error_reply(out, format_args!("{problem}"));
@@ -506,7 +501,7 @@ mod tests {
     fn greet_and_user_commands() {
         let d = Dispatcher::new(Service::Greet, None, HashMap::new(), None);
         assert_eq!(reply(&d, b"client1"), b"Hello, client1!");
-        assert_eq!(answer(&d, &req(b"exit")), (Outcome { replied: false, error: false, close: true }, Vec::new()));
+        assert_eq!(answer(&d, &req(b"exit")), (Outcome::CLOSE, Vec::new()));
         let udp = Request { line: b"client1", peer: "p", transport: Transport::Udp };
         assert_eq!(answer(&d, &udp).1, b"Hello, client1");
 
