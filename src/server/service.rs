@@ -1,6 +1,7 @@
 //! Requests, replies, user handlers and the built-in services.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -108,15 +109,21 @@ pub(crate) struct Dispatcher {
     default_handler: RwLock<Option<Arc<dyn Handler>>>,
 }
 
-/// What the engine does after a request: bytes to send (already final for the framing: the
-/// engine adds the line ending), whether it was an error, whether to close.
+/// What the engine does after a request whose reply, if any, the dispatcher has appended to
+/// the connection's output as raw bytes (the engine then frames it: `Connection::seal_reply`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Outcome {
-    pub reply: Option<Vec<u8>>,
+    /// A reply was appended (possibly empty: in line framing that is an empty line).
+    pub replied: bool,
+    /// The reply is an error line; counted in the stats.
     pub error: bool,
     pub close: bool,
 }
 
-const BUILTINS: &[&str] = &["date", "os", "ls", "help", "quit", "exit"];
+impl Outcome {
+    const REPLY: Outcome = Outcome { replied: true, error: false, close: false };
+    const CLOSE: Outcome = Outcome { replied: false, error: false, close: true };
+}
 
 impl Dispatcher {
     pub fn new(
@@ -139,27 +146,25 @@ impl Dispatcher {
     }
 
     /// Sent when a stream client connects: (bytes, close afterwards).
-    pub fn on_connect(&self) -> Option<(Vec<u8>, bool)> {
+    pub fn on_connect(&self) -> Option<(&[u8], bool)> {
         match &self.service {
-            Service::Greet => Some((b"Hello, I am server".to_vec(), false)),
-            Service::Banner(text) => Some((text.clone(), true)),
+            Service::Greet => Some((b"Hello, I am server", false)),
+            Service::Banner(text) => Some((text, true)),
             _ => None,
         }
     }
 
-    /// Answers one request. Never panics: a panicking user handler becomes an error reply.
-    pub fn dispatch(&self, request: &Request<'_>) -> Dispatched {
-        let answer = match &self.service {
-            Service::Echo => Answer::Now(Response::Reply(request.line.to_vec())),
-            Service::Banner(text) => Answer::Now(Response::ReplyAndClose(text.clone())),
-            Service::Greet => Answer::Now(greet(request)),
-            Service::Command => self.command(request, true),
-            Service::Custom => self.command(request, false),
-        };
-        match answer {
-            Answer::Now(r) => Dispatched::Ready(into_outcome(r)),
-            Answer::Later(rx) => Dispatched::Pending(rx),
-        }
+    /// Answers one request, appending the reply to `out` (built-in replies go there directly,
+    /// with no allocation of their own). Never panics: a panicking user handler becomes an
+    /// error reply.
+    pub fn dispatch(&self, request: &Request<'_>, out: &mut Vec<u8>) -> Dispatched {
+        Dispatched::Done(match &self.service {
+            Service::Echo => reply(out, &[request.line]),
+            Service::Banner(text) => reply_and_close(out, text),
+            Service::Greet => greet(request, out),
+            Service::Command => return self.command(request, true, out),
+            Service::Custom => return self.command(request, false, out),
+        })
     }
 
     fn user_command(&self, name: &[u8]) -> Option<Arc<dyn Handler>> {
@@ -169,40 +174,49 @@ impl Dispatcher {
         self.commands.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
     }
 
-    fn command(&self, request: &Request<'_>, builtins: bool) -> Answer {
+    fn command(&self, request: &Request<'_>, builtins: bool, out: &mut Vec<u8>) -> Dispatched {
         let (name, args) = split_command(request.line);
         if let Some(handler) = self.user_command(name) {
-            return call_user(&*handler, request);
+            return call_user(&*handler, request, out);
         }
-        if builtins && BUILTINS.iter().any(|b| b.as_bytes() == name) {
-            return Answer::Now(self.builtin(name, args));
+        if builtins {
+            if let Some(outcome) = self.builtin(name, args, out) {
+                return Dispatched::Done(outcome);
+            }
         }
         let default = self.default_handler.read().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(handler) = default {
-            return call_user(&*handler, request);
+            return call_user(&*handler, request, out);
         }
-        Answer::Now(if let Some(problem) = text_problem(request.line) {
-            Response::Error(problem.into())
+        Dispatched::Done(if let Some(problem) = text_problem(request.line) {
+            error_reply(out, format_args!("{problem}"))
         } else if builtins {
-            Response::Reply(b"welcome".to_vec())
+            reply(out, &[b"welcome"])
         } else {
-            Response::Error(format!("unknown command: {}", String::from_utf8_lossy(name)))
+            error_reply(out, format_args!("unknown command: {}", String::from_utf8_lossy(name)))
         })
     }
 
-    fn builtin(&self, name: &[u8], args: &[u8]) -> Response {
-        if let Some(problem) = text_problem(args) {
-            return Response::Error(problem.into());
+    /// Answers the built-in command `name`; `None` if there is none of that name.
+    fn builtin(&self, name: &[u8], args: &[u8], out: &mut Vec<u8>) -> Option<Outcome> {
+        if !matches!(name, b"date" | b"os" | b"ls" | b"help" | b"quit" | b"exit") {
+            return None;
         }
-        match name {
-            b"date" => Response::Reply(format!("[{}] date", ctime_now()).into_bytes()),
-            b"os" => Response::Reply(b"[posix]".to_vec()),
+        if let Some(problem) = text_problem(args) {
+            return Some(error_reply(out, format_args!("{problem}")));
+        }
+        Some(match name {
+            b"date" => {
+                let _ = write!(out, "[{}] date", ctime_now());
+                Outcome::REPLY
+            }
+            b"os" => reply(out, &[b"[posix]"]),
             b"ls" => {
                 // Checked above: the arguments are UTF-8 without NUL.
                 let arg = std::str::from_utf8(args).unwrap_or_default();
                 match self.list(arg) {
-                    Ok(names) => Response::Reply(json_array(&names).into_bytes()),
-                    Err(e) => Response::Error(e),
+                    Ok(names) => reply(out, &[json_array(&names).as_bytes()]),
+                    Err(e) => error_reply(out, format_args!("{e}")),
                 }
             }
             b"help" => {
@@ -214,15 +228,15 @@ impl Dispatcher {
                     .map(|k| String::from_utf8_lossy(k).into_owned())
                     .collect();
                 user.sort();
-                let mut text = String::from("commands: date, os, ls [PATH], help, quit, exit");
+                out.extend_from_slice(b"commands: date, os, ls [PATH], help, quit, exit");
                 for u in user {
-                    text.push_str(", ");
-                    text.push_str(&u);
+                    out.extend_from_slice(b", ");
+                    out.extend_from_slice(u.as_bytes());
                 }
-                Response::Reply(text.into_bytes())
+                Outcome::REPLY
             }
-            _ => Response::ReplyAndClose(b"bye".to_vec()), // quit, exit
-        }
+            _ => reply_and_close(out, b"bye"), // quit, exit
+        })
     }
 
     fn list(&self, arg: &str) -> Result<Vec<String>, String> {
@@ -234,62 +248,80 @@ impl Dispatcher {
     }
 }
 
-enum Answer {
-    Now(Response),
-    Later(tokio::sync::oneshot::Receiver<Response>),
+/// Appends a reply made of `parts`.
+fn reply(out: &mut Vec<u8>, parts: &[&[u8]]) -> Outcome {
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    Outcome::REPLY
+}
+
+/// Appends a reply, after which the connection closes.
+fn reply_and_close(out: &mut Vec<u8>, bytes: &[u8]) -> Outcome {
+    out.extend_from_slice(bytes);
+    Outcome { close: true, ..Outcome::REPLY }
+}
+
+/// Appends `error: <text>`.
+fn error_reply(out: &mut Vec<u8>, text: std::fmt::Arguments<'_>) -> Outcome {
+    out.extend_from_slice(b"error: ");
+    let _ = out.write_fmt(text);
+    Outcome { error: true, ..Outcome::REPLY }
 }
 
 /// A dispatched request: answered already, or by a handler running elsewhere.
 pub(crate) enum Dispatched {
-    Ready(Outcome),
+    /// Answered: the reply, if any, is in the output.
+    Done(Outcome),
+    /// A handler on another thread answers (see `outcome`).
     Pending(tokio::sync::oneshot::Receiver<Response>),
 }
 
 impl Dispatched {
-    /// The outcome, waiting for a handler that runs elsewhere.
-    pub async fn outcome(self) -> Outcome {
+    /// The outcome; for a handler running elsewhere, waits for its answer and appends it to
+    /// `out` (an error reply if the handler went away).
+    pub async fn outcome(self, out: &mut Vec<u8>) -> Outcome {
         match self {
-            Dispatched::Ready(o) => o,
-            Dispatched::Pending(rx) => into_outcome(rx.await.unwrap_or_else(|_| Response::Error("internal error in handler".into()))),
-        }
-    }
-
-    /// The outcome, from code outside the engine (unit tests).
-    #[cfg(test)]
-    pub fn wait(self) -> Outcome {
-        match self {
-            Dispatched::Ready(o) => o,
-            Dispatched::Pending(rx) => into_outcome(rx.blocking_recv().unwrap_or_else(|_| Response::Error("internal error in handler".into()))),
+            Dispatched::Done(outcome) => outcome,
+            Dispatched::Pending(rx) => write_response(rx.await.unwrap_or_else(|_| handler_failed()), out),
         }
     }
 }
 
-fn into_outcome(response: Response) -> Outcome {
+/// What a client gets when a handler panicked or went away.
+fn handler_failed() -> Response {
+    Response::Error("internal error in handler".into())
+}
+
+/// Appends a handler's response to `out`.
+fn write_response(response: Response, out: &mut Vec<u8>) -> Outcome {
     match response {
-        Response::Reply(b) => Outcome { reply: Some(b), error: false, close: false },
-        Response::ReplyAndClose(b) => Outcome { reply: Some(b), error: false, close: true },
-        Response::Close => Outcome { reply: None, error: false, close: true },
-        Response::NoReply => Outcome { reply: None, error: false, close: false },
-        Response::Error(text) => Outcome { reply: Some(format!("error: {text}").into_bytes()), error: true, close: false },
+        Response::Reply(b) => reply(out, &[&b]),
+        Response::ReplyAndClose(b) => reply_and_close(out, &b),
+        Response::Close => Outcome::CLOSE,
+        Response::NoReply => Outcome::default(),
+        Response::Error(text) => error_reply(out, format_args!("{text}")),
     }
 }
 
 /// Runs a user handler, inside `block_in_place` when it says it may block (see
 /// `Handler::blocking`). Built-in services never block and never get here.
-fn call_user(handler: &dyn Handler, request: &Request<'_>) -> Answer {
+fn call_user(handler: &dyn Handler, request: &Request<'_>, out: &mut Vec<u8>) -> Dispatched {
     if let Ok(Some(rx)) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.submit(request))) {
-        return Answer::Later(rx);
+        return Dispatched::Pending(rx);
     }
     let run = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.handle(request)));
     let result = if handler.blocking() { tokio::task::block_in_place(run) } else { run() };
-    Answer::Now(match result {
-        Ok(r) => r,
-        Err(_) => Response::Error("internal error in handler".into()),
-    })
+    Dispatched::Done(write_response(result.unwrap_or_else(|_| handler_failed()), out))
 }
 
 /// Why bytes cannot be a built-in command's text, if they cannot.
 fn text_problem(bytes: &[u8]) -> Option<&'static str> {
+    // Checked for every built-in request, which is mostly a few ASCII bytes: one inlined
+    // pass settles those without calling from_utf8 and memchr.
+    if bytes.iter().all(|&b| b != 0 && b.is_ascii()) {
+        return None;
+    }
     if std::str::from_utf8(bytes).is_err() {
         Some("request is not valid UTF-8")
     } else if bytes.contains(&0) {
@@ -299,19 +331,15 @@ fn text_problem(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-fn greet(request: &Request<'_>) -> Response {
+fn greet(request: &Request<'_>, out: &mut Vec<u8>) -> Outcome {
     if request.line == b"exit" {
-        return Response::Close;
+        return Outcome::CLOSE;
     }
     if let Some(problem) = text_problem(request.line) {
-        return Response::Error(problem.into());
+        return error_reply(out, format_args!("{problem}"));
     }
-    let mut reply = b"Hello, ".to_vec();
-    reply.extend_from_slice(request.line);
-    if request.transport != Transport::Udp {
-        reply.push(b'!');
-    }
-    Response::Reply(reply)
+    let exclamation: &[u8] = if request.transport == Transport::Udp { b"" } else { b"!" };
+    reply(out, &[b"Hello, ", request.line, exclamation])
 }
 
 /// The names in `root/arg`, sorted. `arg` must be relative, without `..`, and must not lead
@@ -397,6 +425,11 @@ pub(crate) fn ctime_now() -> String {
 
 /// Lines a web browser would send: closing on them stops cross-protocol attacks.
 pub(crate) fn looks_like_http(line: &[u8]) -> bool {
+    // Checked for every request: most start with none of the letters that begin a method or
+    // `Host:`, and one comparison rules them out.
+    if !matches!(line.first(), Some(b'C' | b'D' | b'G' | b'H' | b'O' | b'P' | b'T' | b'h')) {
+        return false;
+    }
     const METHODS: &[&[u8]] =
         &[b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"CONNECT ", b"PATCH ", b"TRACE "];
     METHODS.iter().any(|m| line.starts_with(m)) || (line.len() >= 5 && line[..5].eq_ignore_ascii_case(b"host:"))
@@ -410,8 +443,18 @@ mod tests {
         Request { line, peer: "test", transport: Transport::Tcp }
     }
 
+    /// The outcome and the reply bytes, waiting for a handler that runs elsewhere.
+    fn answer(d: &Dispatcher, request: &Request<'_>) -> (Outcome, Vec<u8>) {
+        let mut out = Vec::new();
+        let outcome = match d.dispatch(request, &mut out) {
+            Dispatched::Done(o) => o,
+            Dispatched::Pending(rx) => write_response(rx.blocking_recv().unwrap(), &mut out),
+        };
+        (outcome, out)
+    }
+
     fn reply(d: &Dispatcher, line: &[u8]) -> Vec<u8> {
-        d.dispatch(&req(line)).wait().reply.unwrap_or_default()
+        answer(d, &req(line)).1
     }
 
     #[test]
@@ -439,9 +482,7 @@ mod tests {
         assert!(reply(&d, b"ls nope").starts_with(b"error: cannot list nope: No such file"));
         assert_eq!(reply(&d, b"\xff\xfe"), b"error: request is not valid UTF-8");
         assert_eq!(reply(&d, b"ls a\0b"), b"error: request contains a NUL byte");
-        let quit = d.dispatch(&req(b"quit")).wait();
-        assert!(quit.close);
-        assert_eq!(quit.reply.unwrap(), b"bye");
+        assert_eq!(answer(&d, &req(b"quit")), (Outcome { replied: true, error: false, close: true }, b"bye".to_vec()));
     }
 
     #[test]
@@ -460,9 +501,9 @@ mod tests {
     fn greet_and_user_commands() {
         let d = Dispatcher::new(Service::Greet, None, HashMap::new(), None);
         assert_eq!(reply(&d, b"client1"), b"Hello, client1!");
-        assert!(d.dispatch(&req(b"exit")).wait().close);
+        assert_eq!(answer(&d, &req(b"exit")), (Outcome::CLOSE, Vec::new()));
         let udp = Request { line: b"client1", peer: "p", transport: Transport::Udp };
-        assert_eq!(d.dispatch(&udp).wait().reply.unwrap(), b"Hello, client1");
+        assert_eq!(answer(&d, &udp).1, b"Hello, client1");
 
         let mut cmds: HashMap<Vec<u8>, Arc<dyn Handler>> = HashMap::new();
         cmds.insert(b"len".to_vec(), Arc::new(|r: &Request<'_>| Response::Reply(r.args().len().to_string().into_bytes())));
