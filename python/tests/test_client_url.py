@@ -2,6 +2,8 @@
 
 import os
 import socket
+import subprocess
+import sys
 import urllib.error
 
 import pytest
@@ -87,3 +89,57 @@ def test_urlretrieve(site, tmp_path):
     with pytest.raises(urllib.error.HTTPError):
         netcore.urlretrieve(site + "/missing", str(tmp_path / "never.txt"))
     assert not (tmp_path / "never.txt").exists()
+
+
+STALLING_HTTP = """
+import os, signal, socket, sys, threading, time
+import netcore
+
+# A server that answers with headers and the start of a 100-byte body, then goes quiet
+# (or, with "headers", never answers at all).
+stage = sys.argv[1]
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen()
+held = []
+
+def serve():
+    conn, _ = srv.accept()
+    held.append(conn)
+    conn.recv(65536)
+    if stage == "body":
+        conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 100\\r\\n\\r\\nhello\\n")
+
+threading.Thread(target=serve, daemon=True).start()
+url = "http://127.0.0.1:%d/" % srv.getsockname()[1]
+threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+start = time.monotonic()
+resp = None
+try:
+    resp = netcore.urlopen(url)  # no timeout: only Ctrl+C can end the wait
+    print("line", resp.readline())
+    resp.read()
+except KeyboardInterrupt:
+    print("interrupted after %.1f s" % (time.monotonic() - start))
+if resp is not None:
+    resp.close()
+    print("closed", resp.closed)
+    try:
+        resp.read()
+    except ValueError as e:
+        print("after close:", e)
+"""
+
+
+@pytest.mark.parametrize("stage", ["headers", "body"])
+def test_ctrl_c_interrupts_urlopen_and_its_reads(stage):
+    """Ctrl+C ends a wait inside the HTTP library: for the response's headers (urlopen) and
+    for a body that stalls (read); buffered lines are still read without waiting, and the
+    response closes cleanly after the interruption."""
+    out = subprocess.run([sys.executable, "-c", STALLING_HTTP, stage], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "interrupted after 0." in out.stdout, out.stdout
+    if stage == "body":
+        assert "line b'hello\\n'" in out.stdout
+        assert "closed True" in out.stdout
+        assert "after close: I/O operation on closed response" in out.stdout

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -236,10 +236,59 @@ fn udp_request<'py>(
     Ok(PyBytes::new(py, &reply))
 }
 
+type Body = BufReader<url::UrlResponse>;
+
+/// Where a response's body is: ready for the next read, out with a read that is still running
+/// (one interrupted by Ctrl+C goes on to its end on its own thread), or closed.
+enum BodySlot {
+    Ready(Body),
+    Busy,
+    Closed,
+}
+
+/// The body and a signal for "a read gave it back".
+struct SharedBody {
+    slot: Mutex<BodySlot>,
+    returned: Condvar,
+}
+
+impl SharedBody {
+    fn lock(&self) -> MutexGuard<'_, BodySlot> {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the body for one read, waiting (interruptibly) while an earlier read still has it.
+    fn take(&self) -> PyResult<Option<Body>> {
+        let mut slot = self.lock();
+        loop {
+            match std::mem::replace(&mut *slot, BodySlot::Busy) {
+                BodySlot::Ready(body) => return Ok(Some(body)),
+                BodySlot::Closed => {
+                    *slot = BodySlot::Closed;
+                    return Ok(None);
+                }
+                BodySlot::Busy => {
+                    slot = self.returned.wait_timeout(slot, client::CHECK_SLICE).unwrap_or_else(|e| e.into_inner()).0;
+                    gil::check_signals()?;
+                }
+            }
+        }
+    }
+
+    /// Gives the body back after a read, unless the response was closed meanwhile.
+    fn give_back(&self, body: Body) {
+        let mut slot = self.lock();
+        if matches!(*slot, BodySlot::Busy) {
+            *slot = BodySlot::Ready(body);
+        }
+        self.returned.notify_all();
+    }
+}
+
 /// The response of `urlopen`: a binary file-like object.
 #[pyclass(module = "netcore._netcore", name = "UrlResponse")]
 pub struct PyUrlResponse {
-    body: Mutex<Option<BufReader<url::UrlResponse>>>,
+    body: Arc<SharedBody>,
     /// The final URL, after redirects.
     #[pyo3(get)]
     url: String,
@@ -259,27 +308,47 @@ impl PyUrlResponse {
             status: r.status,
             reason: r.reason.clone(),
             header_items: r.headers.clone(),
-            body: Mutex::new(Some(BufReader::with_capacity(64 * 1024, r))),
+            body: Arc::new(SharedBody {
+                slot: Mutex::new(BodySlot::Ready(BufReader::with_capacity(64 * 1024, r))),
+                returned: Condvar::new(),
+            }),
         }
     }
 
-    fn with_body<T: Send>(
+    /// Runs one read on the body with the GIL released. A read that `ready_now` says the
+    /// buffer already holds runs here; one that may wait for the network runs through
+    /// `gil::run_interruptible`, so Ctrl+C interrupts it even while the HTTP library blocks.
+    fn with_body<T: Send + 'static>(
         &self,
         py: Python<'_>,
-        op: impl FnOnce(&mut BufReader<url::UrlResponse>) -> std::io::Result<T> + Send,
+        ready_now: impl FnOnce(&Body) -> bool,
+        op: impl FnOnce(&mut Body) -> std::io::Result<T> + Send + 'static,
     ) -> PyResult<T> {
-        let result = gil::detach(py, || -> crate::Result<T> {
-            let mut guard = self.body.lock().map_err(|_| Error::InvalidState("response unusable".into()))?;
-            let body = guard.as_mut().ok_or_else(|| Error::InvalidState("I/O operation on closed response".into()))?;
-            op(body).map_err(|e| match e.kind() {
+        let shared = Arc::clone(&self.body);
+        let taken = gil::detach(py, || shared.take());
+        let Some(mut body) = taken? else {
+            return Err(PyValueError::new_err("I/O operation on closed response"));
+        };
+        let now = ready_now(&body);
+        let run = move || {
+            let Ok(result) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(&mut body))) else {
+                // The body's state is unknown after a panic: no later read may use it.
+                *shared.lock() = BodySlot::Closed;
+                shared.returned.notify_all();
+                return Err(Error::Failed("reading the response failed".into()));
+            };
+            shared.give_back(body);
+            result.map_err(|e| match e.kind() {
                 std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => Error::Timeout,
                 _ => Error::Os(e),
             })
-        });
-        result.map_err(|e| match e {
-            Error::InvalidState(m) => PyValueError::new_err(m),
-            e => to_pyerr(py, e),
-        })
+        };
+        let result = if now {
+            gil::detach(py, run)
+        } else {
+            gil::run_interruptible(py, client::CHECK_SLICE, run)?
+        };
+        result.map_err(|e| to_pyerr(py, e))
     }
 }
 
@@ -289,7 +358,8 @@ impl PyUrlResponse {
     #[pyo3(signature = (amt = -1), text_signature = "($self, amt=-1)")]
     fn read<'py>(&self, py: Python<'py>, amt: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
         let amt = amt.unwrap_or(-1);
-        let data = self.with_body(py, move |b| {
+        let buffered = move |b: &Body| amt >= 0 && b.buffer().len() as u64 >= amt as u64;
+        let data = self.with_body(py, buffered, move |b| {
             let mut out = Vec::new();
             if amt < 0 {
                 b.read_to_end(&mut out)?;
@@ -305,7 +375,9 @@ impl PyUrlResponse {
     #[pyo3(signature = (limit = -1), text_signature = "($self, limit=-1)")]
     fn readline<'py>(&self, py: Python<'py>, limit: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
         let limit = limit.unwrap_or(-1);
-        let data = self.with_body(py, move |b| {
+        let buffered =
+            move |b: &Body| b.buffer().contains(&b'\n') || (limit >= 0 && b.buffer().len() as u64 >= limit as u64);
+        let data = self.with_body(py, buffered, move |b| {
             let mut out = Vec::new();
             if limit < 0 {
                 b.read_until(b'\n', &mut out)?;
@@ -319,7 +391,7 @@ impl PyUrlResponse {
 
     /// readlines() -> list[bytes]
     fn readlines<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        let lines = self.with_body(py, |b| {
+        let lines = self.with_body(py, |_| false, |b| {
             let mut lines = Vec::new();
             loop {
                 let mut line = Vec::new();
@@ -354,17 +426,14 @@ impl PyUrlResponse {
 
     /// Closes the body; later reads raise ValueError.
     fn close(&self, py: Python<'_>) {
-        gil::detach(py, || {
-            if let Ok(mut g) = self.body.lock() {
-                g.take();
-            }
-        })
+        // A read still running (interrupted) drops the body when it ends.
+        let closed = gil::detach(py, || std::mem::replace(&mut *self.body.lock(), BodySlot::Closed));
+        drop(closed);
     }
 
     #[getter]
     fn closed(&self) -> bool {
-        // A read in progress holds the lock: the response is open, and the GIL is not held waiting.
-        self.body.try_lock().map(|g| g.is_none()).unwrap_or_else(|e| matches!(e, std::sync::TryLockError::Poisoned(_)))
+        matches!(*self.body.lock(), BodySlot::Closed)
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -403,13 +472,18 @@ fn http_error(py: Python<'_>, resp: Bound<'_, PyUrlResponse>) -> PyErr {
     built.unwrap_or_else(|e| e)
 }
 
+/// Connects, sends the request and reads the status and headers; Ctrl+C interrupts the wait.
+fn open_url(py: Python<'_>, url: String, timeout: Option<Duration>) -> PyResult<url::UrlResponse> {
+    gil::run_interruptible(py, client::CHECK_SLICE, move || url::open(&url, timeout))?.map_err(|e| to_pyerr(py, e))
+}
+
 /// urlopen(url, timeout=None) -> UrlResponse. http://, file: and gopher:// URLs; redirects
 /// followed; a non-2xx status raises urllib.error.HTTPError as urllib does.
 #[pyfunction]
 #[pyo3(signature = (url, timeout = None))]
 fn urlopen(py: Python<'_>, url: String, timeout: Option<f64>) -> PyResult<Bound<'_, PyUrlResponse>> {
     let timeout = timeout_arg(timeout)?;
-    let resp = run_detached(py, move |_| url::open(&url, timeout))?;
+    let resp = open_url(py, url, timeout)?;
     let ok = resp.is_success();
     let obj = Bound::new(py, PyUrlResponse::from_core(resp))?;
     if ok {
@@ -437,7 +511,7 @@ fn urlretrieve<'py>(
             tmp.into_temp_path().keep().map_err(|e| to_pyerr(py, Error::Os(e.error)))?
         }
     };
-    let resp = run_detached(py, move |_| url::open(&url, timeout))?;
+    let resp = open_url(py, url, timeout)?;
     let obj = Bound::new(py, PyUrlResponse::from_core(resp))?;
     if !(200..300).contains(&obj.borrow().status) {
         return Err(http_error(py, obj));
@@ -445,7 +519,7 @@ fn urlretrieve<'py>(
     let target = path.clone();
     {
         let r = obj.borrow();
-        r.with_body(py, move |b| {
+        r.with_body(py, |_| false, move |b| {
             url::save(b.get_mut(), &target, &mut |_| {}).map_err(|e| match e {
                 Error::Os(e) => e,
                 Error::Timeout => std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),

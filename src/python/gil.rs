@@ -139,3 +139,34 @@ pub fn attach_from_worker<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
     }
     Some(Python::attach(f))
 }
+
+/// Runs `job` with the GIL released and Ctrl+C still working, for code that blocks where no
+/// signal can wake it (a library's socket read). On the main thread the job runs on a helper
+/// thread while this one waits in `slice`s and runs signal handlers between them: an exception
+/// from a handler (KeyboardInterrupt) is raised at once, and the helper finishes on its own
+/// (bounded by the job's own timeouts) with its result dropped. Elsewhere it runs inline.
+pub fn run_interruptible<T: Send + 'static>(
+    py: Python<'_>,
+    slice: Duration,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> PyResult<T> {
+    if !on_main_thread() {
+        return Ok(detach(py, job));
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("netcore-io".into())
+        .spawn(move || {
+            let _ = tx.send(job());
+        })
+        .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start an I/O thread: {e}")))?;
+    detach(py, move || loop {
+        match rx.recv_timeout(slice) {
+            Ok(value) => return Ok(value),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => check_signals()?,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err("netcore: the I/O thread failed"))
+            }
+        }
+    })
+}

@@ -60,7 +60,7 @@ impl ServicesDb {
     pub fn by_name(&self, name: &str, proto: Option<&str>) -> Option<&ServiceEntry> {
         self.entries.iter().find(|e| {
             (e.name == name || e.aliases.iter().any(|a| a == name))
-                && proto.map_or(true, |p| e.proto == p)
+                && proto.is_none_or(|p| e.proto == p)
         })
     }
 
@@ -68,7 +68,7 @@ impl ServicesDb {
     pub fn by_port(&self, port: u16, proto: Option<&str>) -> Option<&ServiceEntry> {
         self.entries
             .iter()
-            .find(|e| e.port == port && proto.map_or(true, |p| e.proto == p))
+            .find(|e| e.port == port && proto.is_none_or(|p| e.proto == p))
     }
 }
 

@@ -625,7 +625,7 @@ fn has_line_break(bytes: &[u8]) -> bool {
     let has_break = |word: u64| holds(word, b'\n') || holds(word, b'\r');
     let mut words = bytes.chunks_exact(8);
     // The last bytes are packed into a word below zero bytes, which are neither.
-    (&mut words).any(|word| has_break(u64::from_ne_bytes(word.try_into().unwrap_or_default())))
+    words.any(|word| has_break(u64::from_ne_bytes(word.try_into().unwrap_or_default())))
         || has_break(words.remainder().iter().fold(0, |word, &b| word << 8 | u64::from(b)))
 }
 

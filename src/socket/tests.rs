@@ -139,7 +139,7 @@ fn interrupt_repeatedly(thread: libc::pthread_t, stop: std::sync::Arc<std::sync:
     // SAFETY: a plain handler that does nothing; sigaction with a zeroed, then filled struct.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = ignore_signal as usize;
+        action.sa_sigaction = ignore_signal as *const () as usize;
         libc::sigemptyset(&mut action.sa_mask);
         libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut());
     }
