@@ -900,3 +900,34 @@ def test_recv_waitall_waits_for_the_whole_buffer():
         return data, rest
 
     assert same(run) == ("ok", (b"abcdef", b""))
+
+
+@pytest.mark.parametrize("mod", [netcore, stdsocket], ids=["netcore", "stdlib"])
+def test_unclosed_socket_warns_and_closes_its_fd(mod):
+    """A socket garbage-collected with its fd open gives ResourceWarning, as the stdlib's."""
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = mod.socket(mod.AF_INET, mod.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        fd = s.fileno()
+        del s
+        gc.collect()
+        closed = mod.socket()
+        closed.close()
+        del closed
+        detached = mod.socket()
+        os.close(detached.detach())
+        del detached
+        gc.collect()
+    warned = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert len(warned) == 1, [str(w.message) for w in caught]
+    message = str(warned[0].message)
+    family, kind = str(stdsocket.AF_INET), str(stdsocket.SOCK_STREAM)  # "2" or "AddressFamily.AF_INET"
+    pattern = r"unclosed <\w+\.socket fd=%d, family=%s, type=%s, proto=0, laddr=\('127\.0\.0\.1', \d+\)>"
+    assert re.fullmatch(pattern % (fd, re.escape(family), re.escape(kind)), message), message
+    with pytest.raises(OSError) as err:
+        os.fstat(fd)
+    assert err.value.errno == errno.EBADF

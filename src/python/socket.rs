@@ -335,6 +335,55 @@ impl PySocket {
     fn wrap(inner: Socket) -> PySocket {
         PySocket { inner, closed: AtomicBool::new(false), io_refs: AtomicUsize::new(0) }
     }
+
+    /// The stdlib's repr: `<CLASS fd=3, family=AddressFamily.AF_INET, ..., laddr=(...)>`.
+    fn describe(&self, py: Python<'_>, class: &str) -> PyResult<String> {
+        let closed = self.closed.load(Relaxed);
+        let mut s = format!(
+            "<{class}{} fd={}, family={}, type={}, proto={}",
+            if closed { " [closed]" } else { "" },
+            self.inner.fileno(),
+            self.family(py)?.bind(py).str()?,
+            self.r#type(py)?.bind(py).str()?,
+            self.inner.proto(),
+        );
+        if !closed {
+            for (label, name) in [("laddr", self.inner.getsockname()), ("raddr", self.inner.getpeername())] {
+                if let Ok(name) = name {
+                    let obj = sockname_obj(py, name)?;
+                    if obj.bind(py).is_truthy()? {
+                        s.push_str(&format!(", {label}={}", obj.bind(py).str()?));
+                    }
+                }
+            }
+        }
+        s.push('>');
+        Ok(s)
+    }
+}
+
+impl Drop for PySocket {
+    /// As CPython's socket: one garbage-collected with its fd still open warns
+    /// `ResourceWarning: unclosed <socket ...>` (the fd is then closed by `Socket`'s drop).
+    fn drop(&mut self) {
+        if self.inner.fileno() < 0 || gil::interpreter_ending() {
+            return;
+        }
+        Python::attach(|py| {
+            // Keep an exception that is on its way (the drop may happen while it unwinds).
+            let in_flight = PyErr::take(py);
+            let warned = self.describe(py, "netcore.socket").and_then(|repr| {
+                let msg = std::ffi::CString::new(format!("unclosed {repr}")).unwrap_or_default();
+                PyErr::warn(py, &py.get_type::<pyo3::exceptions::PyResourceWarning>(), &msg, 1)
+            });
+            if let Err(e) = warned {
+                e.write_unraisable(py, None);
+            }
+            if let Some(e) = in_flight {
+                e.restore(py);
+            }
+        });
+    }
 }
 
 /// A new bytes object received into directly, as CPython's recv does: allocated at the
@@ -493,32 +542,10 @@ impl PySocket {
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        let py = slf.py();
-        let me = slf.get();
         let cls = slf.get_type();
         let module: String = cls.getattr("__module__")?.str()?.to_string();
         let qualname = cls.qualname()?.to_string();
-        let closed = me.closed.load(Relaxed);
-        let mut s = format!(
-            "<{module}.{qualname}{} fd={}, family={}, type={}, proto={}",
-            if closed { " [closed]" } else { "" },
-            me.inner.fileno(),
-            me.family(py)?.bind(py).str()?,
-            me.r#type(py)?.bind(py).str()?,
-            me.inner.proto(),
-        );
-        if !closed {
-            for (label, name) in [("laddr", me.inner.getsockname()), ("raddr", me.inner.getpeername())] {
-                if let Ok(name) = name {
-                    let obj = sockname_obj(py, name)?;
-                    if obj.bind(py).is_truthy()? {
-                        s.push_str(&format!(", {label}={}", obj.bind(py).str()?));
-                    }
-                }
-            }
-        }
-        s.push('>');
-        Ok(s)
+        slf.get().describe(slf.py(), &format!("{module}.{qualname}"))
     }
 
     fn bind(&self, py: Python<'_>, address: &Bound<'_, PyAny>) -> PyResult<()> {
