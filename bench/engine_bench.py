@@ -22,7 +22,8 @@ What it measures (every peer is started here on 127.0.0.1 and stopped by its own
 
 Servers run on every core but the last and the load generator on the last (`taskset`), so
 the generator never takes CPU from the server it measures; `--no-pin` lets them share.
-Runs are interleaved (every peer once per round) and the table gives medians. Before each run
+Runs are interleaved (every peer once per round) and the table gives medians; a ratio is the
+median of the per-round ratios, with their range beside it. Before each run
 the script waits for the machine to be quiet; after it, the CPU time nobody of ours used
 (from /proc/stat, minus the server's and the generator's own) is checked: a run disturbed by
 other load is repeated (up to twice) and otherwise kept but flagged with `*`.
@@ -370,6 +371,18 @@ class Cell:
     def med(self, attr: str) -> float:
         return statistics.median(getattr(r, attr) for r in self.runs) if self.runs else float("nan")
 
+    def ratio_to(self, other: "Cell") -> Tuple[float, float, float]:
+        """(median, lowest, highest) of this cell's req/s over `other`'s, round by round.
+
+        Each round runs every peer back to back, so a slow spell of the machine (the 2-core
+        box swings between two speeds for tens of seconds) hits both sides of a round's ratio;
+        a ratio of the two medians can instead pair one peer's fast rounds with another's slow
+        ones."""
+        pairs = [a.rps / b.rps for a, b in zip(self.runs, other.runs) if b.rps > 0]
+        if not pairs:
+            return float("nan"), float("nan"), float("nan")
+        return statistics.median(pairs), min(pairs), max(pairs)
+
     @property
     def flagged(self) -> int:
         return sum(r.disturbed for r in self.runs)
@@ -571,16 +584,24 @@ def main() -> int:
             targets = {1: {"floor": 0.9, "redis": 1.0, "memcached": 1.2, "uvloop": 2.0, "threading": 5.0},
                        16: {"floor": 0.9, "redis": 1.5, "memcached": 1.3, "uvloop": 15.0, "threading": 15.0}}
             rows = ["| setting | server | req/s (median) | p50 ms | p99 ms | server cores | server CPU µs/req "
-                    "| generator cores | netcore / peer | target | met |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                    "| generator cores | netcore / peer | floor / peer | target | met |",
+                    "|---|---|---|---|---|---|---|---|---|---|---|---|"]
             thr = {}
             for d in (1, 16):
                 for k in ["netcore", "floor", "redis", "memcached", "netcore-greet", "uvloop", "threading"]:
                     c = cells.get((k, d))
                     if c is None:
-                        rows.append(f"| P{d} | {peers[k].label} | skipped: {unavailable.get(k, '?')} | | | | | | | | |")
+                        rows.append(f"| P{d} | {peers[k].label} | skipped: {unavailable.get(k, '?')} | | | | | | | | | |")
                         continue
+                    # What a server that does nothing but reply scores against the same peer in
+                    # the same rounds: the most any engine can show on this machine.
+                    floor = cells.get(("floor", d))
+                    floor_ratio = ""
+                    if floor and k not in ("netcore", "netcore-greet", "floor"):
+                        f_med, f_lo, f_hi = floor.ratio_to(c)
+                        floor_ratio = f"{f_med:.2f}x ({f_lo:.2f}–{f_hi:.2f})"
                     base = cells.get(("netcore-greet" if k in ("uvloop", "threading") else "netcore", d))
-                    ratio = base.med("rps") / c.med("rps") if base else float("nan")
+                    ratio, lo, hi = base.ratio_to(c) if base else (float("nan"),) * 3
                     tgt = targets[d].get(k)
                     met = ""
                     if tgt is not None:
@@ -592,11 +613,13 @@ def main() -> int:
                     rows.append(f"| P{d} | {peers[k].label} | {fmt_rate(c.med('rps'))}{flag}{err} | "
                                 f"{c.med('p50'):.3f} | {c.med('p99'):.3f} | {c.med('server_cores'):.2f} | "
                                 f"{c.med('server_us'):.2f} | {c.med('gen_cores'):.2f} | "
-                                + (f"{ratio:.2f}x" if k not in ("netcore", "netcore-greet") else "") +
-                                f" | {'>= %gx' % tgt if tgt else ''} | {met} |")
+                                + (f"{ratio:.2f}x ({lo:.2f}–{hi:.2f})" if k not in ("netcore", "netcore-greet") else "") +
+                                f" | {floor_ratio} | {'>= %gx' % tgt if tgt else ''} | {met} |")
                     thr[f"P{d}/{k}"] = {"rps": c.med("rps"), "p50_ms": c.med("p50"), "p99_ms": c.med("p99"),
                                         "server_cores": c.med("server_cores"), "server_us_per_request": c.med("server_us"),
                                         "generator_cores": c.med("gen_cores"),
+                                        "netcore_ratio_per_round": None if k in ("netcore", "netcore-greet")
+                                        else {"median": ratio, "min": lo, "max": hi},
                                         "runs": [r.__dict__ for r in c.runs]}
                 n, r = cells.get(("netcore", d)), cells.get(("redis", d))
                 if n and r:
@@ -623,8 +646,8 @@ def main() -> int:
                         continue
                     ratio, met, tgt = "", "", ""
                     if k == "asyncio-py" and n:
-                        x = n.med("rps") / c.med("rps")
-                        ratio, tgt = f"{x:.2f}x", ">= 2x"
+                        x, lo, hi = n.ratio_to(c)
+                        ratio, tgt = f"{x:.2f}x ({lo:.2f}–{hi:.2f})", ">= 2x"
                         met = "yes" if x >= 2 else "**no**"
                         verdicts.append((f"P{d}: Python handler netcore {x:.2f}x asyncio streams (target >= 2x)",
                                          x >= 2))
