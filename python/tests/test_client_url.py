@@ -143,3 +143,48 @@ def test_ctrl_c_interrupts_urlopen_and_its_reads(stage):
         assert "line b'hello\\n'" in out.stdout
         assert "closed True" in out.stdout
         assert "after close: I/O operation on closed response" in out.stdout
+
+
+INTERRUPTED_RETRIEVE = """
+import os, signal, socket, sys, threading, time
+import netcore
+
+# Headers and the start of a 100-byte body, then nothing until the client was interrupted;
+# then the rest, so a download left running would complete.
+target = sys.argv[1]
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen()
+interrupted = threading.Event()
+
+def serve():
+    conn, _ = srv.accept()
+    conn.recv(65536)
+    conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 100\\r\\n\\r\\n" + b"x" * 10)
+    interrupted.wait(10)
+    conn.sendall(b"y" * 90)
+    conn.close()
+
+threading.Thread(target=serve, daemon=True).start()
+threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+try:
+    netcore.urlretrieve("http://127.0.0.1:%d/" % srv.getsockname()[1], target)
+    print("completed")
+except KeyboardInterrupt:
+    print("interrupted")
+interrupted.set()
+time.sleep(1.0)  # the rest of the body arrives meanwhile
+print("file exists:", os.path.exists(target))
+print("left beside it:", sorted(os.listdir(os.path.dirname(target))))
+"""
+
+
+def test_ctrl_c_cancels_urlretrieve_without_leaving_a_file(tmp_path):
+    """An interrupted download stops: neither the file nor its temporary appear afterwards,
+    even though the server goes on to send the whole body."""
+    target = tmp_path / "out.bin"
+    out = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_RETRIEVE, str(target)], capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["interrupted", "file exists: False", "left beside it: []"], out.stdout

@@ -49,7 +49,7 @@ pub fn fetch(args: &FetchArgs) -> Result<(), Failure> {
     }
     let Some(path) = &args.output else {
         let mut out = io::stdout().lock();
-        url::copy_body(&mut response, &mut out, &mut |_| {}).map_err(failed)?;
+        url::copy_body(&mut response, &mut out, &mut |_| Ok(())).map_err(failed)?;
         return out.flush().map_err(|e| Failure::network(format!("cannot write the output: {e}")));
     };
     let bar = match response.content_length {
@@ -60,7 +60,10 @@ pub fn fetch(args: &FetchArgs) -> Result<(), Failure> {
         None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
             .with_style(ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec}").expect("valid template")),
     };
-    let saved = url::save(&mut response, path, &mut |done| bar.set_position(done));
+    let saved = url::save(&mut response, path, &mut |done| {
+        bar.set_position(done);
+        Ok(())
+    });
     match saved {
         Ok(n) => {
             bar.finish();

@@ -250,7 +250,9 @@ pub fn status_error(response: &UrlResponse) -> Error {
 
 /// Copies a response body to `out`, calling `progress(done)` after each chunk; returns the
 /// byte count. Read errors keep their kind (a timeout is `Error::Timeout`).
-pub fn copy_body(response: &mut UrlResponse, out: &mut dyn Write, progress: &mut dyn FnMut(u64)) -> Result<u64> {
+/// Copies the rest of the body to `out`, calling `progress` with the byte count after each
+/// chunk; an error from `progress` stops the copy with that error (a cancelled download).
+pub fn copy_body(response: &mut UrlResponse, out: &mut dyn Write, progress: &mut dyn FnMut(u64) -> Result<()>) -> Result<u64> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut done = 0u64;
     loop {
@@ -264,7 +266,7 @@ pub fn copy_body(response: &mut UrlResponse, out: &mut dyn Write, progress: &mut
         };
         out.write_all(&buf[..n])?;
         done += n as u64;
-        progress(done);
+        progress(done)?;
     }
     Ok(done)
 }
@@ -278,7 +280,7 @@ pub fn retrieve(
     path: &Path,
     timeout: Option<Duration>,
     start: &mut dyn FnMut(&UrlResponse),
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64) -> Result<()>,
 ) -> Result<(UrlResponse, u64)> {
     let mut response = open(url, timeout)?;
     if !response.is_success() {
@@ -290,8 +292,9 @@ pub fn retrieve(
 }
 
 /// Writes the rest of `response` to `path` through a temporary file beside it, renamed into
-/// place only when the body is complete. Returns the byte count.
-pub fn save(response: &mut UrlResponse, path: &Path, progress: &mut dyn FnMut(u64)) -> Result<u64> {
+/// place only when the body is complete (an error, or one from `progress`, removes it).
+/// Returns the byte count.
+pub fn save(response: &mut UrlResponse, path: &Path, progress: &mut dyn FnMut(u64) -> Result<()>) -> Result<u64> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -333,16 +336,36 @@ mod tests {
         assert!(err.to_string().contains("unsupported URL"), "{err}");
     }
 
-    #[test]
-    fn retrieve_file_url() {
+    /// A directory holding `src.txt` ("hello file"): (the directory, its file: URL, dst.txt).
+    fn file_to_fetch() -> (tempfile::TempDir, String, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src.txt");
         std::fs::write(&src, b"hello file").unwrap();
-        let dst = dir.path().join("dst.txt");
         let url = format!("file://{}", src.display());
+        let dst = dir.path().join("dst.txt");
+        (dir, url, dst)
+    }
+
+    #[test]
+    fn retrieve_file_url() {
+        let (_dir, url, dst) = file_to_fetch();
         let mut seen = 0;
-        let (resp, n) = retrieve(&url, &dst, None, &mut |_| {}, &mut |d| seen = d).unwrap();
+        let (resp, n) = retrieve(&url, &dst, None, &mut |_| {}, &mut |d| {
+            seen = d;
+            Ok(())
+        })
+        .unwrap();
         assert_eq!((n, seen, resp.status), (10, 10, 200));
         assert_eq!(std::fs::read(&dst).unwrap(), b"hello file");
+    }
+
+    #[test]
+    fn a_download_cancelled_by_progress_leaves_no_file() {
+        let (dir, url, dst) = file_to_fetch();
+        let cancel = |_| Err(Error::Failed("cancelled".into()));
+        let err = retrieve(&url, &dst, None, &mut |_| {}, &mut { cancel }).unwrap_err();
+        assert!(matches!(err, Error::Failed(ref m) if m == "cancelled"), "{err:?}");
+        assert!(!dst.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the temporary file is gone too");
     }
 }

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -517,16 +518,25 @@ fn urlretrieve<'py>(
         return Err(http_error(py, obj));
     }
     let target = path.clone();
-    {
-        let r = obj.borrow();
-        r.with_body(py, |_| false, move |b| {
-            url::save(b.get_mut(), &target, &mut |_| {}).map_err(|e| match e {
-                Error::Os(e) => e,
-                Error::Timeout => std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
-                e => std::io::Error::other(e.to_string()),
-            })
-        })?;
+    // Set when Ctrl+C interrupts the download: the copy, still running on its own thread,
+    // stops at its next chunk and removes its temporary file, so no file appears later.
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let stop = Arc::clone(&cancelled);
+    let saved = obj.borrow().with_body(py, |_| false, move |b| {
+        let mut progress = |_| match stop.load(Relaxed) {
+            true => Err(Error::Failed("download cancelled".into())),
+            false => Ok(()),
+        };
+        url::save(b.get_mut(), &target, &mut progress).map_err(|e| match e {
+            Error::Os(e) => e,
+            Error::Timeout => std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
+            e => std::io::Error::other(e.to_string()),
+        })
+    });
+    if saved.is_err() {
+        cancelled.store(true, Relaxed);
     }
+    saved?;
     let headers = obj.borrow().headers(py)?;
     Ok((path.to_string_lossy().into_owned(), headers))
 }
