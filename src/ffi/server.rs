@@ -17,7 +17,7 @@ use super::boundary::{arg_out, arg_ref, arg_str, FfiError};
 use super::status::netcore_status;
 use super::strings::into_c_string;
 use crate::error::Error;
-use crate::server::{parse_addr, BoundAddr, Framing, Handler, Request, Response, Server, ServerConfig, Service, Transport};
+use crate::server::{at_least_one, parse_addr, BoundAddr, Framing, Handler, Request, Response, Server, ServerConfig, Service, Transport};
 
 /// A server configuration being built (opaque). `netcore_server_config_new` / `_free`.
 pub struct netcore_server_config {
@@ -290,10 +290,7 @@ pub extern "C" fn netcore_server_config_set_banner(config: *mut netcore_server_c
 #[no_mangle]
 pub extern "C" fn netcore_server_config_set_max_connections(config: *mut netcore_server_config, max: usize) -> netcore_status {
     ffi_boundary!({
-        if max == 0 {
-            return Err(invalid("max_connections must be at least 1"));
-        }
-        config_mut(config)?.limits.max_connections = max;
+        config_mut(config)?.limits.max_connections = at_least_one("max_connections", max)?;
         Ok(())
     })
 }
@@ -303,10 +300,7 @@ pub extern "C" fn netcore_server_config_set_max_connections(config: *mut netcore
 #[no_mangle]
 pub extern "C" fn netcore_server_config_set_max_line(config: *mut netcore_server_config, max: usize) -> netcore_status {
     ffi_boundary!({
-        if max == 0 {
-            return Err(invalid("max_line must be at least 1"));
-        }
-        config_mut(config)?.limits.max_line = max;
+        config_mut(config)?.limits.max_line = at_least_one("max_line", max)?;
         Ok(())
     })
 }
@@ -324,10 +318,7 @@ pub extern "C" fn netcore_server_config_set_idle_timeout_ms(config: *mut netcore
 #[no_mangle]
 pub extern "C" fn netcore_server_config_set_max_output(config: *mut netcore_server_config, max: usize) -> netcore_status {
     ffi_boundary!({
-        if max == 0 {
-            return Err(invalid("max_output must be at least 1"));
-        }
-        config_mut(config)?.limits.max_output = max;
+        config_mut(config)?.limits.max_output = at_least_one("max_output", max)?;
         Ok(())
     })
 }
@@ -336,10 +327,7 @@ pub extern "C" fn netcore_server_config_set_max_output(config: *mut netcore_serv
 #[no_mangle]
 pub extern "C" fn netcore_server_config_set_workers(config: *mut netcore_server_config, workers: usize) -> netcore_status {
     ffi_boundary!({
-        if workers == 0 {
-            return Err(invalid("workers must be at least 1"));
-        }
-        config_mut(config)?.workers = Some(workers);
+        config_mut(config)?.workers = Some(at_least_one("workers", workers)?);
         Ok(())
     })
 }

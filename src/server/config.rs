@@ -236,15 +236,9 @@ impl ServerConfig {
     /// Checks the values that do not need the system: limits, token, command names.
     pub(crate) fn validate(&self) -> Result<()> {
         let l = &self.limits;
-        if l.max_connections == 0 {
-            return Err(Error::InvalidArgument("max_connections must be at least 1".into()));
-        }
-        if l.max_line == 0 {
-            return Err(Error::InvalidArgument("max_line must be at least 1".into()));
-        }
-        if l.max_output == 0 {
-            return Err(Error::InvalidArgument("max_output must be at least 1".into()));
-        }
+        at_least_one("max_connections", l.max_connections)?;
+        at_least_one("max_line", l.max_line)?;
+        at_least_one("max_output", l.max_output)?;
         if l.idle_timeout == Some(Duration::ZERO) {
             return Err(Error::InvalidArgument("idle_timeout must be positive (or none)".into()));
         }
@@ -256,11 +250,19 @@ impl ServerConfig {
         for name in self.commands.keys() {
             check_command_name(name)?;
         }
-        if self.workers == Some(0) {
-            return Err(Error::InvalidArgument("workers must be at least 1".into()));
+        if let Some(workers) = self.workers {
+            at_least_one("workers", workers)?;
         }
         Ok(())
     }
+}
+
+/// `value`, or an error naming the setting when it is 0 (limits and worker counts).
+pub(crate) fn at_least_one(name: &str, value: usize) -> Result<usize> {
+    if value == 0 {
+        return Err(Error::InvalidArgument(format!("{name} must be at least 1")));
+    }
+    Ok(value)
 }
 
 /// A command name is one non-empty word without whitespace or NUL.
