@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from client_servers import start_line_server
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -23,3 +25,11 @@ def run_cli():
         )
 
     return run
+
+
+@pytest.fixture
+def line_port():
+    """The port of a line server on 127.0.0.1 (client_servers.LineHandler: `got LINE`, `silent`, ...)."""
+    port, stop = start_line_server()
+    yield port
+    stop()

@@ -10,12 +10,9 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from client_servers import (
     start_command_server,
     start_greet_server,
-    start_line_server,
     start_thanks_server,
     start_udp_server,
     unused_port,
@@ -85,13 +82,6 @@ def restored(output):
     """True when `stty -a` after the program shows a cooked terminal again."""
     modes = output.split("exit=", 1)[1]
     return re.search(r"(?<!-)icanon", modes) and re.search(r"(?<![-\w])echo(?![\w])", modes)
-
-
-@pytest.fixture
-def line_port():
-    port, stop = start_line_server()
-    yield port
-    stop()
 
 
 def test_terminal_type_edit_history_then_ctrl_c(line_port):

@@ -13,17 +13,9 @@ from gil_probe import ticker
 from client_servers import (
     start_command_server,
     start_greet_server,
-    start_line_server,
     start_udp_server,
     unused_port,
 )
-
-
-@pytest.fixture
-def line_port():
-    port, stop = start_line_server()
-    yield port
-    stop()
 
 
 def test_request_and_pipeline(line_port):
