@@ -188,3 +188,42 @@ def test_ctrl_c_cancels_urlretrieve_without_leaving_a_file(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["interrupted", "file exists: False", "left beside it: []"], out.stdout
+
+
+READ_AFTER_INTERRUPT = """
+import os, signal, socket, sys, threading, time
+import netcore
+
+# A 100-byte body: 10 bytes, a stall until the client was interrupted, then the rest.
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen()
+interrupted = threading.Event()
+
+def serve():
+    conn, _ = srv.accept()
+    conn.recv(65536)
+    conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 100\\r\\n\\r\\n" + b"x" * 10)
+    interrupted.wait(10)
+    time.sleep(0.3)
+    conn.sendall(b"y" * 90)
+    conn.close()
+
+threading.Thread(target=serve, daemon=True).start()
+resp = netcore.urlopen("http://127.0.0.1:%d/" % srv.getsockname()[1])
+threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+try:
+    resp.read(50)
+except KeyboardInterrupt:
+    print("interrupted")
+interrupted.set()
+# The interrupted read still owns the body until it ends (its 50 bytes are dropped); this
+# read waits for it and goes on from there.
+print("rest", resp.read())
+"""
+
+
+def test_a_read_after_an_interrupted_one_waits_for_it_and_goes_on():
+    out = subprocess.run([sys.executable, "-c", READ_AFTER_INTERRUPT], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["interrupted", "rest " + repr(b"y" * 50)], out.stdout
