@@ -174,9 +174,7 @@ fn message_framing_replies_as_is() {
 fn greet_over_tcp_udp_and_unix() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("greet.sock");
-    let s = start(
-        ServerConfig::new(Service::Greet).framing(Framing::Message).tcp(local()).udp(local()).unix(&path),
-    );
+    let s = start(ServerConfig::new(Service::Greet).framing(Framing::Message).tcp(local()).udp(local()).unix(&path));
     // TCP, seed 002's exchange.
     let mut c = connect(tcp_addr(&s));
     let mut buf = [0u8; 1024];
@@ -227,7 +225,13 @@ fn banner_and_echo_everywhere() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("b.sock");
     let welcome = "欢迎访问！\r\n".as_bytes().to_vec();
-    let s = start(ServerConfig::new(Service::Banner(welcome.clone())).framing(Framing::Message).tcp(local()).udp(local()).unix(&path));
+    let s = start(
+        ServerConfig::new(Service::Banner(welcome.clone()))
+            .framing(Framing::Message)
+            .tcp(local())
+            .udp(local())
+            .unix(&path),
+    );
     assert_eq!(read_to_end(connect(tcp_addr(&s))), welcome);
     assert_eq!(read_to_end(UnixStream::connect(&path).unwrap()), welcome);
     let u = UdpSocket::bind(local()).unwrap();
@@ -355,7 +359,9 @@ fn replies_with_newlines_stay_one_line() {
 
 #[test]
 fn max_connections_is_a_real_cap_and_slots_come_back() {
-    let s = start(ServerConfig::new(Service::Command).tcp(local()).limits(Limits { max_connections: 2, ..Limits::default() }));
+    let s = start(
+        ServerConfig::new(Service::Command).tcp(local()).limits(Limits { max_connections: 2, ..Limits::default() }),
+    );
     let a = tcp_addr(&s);
     let mut c1 = Lines::new(a);
     let mut c2 = Lines::new(a);
@@ -616,11 +622,14 @@ fn stop_finishes_replies_in_flight_then_closes_everyone() {
 fn a_handler_can_stop_its_own_server() {
     let slot: Arc<Mutex<Option<Arc<Server>>>> = Arc::new(Mutex::new(None));
     let slot2 = slot.clone();
-    let s = Arc::new(start(ServerConfig::new(Service::Command).tcp(local()).command("shutdown", move |_: &Request<'_>| {
-        let server = slot2.lock().unwrap().clone().unwrap();
-        server.stop(Duration::from_secs(5)).unwrap();
-        Response::Reply(b"stopping".to_vec())
-    })));
+    let s = Arc::new(start(ServerConfig::new(Service::Command).tcp(local()).command(
+        "shutdown",
+        move |_: &Request<'_>| {
+            let server = slot2.lock().unwrap().clone().unwrap();
+            server.stop(Duration::from_secs(5)).unwrap();
+            Response::Reply(b"stopping".to_vec())
+        },
+    )));
     *slot.lock().unwrap() = Some(s.clone());
     let mut c = Lines::new(tcp_addr(&s));
     assert_eq!(c.ask("shutdown"), "stopping\n");
@@ -728,7 +737,8 @@ fn junk_to_every_service_and_framing_never_breaks_the_server() {
     let dir = tempfile::tempdir().unwrap();
     for service in [Service::Command, Service::Greet, Service::Banner(b"hi".to_vec()), Service::Echo, Service::Custom] {
         for framing in [Framing::Line, Framing::Message] {
-            let s = start(ServerConfig::new(service.clone()).framing(framing).tcp(local()).udp(local()).root(dir.path()));
+            let s =
+                start(ServerConfig::new(service.clone()).framing(framing).tcp(local()).udp(local()).root(dir.path()));
             let mut c = connect(tcp_addr(&s));
             let _ = c.write_all(&junk);
             let _ = c.shutdown(Shutdown::Write);

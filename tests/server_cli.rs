@@ -41,21 +41,30 @@ fn serve_command_until_sigterm() {
 
 #[test]
 fn serve_greet_in_message_mode_until_ctrl_c() {
-    serve_and_signal(&["--service", "greet", "--framing", "message", "--listen", "127.0.0.1:0"], libc::SIGINT, |addr| {
-        let mut c = TcpStream::connect(addr).unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut buf = [0u8; 100];
-        let n = c.read(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"Hello, I am server");
-        c.write_all(b"cli").unwrap();
-        let n = c.read(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"Hello, cli!");
-    });
+    serve_and_signal(
+        &["--service", "greet", "--framing", "message", "--listen", "127.0.0.1:0"],
+        libc::SIGINT,
+        |addr| {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut buf = [0u8; 100];
+            let n = c.read(&mut buf).unwrap();
+            assert_eq!(&buf[..n], b"Hello, I am server");
+            c.write_all(b"cli").unwrap();
+            let n = c.read(&mut buf).unwrap();
+            assert_eq!(&buf[..n], b"Hello, cli!");
+        },
+    );
 }
 
 #[test]
 fn bad_serve_arguments_exit_2() {
-    for args in [&["--service", "shell"][..], &["--listen", "nowhere"], &["--framing", "xml"], &["--root", "/no/such/dir", "--listen", "127.0.0.1:0"]] {
+    for args in [
+        &["--service", "shell"][..],
+        &["--listen", "nowhere"],
+        &["--framing", "xml"],
+        &["--root", "/no/such/dir", "--listen", "127.0.0.1:0"],
+    ] {
         let out = netcore().arg("serve").args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(!out.stderr.is_empty());

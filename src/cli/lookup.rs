@@ -44,15 +44,8 @@ pub fn resolve(args: &ResolveArgs) -> Result<(), Failure> {
         Family::V4 => libc::AF_INET,
         Family::V6 => libc::AF_INET6,
     };
-    let found = resolve::getaddrinfo(
-        Some(&args.host),
-        None,
-        family,
-        libc::SOCK_STREAM,
-        0,
-        libc::AI_CANONNAME,
-    )
-    .map_err(|e| Failure::network(format!("cannot resolve {}: {e}", args.host)))?;
+    let found = resolve::getaddrinfo(Some(&args.host), None, family, libc::SOCK_STREAM, 0, libc::AI_CANONNAME)
+        .map_err(|e| Failure::network(format!("cannot resolve {}: {e}", args.host)))?;
     let canon = found.first().map(|ai| ai.canonname.as_str()).filter(|c| !c.is_empty());
     println!("{}", canon.unwrap_or(&args.host));
     for ai in &found {

@@ -97,7 +97,9 @@ impl ServeArgs {
             ServiceName::Command => Service::Command,
             ServiceName::Greet => Service::Greet,
             ServiceName::Echo => Service::Echo,
-            ServiceName::Banner => Service::from_name("banner", self.banner.as_deref().map(str::as_bytes)).map_err(usage)?,
+            ServiceName::Banner => {
+                Service::from_name("banner", self.banner.as_deref().map(str::as_bytes)).map_err(usage)?
+            }
         };
         let mut config = ServerConfig::new(service).framing(match self.framing {
             FramingName::Line => Framing::Line,
@@ -151,7 +153,8 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
     let (mut interrupt, mut terminate) = {
         use tokio::signal::unix::{signal, SignalKind};
         let _guard = signals.enter();
-        let install = |kind| signal(kind).map_err(|e| Failure::network(format!("cannot install a signal handler: {e}")));
+        let install =
+            |kind| signal(kind).map_err(|e| Failure::network(format!("cannot install a signal handler: {e}")));
         (install(SignalKind::interrupt())?, install(SignalKind::terminate())?)
     };
     let server = Server::start(config).map_err(|e| match e {

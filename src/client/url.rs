@@ -252,7 +252,11 @@ pub fn status_error(response: &UrlResponse) -> Error {
 /// byte count. Read errors keep their kind (a timeout is `Error::Timeout`).
 /// Copies the rest of the body to `out`, calling `progress` with the byte count after each
 /// chunk; an error from `progress` stops the copy with that error (a cancelled download).
-pub fn copy_body(response: &mut UrlResponse, out: &mut dyn Write, progress: &mut dyn FnMut(u64) -> Result<()>) -> Result<u64> {
+pub fn copy_body(
+    response: &mut UrlResponse,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64) -> Result<()>,
+) -> Result<u64> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut done = 0u64;
     loop {

@@ -108,7 +108,9 @@ pub(crate) fn run_value<T>(default: T, body: impl FnOnce() -> Result<T, FfiError
 /// `netcore_status`; `ffi_boundary!(default = V; { ... Ok(value) })` returns the value or `V`.
 macro_rules! ffi_boundary {
     (default = $default:expr; $body:block) => {
-        $crate::ffi::boundary::run_value($default, move || -> ::core::result::Result<_, $crate::ffi::FfiError> { $body })
+        $crate::ffi::boundary::run_value($default, move || -> ::core::result::Result<_, $crate::ffi::FfiError> {
+            $body
+        })
     };
     ($body:block) => {
         $crate::ffi::boundary::run_status(move || -> ::core::result::Result<(), $crate::ffi::FfiError> { $body })

@@ -26,11 +26,7 @@ pub extern "C" fn netcore_status_message(
 /// details (which argument, which host, the errno text). Same buffer rules as
 /// `netcore_status_message`. With no failure so far the message is empty.
 #[no_mangle]
-pub extern "C" fn netcore_last_error_message(
-    buf: *mut c_char,
-    len: usize,
-    out_len: *mut usize,
-) -> netcore_status {
+pub extern "C" fn netcore_last_error_message(buf: *mut c_char, len: usize, out_len: *mut usize) -> netcore_status {
     ffi_boundary!(default = netcore_status::PANIC; {
         let copied = with_last_error(|last| copy_to_buffer(last.map_or("", |(_, _, m)| m), buf, len, out_len));
         Ok(copied.unwrap_or_else(|e| e.status()))

@@ -29,6 +29,8 @@ pub extern "C" fn netcore_version() -> *const c_char {
         Ok(concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
     })
 }
-pub use resolve::{netcore_addrinfo, netcore_addrinfo_list};
-pub use server::{netcore_reply, netcore_request, netcore_server, netcore_server_config, netcore_server_stats, netcore_transport};
 pub use client::netcore_client;
+pub use resolve::{netcore_addrinfo, netcore_addrinfo_list};
+pub use server::{
+    netcore_reply, netcore_request, netcore_server, netcore_server_config, netcore_server_stats, netcore_transport,
+};

@@ -29,11 +29,7 @@ pub extern "C" fn netcore_getservbyname(
 /// Name of the service on `port` for `proto` (NULL matches any); free it with
 /// `netcore_string_free`. A port outside 0..65535 gives NETCORE_STATUS_OVERFLOW.
 #[no_mangle]
-pub extern "C" fn netcore_getservbyport(
-    port: i32,
-    proto: *const c_char,
-    out_name: *mut *mut c_char,
-) -> netcore_status {
+pub extern "C" fn netcore_getservbyport(port: i32, proto: *const c_char, out_name: *mut *mut c_char) -> netcore_status {
     ffi_boundary!({
         // SAFETY: checked by arg_opt_str.
         let proto = unsafe { arg_opt_str(proto, "proto")? };
@@ -216,10 +212,7 @@ pub extern "C" fn netcore_addrinfo_list_get(
     ffi_boundary!({
         let list = arg_ref(list, "list")?;
         let out_info = arg_out(out_info, "out_info")?;
-        let item = list
-            .items
-            .get(index)
-            .ok_or(FfiError::OutOfRange { index, len: list.items.len() })?;
+        let item = list.items.get(index).ok_or(FfiError::OutOfRange { index, len: list.items.len() })?;
         let (flowinfo, scope_id) = match item.info.addr {
             std::net::SocketAddr::V6(v6) => (v6.flowinfo(), v6.scope_id()),
             std::net::SocketAddr::V4(_) => (0, 0),

@@ -17,7 +17,9 @@ use super::boundary::{arg_out, arg_ref, arg_str, FfiError};
 use super::status::netcore_status;
 use super::strings::into_c_string;
 use crate::error::Error;
-use crate::server::{at_least_one, parse_addr, BoundAddr, Framing, Handler, Request, Response, Server, ServerConfig, Service, Transport};
+use crate::server::{
+    at_least_one, parse_addr, BoundAddr, Framing, Handler, Request, Response, Server, ServerConfig, Service, Transport,
+};
 
 /// A server configuration being built (opaque). `netcore_server_config_new` / `_free`.
 pub struct netcore_server_config {
@@ -100,8 +102,9 @@ pub struct netcore_server_stats {
 /// `netcore_server_request_stop` on its own server (the stop is then only requested and
 /// completed by the owner's `netcore_server_stop`, `netcore_server_wait` + stop, or
 /// `netcore_server_free`), but never `netcore_server_free`.
-pub type netcore_command_fn =
-    Option<unsafe extern "C" fn(userdata: *mut c_void, request: *const netcore_request, reply: *mut netcore_reply) -> i32>;
+pub type netcore_command_fn = Option<
+    unsafe extern "C" fn(userdata: *mut c_void, request: *const netcore_request, reply: *mut netcore_reply) -> i32,
+>;
 
 /// Frees a callback's userdata. netcore calls it exactly once, when the last configuration or
 /// server using the callback is freed, on the thread that frees it.
@@ -162,7 +165,11 @@ impl Handler for CHandler {
     }
 }
 
-fn handler(callback: netcore_command_fn, userdata: *mut c_void, free: netcore_free_fn) -> Result<Arc<dyn Handler>, FfiError> {
+fn handler(
+    callback: netcore_command_fn,
+    userdata: *mut c_void,
+    free: netcore_free_fn,
+) -> Result<Arc<dyn Handler>, FfiError> {
     let callback = callback.ok_or(FfiError::NullArgument("callback"))?;
     Ok(Arc::new(CHandler { callback, userdata: UserData { ptr: userdata, free } }))
 }
@@ -221,20 +228,29 @@ pub extern "C" fn netcore_server_config_free(config: *mut netcore_server_config)
 /// Adds a TCP listener: "127.0.0.1:4000", "[::1]:0", "localhost:80" or a bare port (meaning
 /// 127.0.0.1). An IPv6 wildcard ("[::]:N") also accepts IPv4 clients.
 #[no_mangle]
-pub extern "C" fn netcore_server_config_listen_tcp(config: *mut netcore_server_config, address: *const c_char) -> netcore_status {
+pub extern "C" fn netcore_server_config_listen_tcp(
+    config: *mut netcore_server_config,
+    address: *const c_char,
+) -> netcore_status {
     ffi_boundary!({ add_listener(config, address, crate::server::Listen::Tcp) })
 }
 
 /// Adds a UDP listener (same address forms as `netcore_server_config_listen_tcp`).
 #[no_mangle]
-pub extern "C" fn netcore_server_config_listen_udp(config: *mut netcore_server_config, address: *const c_char) -> netcore_status {
+pub extern "C" fn netcore_server_config_listen_udp(
+    config: *mut netcore_server_config,
+    address: *const c_char,
+) -> netcore_status {
     ffi_boundary!({ add_listener(config, address, crate::server::Listen::Udp) })
 }
 
 /// Adds a Unix stream socket at `path` (mode 0600; a stale file from a dead server is
 /// replaced, a live server's socket or any other file makes the start fail).
 #[no_mangle]
-pub extern "C" fn netcore_server_config_listen_unix(config: *mut netcore_server_config, path: *const c_char) -> netcore_status {
+pub extern "C" fn netcore_server_config_listen_unix(
+    config: *mut netcore_server_config,
+    path: *const c_char,
+) -> netcore_status {
     ffi_boundary!({
         // SAFETY: checked by arg_str.
         let path = unsafe { arg_str(path, "path")? };
@@ -248,7 +264,10 @@ pub extern "C" fn netcore_server_config_listen_unix(config: *mut netcore_server_
 
 /// Sets the framing: "line" (default) or "message".
 #[no_mangle]
-pub extern "C" fn netcore_server_config_set_framing(config: *mut netcore_server_config, framing: *const c_char) -> netcore_status {
+pub extern "C" fn netcore_server_config_set_framing(
+    config: *mut netcore_server_config,
+    framing: *const c_char,
+) -> netcore_status {
     ffi_boundary!({
         // SAFETY: checked by arg_str.
         let framing: Framing = unsafe { arg_str(framing, "framing")? }.parse()?;
@@ -259,7 +278,10 @@ pub extern "C" fn netcore_server_config_set_framing(config: *mut netcore_server_
 
 /// Sets the directory `ls` is confined to (checked when the server starts).
 #[no_mangle]
-pub extern "C" fn netcore_server_config_set_root(config: *mut netcore_server_config, dir: *const c_char) -> netcore_status {
+pub extern "C" fn netcore_server_config_set_root(
+    config: *mut netcore_server_config,
+    dir: *const c_char,
+) -> netcore_status {
     ffi_boundary!({
         // SAFETY: checked by arg_str.
         let dir = unsafe { arg_str(dir, "dir")? };
@@ -271,7 +293,11 @@ pub extern "C" fn netcore_server_config_set_root(config: *mut netcore_server_con
 /// Sets the text of the `banner` service (`len` bytes, sent exactly as given).
 /// Other services: NETCORE_STATUS_INVALID_ARGUMENT.
 #[no_mangle]
-pub extern "C" fn netcore_server_config_set_banner(config: *mut netcore_server_config, text: *const u8, len: usize) -> netcore_status {
+pub extern "C" fn netcore_server_config_set_banner(
+    config: *mut netcore_server_config,
+    text: *const u8,
+    len: usize,
+) -> netcore_status {
     ffi_boundary!({
         if text.is_null() {
             return Err(FfiError::NullArgument("text"));
@@ -288,7 +314,10 @@ pub extern "C" fn netcore_server_config_set_banner(config: *mut netcore_server_c
 
 /// Most stream clients served at once (at least 1); the next get `error: too many connections`.
 #[no_mangle]
-pub extern "C" fn netcore_server_config_set_max_connections(config: *mut netcore_server_config, max: usize) -> netcore_status {
+pub extern "C" fn netcore_server_config_set_max_connections(
+    config: *mut netcore_server_config,
+    max: usize,
+) -> netcore_status {
     ffi_boundary!({
         config_mut(config)?.limits.max_connections = at_least_one("max_connections", max)?;
         Ok(())
@@ -307,7 +336,10 @@ pub extern "C" fn netcore_server_config_set_max_line(config: *mut netcore_server
 
 /// Closes clients idle (no read or write progress) for `timeout_ms`; 0 disables the timeout.
 #[no_mangle]
-pub extern "C" fn netcore_server_config_set_idle_timeout_ms(config: *mut netcore_server_config, timeout_ms: u64) -> netcore_status {
+pub extern "C" fn netcore_server_config_set_idle_timeout_ms(
+    config: *mut netcore_server_config,
+    timeout_ms: u64,
+) -> netcore_status {
     ffi_boundary!({
         config_mut(config)?.limits.idle_timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
         Ok(())
@@ -316,7 +348,10 @@ pub extern "C" fn netcore_server_config_set_idle_timeout_ms(config: *mut netcore
 
 /// Reply bytes buffered per client before the server waits for it to read (at least 1).
 #[no_mangle]
-pub extern "C" fn netcore_server_config_set_max_output(config: *mut netcore_server_config, max: usize) -> netcore_status {
+pub extern "C" fn netcore_server_config_set_max_output(
+    config: *mut netcore_server_config,
+    max: usize,
+) -> netcore_status {
     ffi_boundary!({
         config_mut(config)?.limits.max_output = at_least_one("max_output", max)?;
         Ok(())
@@ -325,7 +360,10 @@ pub extern "C" fn netcore_server_config_set_max_output(config: *mut netcore_serv
 
 /// Worker threads of the engine (at least 1; default: one per core).
 #[no_mangle]
-pub extern "C" fn netcore_server_config_set_workers(config: *mut netcore_server_config, workers: usize) -> netcore_status {
+pub extern "C" fn netcore_server_config_set_workers(
+    config: *mut netcore_server_config,
+    workers: usize,
+) -> netcore_status {
     ffi_boundary!({
         config_mut(config)?.workers = Some(at_least_one("workers", workers)?);
         Ok(())
@@ -334,7 +372,10 @@ pub extern "C" fn netcore_server_config_set_workers(config: *mut netcore_server_
 
 /// Requires clients to send `token` as their first line (UDP: `TOKEN request`). One word.
 #[no_mangle]
-pub extern "C" fn netcore_server_config_set_token(config: *mut netcore_server_config, token: *const c_char) -> netcore_status {
+pub extern "C" fn netcore_server_config_set_token(
+    config: *mut netcore_server_config,
+    token: *const c_char,
+) -> netcore_status {
     ffi_boundary!({
         // SAFETY: checked by arg_str.
         let token = unsafe { arg_str(token, "token")? };
@@ -476,7 +517,10 @@ pub extern "C" fn netcore_server_port(
 
 /// A snapshot of the server's counters.
 #[no_mangle]
-pub extern "C" fn netcore_server_get_stats(server: *const netcore_server, out_stats: *mut netcore_server_stats) -> netcore_status {
+pub extern "C" fn netcore_server_get_stats(
+    server: *const netcore_server,
+    out_stats: *mut netcore_server_stats,
+) -> netcore_status {
     ffi_boundary!({
         let s = arg_ref(server, "server")?.server.stats();
         let out_stats = arg_out(out_stats, "out_stats")?;
@@ -506,7 +550,11 @@ pub extern "C" fn netcore_server_request_stop(server: *const netcore_server) -> 
 /// whether the server is stopping. With `netcore_server_stop` afterwards this is
 /// serve_forever.
 #[no_mangle]
-pub extern "C" fn netcore_server_wait(server: *const netcore_server, timeout_ms: i64, out_stopping: *mut bool) -> netcore_status {
+pub extern "C" fn netcore_server_wait(
+    server: *const netcore_server,
+    timeout_ms: i64,
+    out_stopping: *mut bool,
+) -> netcore_status {
     ffi_boundary!({
         let server = &arg_ref(server, "server")?.server;
         let out_stopping = arg_out(out_stopping, "out_stopping")?;

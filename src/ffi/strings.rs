@@ -64,10 +64,7 @@ pub extern "C" fn netcore_string_list_get(
     ffi_boundary!({
         let list = arg_ref(list, "list")?;
         let out_item = arg_out(out_item, "out_item")?;
-        let item = list
-            .items
-            .get(index)
-            .ok_or(FfiError::OutOfRange { index, len: list.items.len() })?;
+        let item = list.items.get(index).ok_or(FfiError::OutOfRange { index, len: list.items.len() })?;
         *out_item = item.as_ptr();
         Ok(())
     })

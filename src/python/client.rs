@@ -344,11 +344,7 @@ impl PyUrlResponse {
                 _ => Error::Os(e),
             })
         };
-        let result = if now {
-            gil::detach(py, run)
-        } else {
-            gil::run_interruptible(py, client::CHECK_SLICE, run)?
-        };
+        let result = if now { gil::detach(py, run) } else { gil::run_interruptible(py, client::CHECK_SLICE, run)? };
         result.map_err(|e| to_pyerr(py, e))
     }
 }
@@ -392,16 +388,20 @@ impl PyUrlResponse {
 
     /// readlines() -> list[bytes]
     fn readlines<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        let lines = self.with_body(py, |_| false, |b| {
-            let mut lines = Vec::new();
-            loop {
-                let mut line = Vec::new();
-                if b.read_until(b'\n', &mut line)? == 0 {
-                    return Ok(lines);
+        let lines = self.with_body(
+            py,
+            |_| false,
+            |b| {
+                let mut lines = Vec::new();
+                loop {
+                    let mut line = Vec::new();
+                    if b.read_until(b'\n', &mut line)? == 0 {
+                        return Ok(lines);
+                    }
+                    lines.push(line);
                 }
-                lines.push(line);
-            }
-        })?;
+            },
+        )?;
         Ok(lines.iter().map(|l| PyBytes::new(py, l)).collect())
     }
 
@@ -522,17 +522,21 @@ fn urlretrieve<'py>(
     // stops at its next chunk and removes its temporary file, so no file appears later.
     let cancelled = Arc::new(AtomicBool::new(false));
     let stop = Arc::clone(&cancelled);
-    let saved = obj.borrow().with_body(py, |_| false, move |b| {
-        let mut progress = |_| match stop.load(Relaxed) {
-            true => Err(Error::Failed("download cancelled".into())),
-            false => Ok(()),
-        };
-        url::save(b.get_mut(), &target, &mut progress).map_err(|e| match e {
-            Error::Os(e) => e,
-            Error::Timeout => std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
-            e => std::io::Error::other(e.to_string()),
-        })
-    });
+    let saved = obj.borrow().with_body(
+        py,
+        |_| false,
+        move |b| {
+            let mut progress = |_| match stop.load(Relaxed) {
+                true => Err(Error::Failed("download cancelled".into())),
+                false => Ok(()),
+            };
+            url::save(b.get_mut(), &target, &mut progress).map_err(|e| match e {
+                Error::Os(e) => e,
+                Error::Timeout => std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
+                e => std::io::Error::other(e.to_string()),
+            })
+        },
+    );
     if saved.is_err() {
         cancelled.store(true, Relaxed);
     }

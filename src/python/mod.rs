@@ -4,8 +4,8 @@ mod client;
 mod errors;
 mod gil;
 mod resolve;
-mod socket;
 mod server;
+mod socket;
 
 use pyo3::prelude::*;
 

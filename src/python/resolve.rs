@@ -56,9 +56,13 @@ fn getservbyname(py: Python<'_>, name: &str, proto: Option<&str>) -> PyResult<u1
 #[pyfunction]
 #[pyo3(signature = (port, proto = None))]
 fn getservbyport(py: Python<'_>, port: &Bound<'_, PyAny>, proto: Option<&str>) -> PyResult<String> {
-    let port: i64 = port
-        .extract()
-        .map_err(|e: PyErr| if e.is_instance_of::<PyOverflowError>(py) { PyOverflowError::new_err("getservbyport: port must be 0-65535.") } else { e })?;
+    let port: i64 = port.extract().map_err(|e: PyErr| {
+        if e.is_instance_of::<PyOverflowError>(py) {
+            PyOverflowError::new_err("getservbyport: port must be 0-65535.")
+        } else {
+            e
+        }
+    })?;
     gil::detach(py, || resolve::getservbyport(port, proto)).py_err(py)
 }
 
@@ -131,8 +135,9 @@ fn getaddrinfo<'py>(
     } else {
         return Err(PyOSError::new_err("Int or String expected"));
     };
-    let found = gil::detach(py, || resolve::getaddrinfo(host.as_deref(), port.as_deref(), family, r#type, proto, flags))
-        .py_err(py)?;
+    let found =
+        gil::detach(py, || resolve::getaddrinfo(host.as_deref(), port.as_deref(), family, r#type, proto, flags))
+            .py_err(py)?;
     found
         .into_iter()
         .map(|ai| Ok((ai.family, ai.socktype, ai.protocol, ai.canonname, sockaddr_tuple(py, &ai.addr)?)))
@@ -142,9 +147,8 @@ fn getaddrinfo<'py>(
 /// getnameinfo(sockaddr, flags) -> (host, port)
 #[pyfunction]
 fn getnameinfo(py: Python<'_>, sockaddr: &Bound<'_, PyAny>, flags: i32) -> PyResult<(String, String)> {
-    let tuple = sockaddr
-        .cast::<PyTuple>()
-        .map_err(|_| PyTypeError::new_err("getnameinfo() argument 1 must be a tuple"))?;
+    let tuple =
+        sockaddr.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("getnameinfo() argument 1 must be a tuple"))?;
     let illegal = || PyTypeError::new_err("getnameinfo(): illegal sockaddr argument");
     if !(2..=4).contains(&tuple.len()) {
         return Err(illegal());

@@ -37,12 +37,18 @@ impl PyRequest {
     /// The first word.
     #[getter]
     fn command<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, crate::server::Request { line: &self.line, peer: "", transport: crate::server::Transport::Tcp }.command())
+        PyBytes::new(
+            py,
+            crate::server::Request { line: &self.line, peer: "", transport: crate::server::Transport::Tcp }.command(),
+        )
     }
     /// Everything after the first word, without surrounding whitespace.
     #[getter]
     fn args<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, crate::server::Request { line: &self.line, peer: "", transport: crate::server::Transport::Tcp }.args())
+        PyBytes::new(
+            py,
+            crate::server::Request { line: &self.line, peer: "", transport: crate::server::Transport::Tcp }.args(),
+        )
     }
     /// The client: "IP:PORT", or "unix".
     #[getter]
@@ -151,7 +157,9 @@ impl Executor {
                     mark();
                     run_jobs(&queue);
                 })
-                .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start the Python handler threads: {e}")))?;
+                .map_err(|e| {
+                    pyo3::exceptions::PyOSError::new_err(format!("cannot start the Python handler threads: {e}"))
+                })?;
         }
         Ok(Arc::new(Executor { jobs }))
     }
@@ -231,10 +239,7 @@ fn to_response(v: &Bound<'_, PyAny>) -> PyResult<Response> {
     } else if v.is_instance_of::<pyo3::types::PyByteArray>() {
         Ok(Response::Reply(v.extract::<Vec<u8>>()?))
     } else {
-        Err(PyTypeError::new_err(format!(
-            "a handler must return str, bytes or None, not {}",
-            v.get_type().name()?
-        )))
+        Err(PyTypeError::new_err(format!("a handler must return str, bytes or None, not {}", v.get_type().name()?)))
     }
 }
 
@@ -245,7 +250,11 @@ fn log_failure(py: Python<'_>, name: &str, err: PyErr) {
         let logger = py.import("logging")?.call_method1("getLogger", ("netcore.server",))?;
         let exc_info = PyTuple::new(
             py,
-            [err.get_type(py).into_any(), err.value(py).clone().into_any(), err.traceback(py).map_or_else(|| py.None().into_bound(py), |t| t.into_any())],
+            [
+                err.get_type(py).into_any(),
+                err.value(py).clone().into_any(),
+                err.traceback(py).map_or_else(|| py.None().into_bound(py), |t| t.into_any()),
+            ],
         )?;
         let kwargs = PyDict::new(py);
         kwargs.set_item("exc_info", exc_info)?;
@@ -398,11 +407,7 @@ impl PyServerCore {
     /// [(kind, address)]: kind "tcp", "udp" or "unix"; address (host, port), IPv6 4-tuples, or
     /// a path. Port 0 shows the real port.
     fn addresses(&self, py: Python<'_>) -> PyResult<Vec<(String, Py<PyAny>)>> {
-        self.server()?
-            .local_addrs()
-            .iter()
-            .map(|a| Ok((a.kind().to_string(), address_obj(py, a)?)))
-            .collect()
+        self.server()?.local_addrs().iter().map(|a| Ok((a.kind().to_string(), address_obj(py, a)?))).collect()
     }
 
     /// The counters: connections_open, connections_total, requests, bytes_in, bytes_out,
@@ -464,7 +469,8 @@ impl PyServerCore {
     /// between them: Ctrl+C stops the server and raises KeyboardInterrupt.
     #[pyo3(signature = (poll_interval = 0.5, stop_timeout = 5.0))]
     fn serve_forever(&self, py: Python<'_>, poll_interval: f64, stop_timeout: f64) -> PyResult<()> {
-        let slice = seconds("poll_interval", poll_interval)?.clamp(Duration::from_millis(1), Duration::from_millis(100));
+        let slice =
+            seconds("poll_interval", poll_interval)?.clamp(Duration::from_millis(1), Duration::from_millis(100));
         let stop_timeout = seconds("stop_timeout", stop_timeout)?;
         let server = self.server()?.clone();
         loop {

@@ -205,7 +205,8 @@ fn host_arg(obj: &Bound<'_, PyAny>) -> PyResult<String> {
 /// A port as the `i` format takes it; out-of-int values are the port-range OverflowError.
 fn port_arg(obj: &Bound<'_, PyAny>, caller: &str) -> PyResult<i64> {
     let range = || PyOverflowError::new_err(format!("{caller}(): port must be 0-65535."));
-    let port: i64 = obj.extract().map_err(|e: PyErr| if e.is_instance_of::<PyOverflowError>(obj.py()) { range() } else { e })?;
+    let port: i64 =
+        obj.extract().map_err(|e: PyErr| if e.is_instance_of::<PyOverflowError>(obj.py()) { range() } else { e })?;
     if i32::try_from(port).is_err() {
         return Err(range());
     }
@@ -238,7 +239,9 @@ fn address_arg(family: i32, obj: &Bound<'_, PyAny>, caller: &str) -> PyResult<Ad
                 PyTypeError::new_err(format!("{caller}(): AF_INET6 address must be tuple, not {}", type_name(obj)))
             })?;
             if !(2..=4).contains(&t.len()) {
-                return Err(PyTypeError::new_err("AF_INET6 address must be a tuple (host, port[, flowinfo[, scopeid]])"));
+                return Err(PyTypeError::new_err(
+                    "AF_INET6 address must be a tuple (host, port[, flowinfo[, scopeid]])",
+                ));
             }
             let host = host_arg(&t.get_item(0)?)?;
             let port = port_arg(&t.get_item(1)?, caller)?;
@@ -270,7 +273,10 @@ fn sockname_obj(py: Python<'_>, name: SockName) -> PyResult<Py<PyAny>> {
             // SAFETY: decodes `bytes` with the filesystem encoding; returns a new reference
             // or NULL with an exception set.
             unsafe {
-                let p = ffi::PyUnicode_DecodeFSDefaultAndSize(bytes.as_ptr() as *const c_char, bytes.len() as ffi::Py_ssize_t);
+                let p = ffi::PyUnicode_DecodeFSDefaultAndSize(
+                    bytes.as_ptr() as *const c_char,
+                    bytes.len() as ffi::Py_ssize_t,
+                );
                 Bound::from_owned_ptr_or_err(py, p)?.unbind()
             }
         }
@@ -290,9 +296,13 @@ fn timeout_arg(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Optio
                 Some(o.extract::<f64>()?)
             } else {
                 // Ints (and __index__ objects); other types get the stdlib's TypeError.
-                let i: Bound<'_, PyInt> = o.call_method0("__index__").map_err(|_| {
-                    PyTypeError::new_err(format!("'{}' object cannot be interpreted as an integer", type_name(o)))
-                })?.cast_into().map_err(PyErr::from)?;
+                let i: Bound<'_, PyInt> = o
+                    .call_method0("__index__")
+                    .map_err(|_| {
+                        PyTypeError::new_err(format!("'{}' object cannot be interpreted as an integer", type_name(o)))
+                    })?
+                    .cast_into()
+                    .map_err(PyErr::from)?;
                 Some(i.extract::<f64>()?)
             }
         }
@@ -453,7 +463,13 @@ impl Drop for FreshBytes<'_> {
 impl PySocket {
     #[new]
     #[pyo3(signature = (family = -1, r#type = -1, proto = -1, fileno = None), text_signature = "(family=-1, type=-1, proto=-1, fileno=None)")]
-    fn py_new(py: Python<'_>, family: i32, r#type: i32, proto: i32, fileno: Option<&Bound<'_, PyAny>>) -> PyResult<PySocket> {
+    fn py_new(
+        py: Python<'_>,
+        family: i32,
+        r#type: i32,
+        proto: i32,
+        fileno: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PySocket> {
         let opt = |v: i32| (v != -1).then_some(v);
         let sock = match fileno {
             Some(f) if !f.is_none() => {
@@ -461,8 +477,12 @@ impl PySocket {
                 let fd = i32::try_from(fd).map_err(|_| PyOverflowError::new_err("fd is greater than maximum"))?;
                 Socket::from_fd(fd, opt(family), opt(r#type), opt(proto)).py_err(py)?
             }
-            _ => Socket::new(opt(family).unwrap_or(libc::AF_INET), opt(r#type).unwrap_or(libc::SOCK_STREAM), opt(proto).unwrap_or(0))
-                .py_err(py)?,
+            _ => Socket::new(
+                opt(family).unwrap_or(libc::AF_INET),
+                opt(r#type).unwrap_or(libc::SOCK_STREAM),
+                opt(proto).unwrap_or(0),
+            )
+            .py_err(py)?,
         };
         Ok(PySocket::wrap(sock))
     }
@@ -613,7 +633,13 @@ impl PySocket {
     }
 
     #[pyo3(signature = (buffer, nbytes = 0, flags = 0))]
-    fn recvfrom_into(&self, py: Python<'_>, buffer: &Bound<'_, PyAny>, nbytes: isize, flags: i32) -> PyResult<(usize, Py<PyAny>)> {
+    fn recvfrom_into(
+        &self,
+        py: Python<'_>,
+        buffer: &Bound<'_, PyAny>,
+        nbytes: isize,
+        flags: i32,
+    ) -> PyResult<(usize, Py<PyAny>)> {
         let mut buf = writable_buffer("recvfrom_into", buffer)?;
         if nbytes < 0 {
             return Err(PyValueError::new_err("negative buffersize in recvfrom_into"));
@@ -687,7 +713,14 @@ impl PySocket {
 
     /// setsockopt(level, option, value: int | buffer) / setsockopt(level, option, None, optlen)
     #[pyo3(signature = (level, optname, value, optlen = None))]
-    fn setsockopt(&self, py: Python<'_>, level: i32, optname: i32, value: &Bound<'_, PyAny>, optlen: Option<u32>) -> PyResult<()> {
+    fn setsockopt(
+        &self,
+        py: Python<'_>,
+        level: i32,
+        optname: i32,
+        value: &Bound<'_, PyAny>,
+        optlen: Option<u32>,
+    ) -> PyResult<()> {
         if let Some(len) = optlen {
             if !value.is_none() {
                 return Err(PyTypeError::new_err("setsockopt() takes value None when optlen is given"));
@@ -708,8 +741,12 @@ impl PySocket {
     fn getsockopt(&self, py: Python<'_>, level: i32, optname: i32, buflen: Option<i64>) -> PyResult<Py<PyAny>> {
         match buflen {
             // buflen 0 asks for an int, as in CPython.
-            None | Some(0) => Ok(self.inner.getsockopt_int(level, optname).py_err(py)?.into_pyobject(py)?.into_any().unbind()),
-            Some(n) => Ok(PyBytes::new(py, &self.inner.getsockopt_bytes(level, optname, n).py_err(py)?).into_any().unbind()),
+            None | Some(0) => {
+                Ok(self.inner.getsockopt_int(level, optname).py_err(py)?.into_pyobject(py)?.into_any().unbind())
+            }
+            Some(n) => {
+                Ok(PyBytes::new(py, &self.inner.getsockopt_bytes(level, optname, n).py_err(py)?).into_any().unbind())
+            }
         }
     }
 
@@ -754,7 +791,10 @@ impl PySocket {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         if !mode.chars().all(|c| matches!(c, 'r' | 'w' | 'b')) {
-            return Err(PyValueError::new_err(format!("invalid mode {} (only r, w, b allowed)", PyString::new(py, mode).repr()?)));
+            return Err(PyValueError::new_err(format!(
+                "invalid mode {} (only r, w, b allowed)",
+                PyString::new(py, mode).repr()?
+            )));
         }
         let writing = mode.contains('w');
         let reading = mode.contains('r') || !writing;
@@ -865,7 +905,8 @@ fn _create_connection(
     // The family is only known per attempt: keep the source as (host, port).
     let source = match source_address {
         Some(s) if s.is_truthy()? => {
-            let t = s.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("source_address must be a (host, port) tuple"))?;
+            let t =
+                s.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("source_address must be a (host, port) tuple"))?;
             if t.len() < 2 {
                 return Err(PyTypeError::new_err("source_address must be a (host, port) tuple"));
             }
@@ -874,7 +915,8 @@ fn _create_connection(
         _ => None,
     };
     let source = source.as_ref().map(|(h, p)| (h.as_str(), *p));
-    let result = blocking_multi(py, |intr| core::create_connection(host.as_deref(), port.as_deref(), timeout, source, intr))?;
+    let result =
+        blocking_multi(py, |intr| core::create_connection(host.as_deref(), port.as_deref(), timeout, source, intr))?;
     match result {
         Ok(sock) => Ok(PySocket::wrap(sock)),
         Err(mut errors) => {
@@ -948,7 +990,6 @@ fn create_server(
 
 /// Adds the socket class, functions and constants to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-
     m.add_class::<PySocket>()?;
     m.add_function(wrap_pyfunction!(socketpair, m)?)?;
     m.add_function(wrap_pyfunction!(fromfd, m)?)?;

@@ -87,11 +87,9 @@ pub fn getfqdn(name: &str, timeout: Duration) -> Result<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     let query = name.clone();
     // The look-up runs on its own thread so a hung resolver cannot hold the caller.
-    let spawned = std::thread::Builder::new()
-        .name("netcore-getfqdn".into())
-        .spawn(move || {
-            let _ = tx.send(gethostbyaddr(&query));
-        });
+    let spawned = std::thread::Builder::new().name("netcore-getfqdn".into()).spawn(move || {
+        let _ = tx.send(gethostbyaddr(&query));
+    });
     if spawned.is_err() {
         return Ok(name);
     }
@@ -99,9 +97,7 @@ pub fn getfqdn(name: &str, timeout: Duration) -> Result<String> {
         Ok(Ok(entry)) => entry,
         _ => return Ok(name),
     };
-    let dotted = std::iter::once(&entry.name)
-        .chain(entry.aliases.iter())
-        .find(|n| n.contains('.'));
+    let dotted = std::iter::once(&entry.name).chain(entry.aliases.iter()).find(|n| n.contains('.'));
     Ok(dotted.cloned().unwrap_or(entry.name))
 }
 
@@ -144,10 +140,8 @@ pub fn getnameinfo(addr: &NameInfoAddr, flags: i32) -> Result<(String, String)> 
     if found.len() > 1 {
         return Err(Error::Failed("sockaddr resolved to multiple addresses".into()));
     }
-    let mut target = found
-        .first()
-        .map(|ai| ai.addr)
-        .ok_or_else(|| Error::Failed("sockaddr resolved to no address".into()))?;
+    let mut target =
+        found.first().map(|ai| ai.addr).ok_or_else(|| Error::Failed("sockaddr resolved to no address".into()))?;
     match &mut target {
         SocketAddr::V4(_) if addr.flowinfo.is_some() => {
             return Err(Error::Failed("IPv4 sockaddr must be 2 tuple".into()));

@@ -58,17 +58,14 @@ impl ServicesDb {
 
     /// The first entry whose name or alias is `name` and, when given, whose protocol is `proto`.
     pub fn by_name(&self, name: &str, proto: Option<&str>) -> Option<&ServiceEntry> {
-        self.entries.iter().find(|e| {
-            (e.name == name || e.aliases.iter().any(|a| a == name))
-                && proto.is_none_or(|p| e.proto == p)
-        })
+        self.entries
+            .iter()
+            .find(|e| (e.name == name || e.aliases.iter().any(|a| a == name)) && proto.is_none_or(|p| e.proto == p))
     }
 
     /// The first entry for `port` and, when given, protocol `proto`.
     pub fn by_port(&self, port: u16, proto: Option<&str>) -> Option<&ServiceEntry> {
-        self.entries
-            .iter()
-            .find(|e| e.port == port && proto.is_none_or(|p| e.proto == p))
+        self.entries.iter().find(|e| e.port == port && proto.is_none_or(|p| e.proto == p))
     }
 }
 
@@ -100,22 +97,15 @@ fn check_text(what: &str, value: &str) -> Result<()> {
 pub fn getservbyname(name: &str, proto: Option<&str>) -> Result<u16> {
     check_text("getservbyname", name)?;
     proto.map_or(Ok(()), |p| check_text("getservbyname", p))?;
-    ServicesDb::system()
-        .by_name(name, proto)
-        .map(|e| e.port)
-        .ok_or(Error::ServiceNotFound)
+    ServicesDb::system().by_name(name, proto).map(|e| e.port).ok_or(Error::ServiceNotFound)
 }
 
 /// Python's `socket.getservbyport(port, proto)`: the name of the service on a port.
 /// `port` is wide so that out-of-range values get Python's OverflowError rather than wrapping.
 pub fn getservbyport(port: i64, proto: Option<&str>) -> Result<String> {
-    let port = u16::try_from(port)
-        .map_err(|_| Error::Overflow("getservbyport: port must be 0-65535.".into()))?;
+    let port = u16::try_from(port).map_err(|_| Error::Overflow("getservbyport: port must be 0-65535.".into()))?;
     proto.map_or(Ok(()), |p| check_text("getservbyport", p))?;
-    ServicesDb::system()
-        .by_port(port, proto)
-        .map(|e| e.name.clone())
-        .ok_or(Error::PortNotFound)
+    ServicesDb::system().by_port(port, proto).map(|e| e.name.clone()).ok_or(Error::PortNotFound)
 }
 
 #[cfg(test)]
@@ -149,14 +139,8 @@ mod tests {
 
     #[test]
     fn errors_read_like_python() {
-        assert_eq!(
-            getservbyname("no-such-service", Some("tcp")).unwrap_err().to_string(),
-            "service/proto not found"
-        );
-        assert_eq!(
-            getservbyport(70000, None).unwrap_err().to_string(),
-            "getservbyport: port must be 0-65535."
-        );
+        assert_eq!(getservbyname("no-such-service", Some("tcp")).unwrap_err().to_string(), "service/proto not found");
+        assert_eq!(getservbyport(70000, None).unwrap_err().to_string(), "getservbyport: port must be 0-65535.");
         assert!(matches!(getservbyport(-1, None), Err(Error::Overflow(_))));
         assert!(matches!(getservbyname("ht\0tp", None), Err(Error::InvalidArgument(_))));
     }

@@ -187,11 +187,7 @@ pub fn getnameinfo(addr: &SocketAddr, flags: i32) -> Result<(String, String)> {
 /// # Safety
 /// `h` must point to a valid hostent whose storage is still alive.
 unsafe fn hostent_to_entry(h: &libc::hostent) -> HostEntry {
-    let name = if h.h_name.is_null() {
-        String::new()
-    } else {
-        CStr::from_ptr(h.h_name).to_string_lossy().into_owned()
-    };
+    let name = if h.h_name.is_null() { String::new() } else { CStr::from_ptr(h.h_name).to_string_lossy().into_owned() };
     let mut aliases = Vec::new();
     let mut p = h.h_aliases;
     while !p.is_null() && !(*p).is_null() {
@@ -262,16 +258,7 @@ pub fn gethostbyaddr_r_ex(ip: std::net::IpAddr) -> Result<HostEntry> {
     with_hostent(|ret, buf, len, result, h_err| {
         // SAFETY: `bytes` holds an address of the stated family and length.
         unsafe {
-            gethostbyaddr_r(
-                bytes.as_ptr().cast(),
-                bytes.len() as libc::socklen_t,
-                family,
-                ret,
-                buf,
-                len,
-                result,
-                h_err,
-            )
+            gethostbyaddr_r(bytes.as_ptr().cast(), bytes.len() as libc::socklen_t, family, ret, buf, len, result, h_err)
         }
     })
 }

@@ -27,7 +27,9 @@ impl FromStr for Framing {
         match s {
             "line" => Ok(Framing::Line),
             "message" => Ok(Framing::Message),
-            other => Err(Error::InvalidArgument(format!("unknown framing {other:?} (expected \"line\" or \"message\")"))),
+            other => {
+                Err(Error::InvalidArgument(format!("unknown framing {other:?} (expected \"line\" or \"message\")")))
+            }
         }
     }
 }
@@ -102,9 +104,7 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr> {
             return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
         }
     }
-    Err(Error::InvalidArgument(format!(
-        "invalid listen address {text:?} (expected HOST:PORT, [IPV6]:PORT or PORT)"
-    )))
+    Err(Error::InvalidArgument(format!("invalid listen address {text:?} (expected HOST:PORT, [IPV6]:PORT or PORT)")))
 }
 
 /// Resource limits. Every one is enforced per server (connections) or per connection.
@@ -164,7 +164,10 @@ impl std::fmt::Debug for ServerConfig {
             .field("root", &self.root)
             .field("limits", &self.limits)
             .field("token", &self.token.as_ref().map(|_| "<set>"))
-            .field("commands", &self.commands.keys().map(|k| String::from_utf8_lossy(k).into_owned()).collect::<Vec<_>>())
+            .field(
+                "commands",
+                &self.commands.keys().map(|k| String::from_utf8_lossy(k).into_owned()).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }

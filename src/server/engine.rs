@@ -138,7 +138,10 @@ pub struct Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("service", &self.inner.dispatcher.service.name()).field("addrs", &self.addrs).finish()
+        f.debug_struct("Server")
+            .field("service", &self.inner.dispatcher.service.name())
+            .field("addrs", &self.addrs)
+            .finish()
     }
 }
 
@@ -239,7 +242,12 @@ impl Server {
         let (shutdown, _) = watch::channel(false);
         let inner = Arc::new(Inner {
             id,
-            dispatcher: Dispatcher::new(config.service.clone(), root, config.commands.clone(), config.default_handler.clone()),
+            dispatcher: Dispatcher::new(
+                config.service.clone(),
+                root,
+                config.commands.clone(),
+                config.default_handler.clone(),
+            ),
             framing: config.framing,
             max_line: config.limits.max_line,
             max_output: config.limits.max_output,
@@ -948,7 +956,12 @@ impl<S: Stream> Connection<S> {
 /// (idle clients cost no input memory). A read that does not fill the buffer tells tokio the
 /// socket is drained, so the next wait needs no extra read that would only fail with
 /// `WouldBlock` (one system call per batch of requests fewer than `try_read` in a loop).
-fn poll_read_input<S: Stream>(stream: &mut S, input: &mut Vec<u8>, room: usize, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+fn poll_read_input<S: Stream>(
+    stream: &mut S,
+    input: &mut Vec<u8>,
+    room: usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
     // The scratch buffer is the worker thread's (the read never waits), so it is not zeroed
     // for every read: a 16 KiB memset per read cost ~3% of the CPU.
     SCRATCH.with(|chunk| {

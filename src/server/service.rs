@@ -133,7 +133,13 @@ impl Dispatcher {
         default_handler: Option<Arc<dyn Handler>>,
     ) -> Self {
         let has_commands = AtomicBool::new(!commands.is_empty());
-        Dispatcher { service, root, commands: RwLock::new(commands), has_commands, default_handler: RwLock::new(default_handler) }
+        Dispatcher {
+            service,
+            root,
+            commands: RwLock::new(commands),
+            has_commands,
+            default_handler: RwLock::new(default_handler),
+        }
     }
 
     pub fn add_command(&self, name: &[u8], handler: Arc<dyn Handler>) {
@@ -242,7 +248,9 @@ impl Dispatcher {
     fn list(&self, arg: &str) -> Result<Vec<String>, String> {
         let root = match &self.root {
             Some(r) => r.clone(),
-            None => std::env::current_dir().and_then(|d| d.canonicalize()).map_err(|e| format!("no root directory: {e}"))?,
+            None => {
+                std::env::current_dir().and_then(|d| d.canonicalize()).map_err(|e| format!("no root directory: {e}"))?
+            }
         };
         list_confined(&root, arg)
     }
@@ -506,7 +514,10 @@ mod tests {
         assert_eq!(answer(&d, &udp).1, b"Hello, client1");
 
         let mut cmds: HashMap<Vec<u8>, Arc<dyn Handler>> = HashMap::new();
-        cmds.insert(b"len".to_vec(), Arc::new(|r: &Request<'_>| Response::Reply(r.args().len().to_string().into_bytes())));
+        cmds.insert(
+            b"len".to_vec(),
+            Arc::new(|r: &Request<'_>| Response::Reply(r.args().len().to_string().into_bytes())),
+        );
         cmds.insert(b"boom".to_vec(), Arc::new(|_: &Request<'_>| -> Response { panic!("handler bug") }));
         let d = Dispatcher::new(Service::Custom, None, cmds, None);
         assert_eq!(reply(&d, b"len \xff\x00\x01"), b"3");

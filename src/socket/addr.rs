@@ -147,7 +147,12 @@ pub fn ipv6_text(ip: &Ipv6Addr) -> String {
     let octets = ip.octets();
     // SAFETY: the source is 16 bytes, the buffer is larger than INET6_ADDRSTRLEN.
     let p = unsafe {
-        inet_ntop(libc::AF_INET6, octets.as_ptr() as *const libc::c_void, buf.as_mut_ptr(), buf.len() as libc::socklen_t)
+        inet_ntop(
+            libc::AF_INET6,
+            octets.as_ptr() as *const libc::c_void,
+            buf.as_mut_ptr(),
+            buf.len() as libc::socklen_t,
+        )
     };
     if p.is_null() {
         return ip.to_string();
@@ -161,7 +166,12 @@ pub fn ipv6_text(ip: &Ipv6Addr) -> String {
 /// cbindgen:ignore
 extern "C" {
     // Not bound by the libc crate; POSIX, in every C library.
-    fn inet_ntop(af: libc::c_int, src: *const libc::c_void, dst: *mut libc::c_char, size: libc::socklen_t) -> *const libc::c_char;
+    fn inet_ntop(
+        af: libc::c_int,
+        src: *const libc::c_void,
+        dst: *mut libc::c_char,
+        size: libc::socklen_t,
+    ) -> *const libc::c_char;
 }
 
 #[cfg(test)]
@@ -182,7 +192,10 @@ mod tests {
     #[test]
     fn inet6_and_flowinfo() {
         let a = Address::Inet6 { host: "::1".into(), port: 5, flowinfo: 0, scope_id: 0 };
-        assert_eq!(sockname(&resolve(libc::AF_INET6, &a, "bind").unwrap()), SockName::Inet6(Ipv6Addr::LOCALHOST, 5, 0, 0));
+        assert_eq!(
+            sockname(&resolve(libc::AF_INET6, &a, "bind").unwrap()),
+            SockName::Inet6(Ipv6Addr::LOCALHOST, 5, 0, 0)
+        );
         let big = Address::Inet6 { host: "::1".into(), port: 5, flowinfo: 0x100000, scope_id: 0 };
         assert!(matches!(resolve(libc::AF_INET6, &big, "bind"), Err(Error::Overflow(_))));
         assert_eq!(ipv6_text(&"::ffff:1.2.3.4".parse().unwrap()), "::ffff:1.2.3.4");

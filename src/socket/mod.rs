@@ -25,8 +25,8 @@ use std::time::Duration;
 use socket2::SockAddr;
 
 pub use addr::{Address, SockName};
-pub use wait::{Interrupt, Mode};
 use wait::{sock_call, Call};
+pub use wait::{Interrupt, Mode};
 
 use crate::error::{Error, Result};
 
@@ -112,7 +112,9 @@ fn getsockopt_int(fd: RawFd, level: i32, name: i32) -> io::Result<i32> {
 }
 
 /// Storage for an address the kernel writes (accept, recvfrom, getsockname).
-fn with_sockaddr<T>(f: impl FnOnce(*mut libc::sockaddr, *mut libc::socklen_t) -> io::Result<T>) -> io::Result<(T, SockAddr)> {
+fn with_sockaddr<T>(
+    f: impl FnOnce(*mut libc::sockaddr, *mut libc::socklen_t) -> io::Result<T>,
+) -> io::Result<(T, SockAddr)> {
     // SAFETY: try_init hands f a zeroed sockaddr_storage and its length.
     unsafe { SockAddr::try_init(|storage, len| f(storage as *mut libc::sockaddr, len)) }
 }

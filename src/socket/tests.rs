@@ -135,7 +135,10 @@ extern "C" fn ignore_signal(_: libc::c_int) {}
 
 /// Sends SIGUSR1 (with a handler installed without SA_RESTART, as Python installs its own) to
 /// `thread` every 20 ms until `stop` is set, so its blocking system call ends with EINTR.
-fn interrupt_repeatedly(thread: libc::pthread_t, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> thread::JoinHandle<()> {
+fn interrupt_repeatedly(
+    thread: libc::pthread_t,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> thread::JoinHandle<()> {
     // SAFETY: a plain handler that does nothing; sigaction with a zeroed, then filled struct.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
@@ -201,8 +204,14 @@ fn eintr_keeps_the_deadline() {
 fn create_connection_tries_addresses() {
     let server = listener();
     let port = port_of(&server).to_string();
-    let c = create_connection(Some("127.0.0.1"), Some(&port), ConnectTimeout::Set(Some(Duration::from_secs(5))), None, &mut Interrupt::none())
-        .unwrap();
+    let c = create_connection(
+        Some("127.0.0.1"),
+        Some(&port),
+        ConnectTimeout::Set(Some(Duration::from_secs(5))),
+        None,
+        &mut Interrupt::none(),
+    )
+    .unwrap();
     assert_eq!(c.gettimeout(), Some(Duration::from_secs(5)));
     drop(server);
     let errs = create_connection(Some("127.0.0.1"), Some(&port), ConnectTimeout::Default, None, &mut Interrupt::none())
