@@ -1,0 +1,79 @@
+//! Python face of `crate::socket`: the `netcore.socket` class and the module functions.
+//! Conversion only: Python arguments to core values and back, core errors to the stdlib's
+//! exceptions. Every blocking call runs with the GIL released; on the main thread a signal
+//! interrupts it (EINTR) and its handlers run, so Ctrl+C interrupts it promptly.
+//!
+//! - `buffer`: the buffer protocol (arguments to send from, receive into) and fresh bytes.
+//! - `convert`: arguments (hosts, ports, addresses, timeouts) to core values, and back.
+//! - `class`: the `netcore.socket` class.
+//! - `functions`: the module-level functions.
+//! - `constants`: the module's integer constants.
+
+mod buffer;
+mod class;
+mod constants;
+mod convert;
+mod functions;
+
+use pyo3::prelude::*;
+
+use super::errors::IntoPyResult;
+use super::gil;
+use crate::error::Error;
+use crate::socket::Interrupt;
+
+pub use class::PySocket;
+
+/// Runs a blocking core call with the GIL released. On the main thread the call gets a hook
+/// that runs Python's signal handlers after EINTR (a signal such as Ctrl+C ends the system
+/// call, as in CPython, which also costs no extra system call per operation); an exception
+/// from a handler (KeyboardInterrupt) ends the call and is raised.
+fn blocking<T, F>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    F: for<'a, 'b> FnOnce(&'a mut Interrupt<'b>) -> crate::Result<T> + Send,
+    T: Send,
+{
+    if !gil::on_main_thread() {
+        return gil::detach(py, || f(&mut Interrupt::none())).py_err(py);
+    }
+    // A signal that arrived just before the call would otherwise wait for the call to end.
+    py.check_signals()?;
+    let mut pending: Option<PyErr> = None;
+    let result = {
+        let pending = &mut pending;
+        gil::detach(py, move || {
+            let mut check = move || -> crate::Result<()> {
+                // Once a handler has raised, the call is over: every later check fails too, so
+                // no loop in the core can carry on past the exception.
+                if pending.is_some() {
+                    return Err(Error::from_errno(libc::EINTR));
+                }
+                gil::check_signals().map_err(|e| {
+                    *pending = Some(e);
+                    Error::from_errno(libc::EINTR)
+                })
+            };
+            f(&mut Interrupt::new(&mut check))
+        })
+    };
+    match pending {
+        Some(e) => Err(e),
+        None => result.py_err(py),
+    }
+}
+
+/// Like `blocking`, for a core call whose result carries several errors.
+fn blocking_multi<T, F>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    F: for<'a, 'b> FnOnce(&'a mut Interrupt<'b>) -> T + Send,
+    T: Send,
+{
+    blocking(py, |intr| Ok(f(intr)))
+}
+
+/// Adds the socket class, functions and constants to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PySocket>()?;
+    functions::register(m)?;
+    constants::register(m)
+}
