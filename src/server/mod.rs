@@ -14,8 +14,11 @@
 //! # Ok::<(), netcore::Error>(())
 //! ```
 
+pub mod activation;
 mod config;
 mod engine;
+pub(crate) mod metrics;
+pub mod proxy;
 mod service;
 mod unix;
 

@@ -269,6 +269,8 @@ impl Server {
             bytes_out: get(&c.bytes_out),
             errors: get(&c.errors),
             rejected: get(&c.rejected),
+            handshakes: get(&c.handshakes),
+            handshake_failures: get(&c.handshake_failures),
         }
     }
 

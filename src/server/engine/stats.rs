@@ -16,6 +16,10 @@ pub struct Stats {
     pub errors: u64,
     /// Clients turned away: over max_connections, wrong token, HTTP-looking requests.
     pub rejected: u64,
+    /// Connection handshakes completed: PROXY protocol headers accepted (and TLS, where used).
+    pub handshakes: u64,
+    /// Connections refused during a handshake: no valid PROXY header in time.
+    pub handshake_failures: u64,
 }
 
 #[derive(Default)]
@@ -27,6 +31,8 @@ pub(super) struct Counters {
     pub(super) bytes_out: AtomicU64,
     pub(super) errors: AtomicU64,
     pub(super) rejected: AtomicU64,
+    pub(super) handshakes: AtomicU64,
+    pub(super) handshake_failures: AtomicU64,
 }
 
 pub(super) fn add(c: &AtomicU64, n: u64) {
