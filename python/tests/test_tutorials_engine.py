@@ -52,7 +52,7 @@ def test_seed000_engine_command_server(client_flavour):
     # The engine's ls: a JSON array of the served root (the server's directory), never outside.
     assert replies["ls examples"] == json.dumps(sorted(os.listdir(ROOT / "examples")))
     assert replies["ls /etc"] == "error: absolute paths are not allowed: /etc"
-    assert replies["help"] == "commands: date, os, ls [PATH], help, quit, exit"
+    assert replies["help"] == "commands: date, os, ls [PATH], help, quit, exit, ping, stats"
     assert re.fullmatch(r"\[.*\] date", joined.strip(">\n"))
     assert lines == ["waiting for connection...", f"stopped after {len(requests) + 1} connections"]
 

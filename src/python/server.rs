@@ -379,6 +379,7 @@ impl PyServerCore {
             max_line,
             idle_timeout: idle_timeout.map(|t| seconds("idle_timeout", t)).transpose()?,
             max_output,
+            ..Limits::default()
         };
         if let Some(t) = token {
             config = config.token(t);

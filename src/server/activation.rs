@@ -137,10 +137,7 @@ mod tests {
         assert_eq!(passed_fds(None, None, None, 7).unwrap(), None);
         assert_eq!(passed_fds(Some("8"), Some("2"), None, 7).unwrap(), None, "another process's sockets");
         let fds = passed_fds(Some("7"), Some("2"), Some("web:"), 7).unwrap().unwrap();
-        assert_eq!(
-            fds,
-            vec![PassedFd { fd: 3, name: Some("web".into()) }, PassedFd { fd: 4, name: None }]
-        );
+        assert_eq!(fds, vec![PassedFd { fd: 3, name: Some("web".into()) }, PassedFd { fd: 4, name: None }]);
         assert!(passed_fds(Some("x"), Some("1"), None, 7).is_err());
         assert!(passed_fds(Some("7"), Some("-1"), None, 7).is_err());
         assert!(passed_fds(Some("7"), Some("2"), Some("one"), 7).unwrap_err().to_string().contains("1 names for 2"));

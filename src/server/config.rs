@@ -88,6 +88,33 @@ pub enum Listen {
     Tcp(SocketAddr),
     Udp(SocketAddr),
     Unix(PathBuf),
+    /// A socket bound by someone else (systemd socket activation, a parent process): a
+    /// listening TCP or Unix stream socket, or a UDP socket. The server owns and closes the
+    /// descriptor once started.
+    Fd(std::os::fd::RawFd),
+}
+
+/// Which stream listeners expect a PROXY protocol header (v1 or v2) from a load balancer
+/// before the client's bytes. Off by default: a header on a listener without it is an
+/// ordinary (rejected) request, so clients cannot claim another address.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum ProxyProtocol {
+    #[default]
+    Off,
+    /// Every TCP and Unix stream listener (passed descriptors included).
+    All,
+    /// Only these configured listeners (compared with the values in `listen`).
+    Only(Vec<Listen>),
+}
+
+impl ProxyProtocol {
+    pub(crate) fn expects_header(&self, listen: &Listen) -> bool {
+        match self {
+            ProxyProtocol::Off => false,
+            ProxyProtocol::All => !matches!(listen, Listen::Udp(_)),
+            ProxyProtocol::Only(list) => list.contains(listen),
+        }
+    }
 }
 
 /// Parses a listen address: `HOST:PORT` with an IPv4 literal, `[IPv6]:PORT`, `localhost:PORT`,
@@ -122,6 +149,9 @@ pub struct Limits {
     /// Replies buffered per connection before the server waits for the client to read. A client
     /// that never reads stalls only its own connection (until `idle_timeout`). Default 256 KiB.
     pub max_output: usize,
+    /// How long a new connection has to complete its handshake (the PROXY protocol header)
+    /// before it is refused. Default 10 s.
+    pub handshake_timeout: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -131,6 +161,7 @@ impl Default for Limits {
             max_line: 64 * 1024,
             idle_timeout: Some(Duration::from_secs(300)),
             max_output: 256 * 1024,
+            handshake_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -151,6 +182,13 @@ pub struct ServerConfig {
     pub dual_stack: bool,
     /// Worker threads of the engine (default: one per core).
     pub workers: Option<usize>,
+    /// SO_REUSEPORT on TCP and UDP listeners: several processes bind the same address and
+    /// the kernel spreads new connections across them. Default false.
+    pub reuse_port: bool,
+    /// Listeners that expect a PROXY protocol header first. Default off.
+    pub proxy_protocol: ProxyProtocol,
+    /// Where to serve the Prometheus metrics (`GET /metrics`). Default none.
+    pub metrics: Option<SocketAddr>,
     pub(crate) commands: HashMap<Vec<u8>, Arc<dyn Handler>>,
     pub(crate) default_handler: Option<Arc<dyn Handler>>,
 }
@@ -185,6 +223,9 @@ impl ServerConfig {
             token: None,
             dual_stack: true,
             workers: None,
+            reuse_port: false,
+            proxy_protocol: ProxyProtocol::Off,
+            metrics: None,
             commands: HashMap::new(),
             default_handler: None,
         }
@@ -212,6 +253,30 @@ impl ServerConfig {
     }
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+    /// Serves a socket someone else bound (see `Listen::Fd`).
+    pub fn fd(mut self, fd: std::os::fd::RawFd) -> Self {
+        self.listen.push(Listen::Fd(fd));
+        self
+    }
+    /// Serves the sockets systemd passed (`LISTEN_FDS`, `LISTEN_PID`), if any, and tells how
+    /// many. Reads the variables once and removes them.
+    pub fn systemd_sockets(&mut self) -> Result<usize> {
+        let passed = super::activation::take_passed_fds()?.unwrap_or_default();
+        self.listen.extend(passed.iter().map(|p| Listen::Fd(p.fd)));
+        Ok(passed.len())
+    }
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+    pub fn proxy_protocol(mut self, which: ProxyProtocol) -> Self {
+        self.proxy_protocol = which;
+        self
+    }
+    pub fn metrics(mut self, addr: SocketAddr) -> Self {
+        self.metrics = Some(addr);
         self
     }
     pub fn token(mut self, token: impl Into<Vec<u8>>) -> Self {
@@ -244,6 +309,17 @@ impl ServerConfig {
         at_least_one("max_output", l.max_output)?;
         if l.idle_timeout == Some(Duration::ZERO) {
             return Err(Error::InvalidArgument("idle_timeout must be positive (or none)".into()));
+        }
+        if l.handshake_timeout == Some(Duration::ZERO) {
+            return Err(Error::InvalidArgument("handshake_timeout must be positive (or none)".into()));
+        }
+        if let ProxyProtocol::Only(list) = &self.proxy_protocol {
+            if let Some(l) = list.iter().find(|l| !self.listen.contains(l)) {
+                return Err(Error::InvalidArgument(format!("PROXY protocol on {l:?}, which is not a listener")));
+            }
+            if let Some(l) = list.iter().find(|l| matches!(l, Listen::Udp(_))) {
+                return Err(Error::InvalidArgument(format!("PROXY protocol is for stream listeners, not {l:?}")));
+            }
         }
         if let Some(t) = &self.token {
             if t.is_empty() || t.iter().any(|b| b.is_ascii_whitespace() || *b == 0) {

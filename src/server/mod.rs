@@ -23,6 +23,6 @@ mod service;
 mod unix;
 
 pub(crate) use config::{at_least_one, check_command_name};
-pub use config::{parse_addr, Framing, Limits, Listen, ServerConfig, Service, DEFAULT_BANNER};
+pub use config::{parse_addr, Framing, Limits, Listen, ProxyProtocol, ServerConfig, Service, DEFAULT_BANNER};
 pub use engine::{BoundAddr, Server, Stats};
 pub use service::{Handler, Request, Response, Transport};

@@ -107,7 +107,15 @@ pub(crate) struct Dispatcher {
     /// request skips the lock and the hash look-up.
     has_commands: AtomicBool,
     default_handler: RwLock<Option<Arc<dyn Handler>>>,
+    /// The `stats` command's reply, from the engine's counters (set once the engine exists).
+    stats_source: std::sync::OnceLock<StatsSource>,
 }
+
+/// Makes the `stats` reply; `None` once the server is gone.
+pub(crate) type StatsSource = Box<dyn Fn() -> Option<String> + Send + Sync>;
+
+/// The command service's built-in commands.
+const BUILTINS: &[&[u8]] = &[b"date", b"os", b"ls", b"help", b"quit", b"exit", b"ping", b"stats"];
 
 /// What the engine does after a request whose reply, if any, the dispatcher has appended to
 /// the connection's output as raw bytes (the engine then frames it: `Connection::seal_reply`).
@@ -139,7 +147,18 @@ impl Dispatcher {
             commands: RwLock::new(commands),
             has_commands,
             default_handler: RwLock::new(default_handler),
+            stats_source: std::sync::OnceLock::new(),
         }
+    }
+
+    pub fn set_stats_source(&self, source: StatsSource) {
+        let _ = self.stats_source.set(source);
+    }
+
+    /// Whether `name` is a command of this server (built-in or user's): the per-command
+    /// counts name only those, so random words cannot grow them.
+    pub fn is_command(&self, name: &[u8]) -> bool {
+        (self.service == Service::Command && BUILTINS.contains(&name)) || self.user_command(name).is_some()
     }
 
     pub fn add_command(&self, name: &[u8], handler: Arc<dyn Handler>) {
@@ -205,7 +224,7 @@ impl Dispatcher {
 
     /// Answers the built-in command `name`; `None` if there is none of that name.
     fn builtin(&self, name: &[u8], args: &[u8], out: &mut Vec<u8>) -> Option<Outcome> {
-        if !matches!(name, b"date" | b"os" | b"ls" | b"help" | b"quit" | b"exit") {
+        if !BUILTINS.contains(&name) {
             return None;
         }
         if let Some(problem) = text_problem(args) {
@@ -217,6 +236,12 @@ impl Dispatcher {
                 Outcome::REPLY
             }
             b"os" => reply(out, &[b"[posix]"]),
+            // The health check of load balancers (HAProxy's `tcp-check send ping`).
+            b"ping" => reply(out, &[b"pong"]),
+            b"stats" => match self.stats_source.get().and_then(|source| source()) {
+                Some(line) => reply(out, &[line.as_bytes()]),
+                None => error_reply(out, format_args!("stats are not available")),
+            },
             b"ls" => {
                 // Checked above: the arguments are UTF-8 without NUL.
                 let arg = std::str::from_utf8(args).unwrap_or_default();
@@ -234,7 +259,7 @@ impl Dispatcher {
                     .map(|k| String::from_utf8_lossy(k).into_owned())
                     .collect();
                 user.sort();
-                out.extend_from_slice(b"commands: date, os, ls [PATH], help, quit, exit");
+                out.extend_from_slice(b"commands: date, os, ls [PATH], help, quit, exit, ping, stats");
                 for u in user {
                     out.extend_from_slice(b", ");
                     out.extend_from_slice(u.as_bytes());
@@ -481,6 +506,11 @@ mod tests {
         std::fs::write(dir.path().join("a/x\"y"), "").unwrap();
         let d = Dispatcher::new(Service::Command, Some(dir.path().canonicalize().unwrap()), HashMap::new(), None);
         assert_eq!(reply(&d, b"os"), b"[posix]");
+        assert_eq!(reply(&d, b"ping"), b"pong");
+        assert_eq!(reply(&d, b"stats"), b"error: stats are not available");
+        d.set_stats_source(Box::new(|| Some("requests=1".into())));
+        assert_eq!(reply(&d, b"stats"), b"requests=1");
+        assert!(d.is_command(b"ping") && !d.is_command(b"hello"));
         assert_eq!(reply(&d, b"ls"), br#"["a", "b.txt"]"#);
         assert_eq!(reply(&d, b"ls a"), br#"["x\"y"]"#);
         assert_eq!(reply(&d, b"hello"), b"welcome");

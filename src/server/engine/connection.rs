@@ -13,8 +13,13 @@ use tokio::net::{TcpStream, UnixStream};
 use super::scan::{constant_time_eq, find_newline, has_line_break, strip_line_ending};
 use super::stats::add;
 use super::ServerState;
-use crate::server::config::Framing;
-use crate::server::service::{looks_like_http, Dispatched, Outcome, Request, Transport};
+use crate::server::config::{Framing, Service};
+use crate::server::metrics::{CommandTally, OTHER};
+use crate::server::service::{looks_like_http, split_command, Dispatched, Outcome, Request, Transport};
+
+/// Stopping, a connection closes once it has answered all it read and nothing new came for
+/// this long: a request already on its way (a load balancer forwarding it) is still answered.
+const DRAIN_QUIET: Duration = Duration::from_millis(100);
 
 /// What the connection loop needs from TCP and Unix streams.
 pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
@@ -77,12 +82,24 @@ pub(super) struct Connection<S> {
     /// Requests answered since the last flush, added to the shared counter once per flush
     /// (one atomic per batch instead of one per request).
     uncounted: u64,
+    /// Requests per command since the last flush, added to the shared counts with it.
+    tally: CommandTally,
 }
 
 impl<S: Stream> Connection<S> {
     pub(super) fn new(inner: Arc<ServerState>, stream: S, peer: String, transport: Transport) -> Self {
         let authed = inner.token.is_none();
-        Connection { inner, stream, peer, transport, input: Vec::new(), output: Vec::new(), authed, uncounted: 0 }
+        Connection {
+            inner,
+            stream,
+            peer,
+            transport,
+            input: Vec::new(),
+            output: Vec::new(),
+            authed,
+            uncounted: 0,
+            tally: CommandTally::default(),
+        }
     }
 
     pub(super) async fn run(mut self) {
@@ -143,6 +160,7 @@ impl<S: Stream> Connection<S> {
         tokio::pin!(idle_timer);
         let mut last_activity = tokio::time::Instant::now();
         let mut scanned = 0;
+        let mut draining = false;
         loop {
             let room = match self.inner.framing {
                 Framing::Line => (self.inner.max_line + 2).saturating_sub(self.input.len()).clamp(1, READ_CHUNK),
@@ -155,17 +173,28 @@ impl<S: Stream> Connection<S> {
             let read = tokio::select! {
                 biased;
                 r = std::future::poll_fn(|cx| poll_read_input(stream, input, room, cx)) => r,
-                _ = &mut idle_timer, if idle.is_some() => {
-                    let due = last_activity + idle.unwrap_or_default();
+                _ = &mut idle_timer, if idle.is_some() || draining => {
+                    let limit = if draining { DRAIN_QUIET } else { idle.unwrap_or_default() };
+                    let due = last_activity + limit;
                     if due > tokio::time::Instant::now() {
                         idle_timer.as_mut().reset(due);
                         continue;
                     }
+                    if draining {
+                        return Ok(()); // stopping and quiet: every request read is answered
+                    }
                     add(&self.inner.counters.errors, 1);
                     return Ok(()); // idle timeout
                 }
-                _ = &mut stop => return Ok(()),
+                _ = &mut stop, if !draining => {
+                    // Stop accepting is the listener's part; here: answer what comes while
+                    // requests keep coming, close once quiet (the stop timeout bounds it).
+                    draining = true;
+                    idle_timer.as_mut().reset(tokio::time::Instant::now() + DRAIN_QUIET);
+                    continue;
+                }
             };
+            let read_at = tokio::time::Instant::now();
             let n = read?;
             add(&self.inner.counters.bytes_in, n as u64);
             if n == 0 {
@@ -237,8 +266,10 @@ impl<S: Stream> Connection<S> {
                     }
                 }
             }
+            let answered = self.uncounted;
             self.flush().await?;
             last_activity = tokio::time::Instant::now();
+            self.inner.latency.observe(last_activity - read_at, answered);
         }
     }
 
@@ -276,6 +307,15 @@ impl<S: Stream> Connection<S> {
             self.push_reply(b"error: authentication required");
             return Answered::Now(Next::Close);
         }
+        let dispatcher = &self.inner.dispatcher;
+        let label: &[u8] = match dispatcher.service {
+            Service::Command | Service::Custom => match split_command(line).0 {
+                name if dispatcher.is_command(name) => name,
+                _ => OTHER,
+            },
+            ref other => other.name().as_bytes(),
+        };
+        self.tally.count(&self.inner.commands, label);
         let start = self.output.len();
         let request = Request { line, peer: &self.peer, transport: self.transport };
         match self.inner.dispatcher.dispatch(&request, &mut self.output) {
@@ -338,6 +378,7 @@ impl<S: Stream> Connection<S> {
     async fn flush(&mut self) -> io::Result<()> {
         if self.uncounted > 0 {
             add(&self.inner.counters.requests, std::mem::take(&mut self.uncounted));
+            self.tally.flush();
         }
         if self.output.is_empty() {
             return Ok(());

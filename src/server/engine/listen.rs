@@ -15,6 +15,7 @@ use super::stats::add;
 use super::ServerState;
 use crate::error::Result;
 use crate::server::config::Framing;
+use crate::server::proxy::{read_proxy_header, ProxySource};
 use crate::server::service::Transport;
 
 /// A bound address, as the server reports it.
@@ -59,10 +60,13 @@ pub(super) enum BoundSocket {
     Unix(std::os::unix::net::UnixListener),
 }
 
-pub(super) fn bind_tcp(addr: SocketAddr, dual_stack: bool) -> Result<std::net::TcpListener> {
+pub(super) fn bind_tcp(addr: SocketAddr, dual_stack: bool, reuse_port: bool) -> Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_reuse_address(true)?;
+    if reuse_port {
+        sock.set_reuse_port(true)?;
+    }
     if addr.is_ipv6() {
         sock.set_only_v6(!(dual_stack && addr.ip().is_unspecified()))?;
     }
@@ -72,9 +76,12 @@ pub(super) fn bind_tcp(addr: SocketAddr, dual_stack: bool) -> Result<std::net::T
     Ok(sock.into())
 }
 
-pub(super) fn bind_udp(addr: SocketAddr, dual_stack: bool) -> Result<std::net::UdpSocket> {
+pub(super) fn bind_udp(addr: SocketAddr, dual_stack: bool, reuse_port: bool) -> Result<std::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if reuse_port {
+        sock.set_reuse_port(true)?;
+    }
     if addr.is_ipv6() {
         sock.set_only_v6(!(dual_stack && addr.ip().is_unspecified()))?;
     }
@@ -85,8 +92,13 @@ pub(super) fn bind_udp(addr: SocketAddr, dual_stack: bool) -> Result<std::net::U
 
 pub(super) type Accepting = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// Runs a listener until shutdown; counts it for `stop`.
-pub(super) async fn listener_task(inner: Arc<ServerState>, body: impl FnOnce(Arc<ServerState>) -> Accepting) {
+/// Runs a listener until shutdown; counts it for `stop`. A body that `drains` ends by itself
+/// once stopping (stream listeners hand over their queued clients first); others are cut.
+pub(super) async fn listener_task(
+    inner: Arc<ServerState>,
+    drains: bool,
+    body: impl FnOnce(Arc<ServerState>) -> Accepting,
+) {
     struct Done(Arc<ServerState>);
     impl Drop for Done {
         fn drop(&mut self) {
@@ -97,34 +109,67 @@ pub(super) async fn listener_task(inner: Arc<ServerState>, body: impl FnOnce(Arc
     let mut shutdown = inner.shutdown.subscribe();
     let work = body(inner);
     tokio::select! {
-        _ = shutdown.wait_for(|s| *s) => {}
+        _ = shutdown.wait_for(|s| *s), if !drains => {}
         _ = work => {}
     }
 }
 
-pub(super) fn accept_tcp(listener: TcpListener) -> impl FnOnce(Arc<ServerState>) -> Accepting {
+pub(super) fn accept_tcp(listener: TcpListener, proxy: bool) -> impl FnOnce(Arc<ServerState>) -> Accepting {
     move |inner| {
         Box::pin(async move {
+            let mut shutdown = inner.shutdown.subscribe();
             loop {
-                match listener.accept().await {
+                let accepted = tokio::select! {
+                    biased;
+                    r = listener.accept() => r,
+                    _ = shutdown.wait_for(|s| *s) => break,
+                };
+                match accepted {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
-                        admit(&inner, stream, peer.to_string(), Transport::Tcp);
+                        admit(&inner, stream, peer.to_string(), Transport::Tcp, proxy);
                     }
                     Err(e) => accept_failed(&inner, e).await,
+                }
+            }
+            // Stopping: serve the clients the kernel has queued already, then close the
+            // listener, so a client that got a connection is answered rather than reset.
+            if let Ok(listener) = listener.into_std() {
+                while let Ok((stream, peer)) = listener.accept() {
+                    if let Ok(stream) =
+                        stream.set_nonblocking(true).and_then(|()| tokio::net::TcpStream::from_std(stream))
+                    {
+                        let _ = stream.set_nodelay(true);
+                        admit(&inner, stream, peer.to_string(), Transport::Tcp, proxy);
+                    }
                 }
             }
         })
     }
 }
 
-pub(super) fn accept_unix(listener: UnixListener) -> impl FnOnce(Arc<ServerState>) -> Accepting {
+pub(super) fn accept_unix(listener: UnixListener, proxy: bool) -> impl FnOnce(Arc<ServerState>) -> Accepting {
     move |inner| {
         Box::pin(async move {
+            let mut shutdown = inner.shutdown.subscribe();
             loop {
-                match listener.accept().await {
-                    Ok((stream, _)) => admit(&inner, stream, "unix".to_string(), Transport::Unix),
+                let accepted = tokio::select! {
+                    biased;
+                    r = listener.accept() => r,
+                    _ = shutdown.wait_for(|s| *s) => break,
+                };
+                match accepted {
+                    Ok((stream, _)) => admit(&inner, stream, "unix".to_string(), Transport::Unix, proxy),
                     Err(e) => accept_failed(&inner, e).await,
+                }
+            }
+            if let Ok(listener) = listener.into_std() {
+                while let Ok((stream, _)) = listener.accept() {
+                    if let Ok(stream) =
+                        stream.set_nonblocking(true).and_then(|()| tokio::net::UnixStream::from_std(stream))
+                    {
+                        admit(&inner, stream, "unix".to_string(), Transport::Unix, proxy);
+                    }
                 }
             }
         })
@@ -137,8 +182,37 @@ async fn accept_failed(inner: &ServerState, _e: io::Error) {
     tokio::time::sleep(Duration::from_millis(20)).await;
 }
 
+/// With `proxy`, reads the client's PROXY protocol header first: the real client's address
+/// replaces `peer` (a header from the balancer itself keeps it). `None`: the connection is
+/// refused (no valid header within the handshake timeout), and counted.
+async fn proxied_peer<S: Stream>(inner: &ServerState, stream: &mut S, peer: String, proxy: bool) -> Option<String> {
+    if !proxy {
+        return Some(peer);
+    }
+    match read_proxy_header(stream, inner.handshake_timeout).await {
+        Ok(source) => {
+            add(&inner.counters.handshakes, 1);
+            Some(match source {
+                ProxySource::Client(addr) => addr.to_string(),
+                ProxySource::Local => peer,
+            })
+        }
+        Err(e) => {
+            add(&inner.counters.handshake_failures, 1);
+            add(&inner.counters.rejected, 1);
+            let msg = match inner.framing {
+                Framing::Line => format!("error: {e}\n"),
+                Framing::Message => format!("error: {e}"),
+            };
+            let n = stream.try_write_now(msg.as_bytes()).unwrap_or(0);
+            add(&inner.counters.bytes_out, n as u64);
+            None
+        }
+    }
+}
+
 /// Takes a connection slot for the client or turns it away with an error line.
-fn admit<S: Stream>(inner: &Arc<ServerState>, stream: S, peer: String, transport: Transport) {
+fn admit<S: Stream>(inner: &Arc<ServerState>, mut stream: S, peer: String, transport: Transport, proxy: bool) {
     match inner.slots.clone().try_acquire_owned() {
         Ok(permit) => {
             add(&inner.counters.open, 1);
@@ -153,6 +227,9 @@ fn admit<S: Stream>(inner: &Arc<ServerState>, stream: S, peer: String, transport
                     }
                 }
                 let _slot = Slot(inner.clone(), permit);
+                let Some(peer) = proxied_peer(&inner, &mut stream, peer, proxy).await else {
+                    return;
+                };
                 Connection::new(inner, stream, peer, transport).run().await;
             });
         }

@@ -13,7 +13,7 @@ mod udp;
 
 use std::cell::Cell;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,9 @@ use tokio::net::{TcpListener, UdpSocket, UnixListener};
 use tokio::runtime::Runtime;
 use tokio::sync::{watch, Semaphore};
 
+use super::activation::{adopt, SocketKind};
 use super::config::{Framing, Listen, ServerConfig};
+use super::metrics::{CommandCounts, LatencyHistogram, MetricsEndpoint, Report};
 use super::service::{Dispatcher, Handler};
 use super::unix::UnixSocketFile;
 use crate::error::{Error, Result};
@@ -41,7 +43,10 @@ struct ServerState {
     idle: Option<Duration>,
     token: Option<Vec<u8>>,
     slots: Arc<Semaphore>,
+    handshake_timeout: Option<Duration>,
     counters: Counters,
+    commands: CommandCounts,
+    latency: LatencyHistogram,
     /// Listener tasks still running.
     listeners: AtomicUsize,
     shutdown: watch::Sender<bool>,
@@ -50,6 +55,10 @@ struct ServerState {
 }
 
 impl ServerState {
+    fn report(&self) -> Report {
+        Report { stats: self.counters.snapshot(), commands: self.commands.snapshot(), latency: self.latency.snapshot() }
+    }
+
     fn request_stop(&self) {
         self.shutdown.send_replace(true);
         let mut flag = self.stop_requested.lock().unwrap_or_else(|e| e.into_inner());
@@ -75,6 +84,7 @@ pub struct Server {
     runtime: Mutex<Option<Runtime>>,
     addrs: Vec<BoundAddr>,
     unix_files: Mutex<Vec<UnixSocketFile>>,
+    metrics: Mutex<Option<MetricsEndpoint>>,
     pid: u32,
     stopped: AtomicBool,
 }
@@ -123,25 +133,51 @@ impl Server {
         }
         let mut unix_files = PendingFiles(Vec::new());
         for l in &listen {
+            let proxy = config.proxy_protocol.expects_header(l);
             match l {
                 Listen::Tcp(a) => {
-                    let s = bind_tcp(*a, config.dual_stack)?;
+                    let s = bind_tcp(*a, config.dual_stack, config.reuse_port)?;
                     addrs.push(BoundAddr::Tcp(s.local_addr()?));
-                    bound.push(BoundSocket::Tcp(s));
+                    bound.push((BoundSocket::Tcp(s), proxy));
                 }
                 Listen::Udp(a) => {
-                    let s = bind_udp(*a, config.dual_stack)?;
+                    let s = bind_udp(*a, config.dual_stack, config.reuse_port)?;
                     addrs.push(BoundAddr::Udp(s.local_addr()?));
-                    bound.push(BoundSocket::Udp(s));
+                    bound.push((BoundSocket::Udp(s), false));
                 }
                 Listen::Unix(p) => {
                     let (s, file) = super::unix::bind(p)?;
                     addrs.push(BoundAddr::Unix(p.clone()));
-                    bound.push(BoundSocket::Unix(s));
+                    bound.push((BoundSocket::Unix(s), proxy));
                     unix_files.0.push(file);
+                }
+                Listen::Fd(fd) => {
+                    let (sock, kind) = adopt(*fd)?;
+                    let local = sock.local_addr()?;
+                    let (b, a) = match kind {
+                        SocketKind::Tcp => {
+                            let s = std::net::TcpListener::from(sock);
+                            (BoundSocket::Tcp(s), BoundAddr::Tcp(local.as_socket().unwrap_or(([0, 0, 0, 0], 0).into())))
+                        }
+                        SocketKind::Udp => {
+                            let s = std::net::UdpSocket::from(sock);
+                            (BoundSocket::Udp(s), BoundAddr::Udp(local.as_socket().unwrap_or(([0, 0, 0, 0], 0).into())))
+                        }
+                        SocketKind::Unix => {
+                            let path = local.as_pathname().map(|p| p.to_path_buf()).unwrap_or_default();
+                            (BoundSocket::Unix(sock.into()), BoundAddr::Unix(path))
+                        }
+                    };
+                    let proxy = proxy && kind != SocketKind::Udp;
+                    addrs.push(a);
+                    bound.push((b, proxy));
                 }
             }
         }
+        let metrics_listener = match config.metrics {
+            Some(addr) => Some(bind_tcp(addr, config.dual_stack, false)?),
+            None => None,
+        };
 
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let workers = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -167,7 +203,10 @@ impl Server {
             idle: config.limits.idle_timeout,
             token: config.token.clone(),
             slots: Arc::new(Semaphore::new(config.limits.max_connections)),
+            handshake_timeout: config.limits.handshake_timeout,
             counters: Counters::default(),
+            commands: CommandCounts::default(),
+            latency: LatencyHistogram::default(),
             listeners: AtomicUsize::new(0),
             shutdown,
             stop_requested: Mutex::new(false),
@@ -176,31 +215,42 @@ impl Server {
 
         {
             let _guard = runtime.enter();
-            for b in bound {
+            for (b, proxy) in bound {
                 inner.listeners.fetch_add(1, Ordering::SeqCst);
                 let inner2 = inner.clone();
                 match b {
                     BoundSocket::Tcp(s) => {
                         let l = TcpListener::from_std(s)?;
-                        runtime.spawn(listener_task(inner2, accept_tcp(l)));
+                        runtime.spawn(listener_task(inner2, true, accept_tcp(l, proxy)));
                     }
                     BoundSocket::Unix(s) => {
                         let l = UnixListener::from_std(s)?;
-                        runtime.spawn(listener_task(inner2, accept_unix(l)));
+                        runtime.spawn(listener_task(inner2, true, accept_unix(l, proxy)));
                     }
                     BoundSocket::Udp(s) => {
                         let u = UdpSocket::from_std(s)?;
-                        runtime.spawn(listener_task(inner2, udp::serve_udp(u)));
+                        runtime.spawn(listener_task(inner2, false, udp::serve_udp(u)));
                     }
                 }
             }
         }
+
+        let weak = Arc::downgrade(&inner);
+        inner.dispatcher.set_stats_source(Box::new(move || weak.upgrade().map(|s| s.report().line())));
+        let metrics = match metrics_listener {
+            Some(l) => {
+                let weak = Arc::downgrade(&inner);
+                Some(MetricsEndpoint::start(l, move || weak.upgrade().map(|s| s.report()))?)
+            }
+            None => None,
+        };
 
         Ok(Server {
             inner,
             runtime: Mutex::new(Some(runtime)),
             addrs,
             unix_files: Mutex::new(std::mem::take(&mut unix_files.0)),
+            metrics: Mutex::new(metrics),
             pid: std::process::id(),
             stopped: AtomicBool::new(false),
         })
@@ -259,19 +309,18 @@ impl Server {
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
-        let c = &self.inner.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        Stats {
-            connections_open: get(&c.open),
-            connections_total: get(&c.total),
-            requests: get(&c.requests),
-            bytes_in: get(&c.bytes_in),
-            bytes_out: get(&c.bytes_out),
-            errors: get(&c.errors),
-            rejected: get(&c.rejected),
-            handshakes: get(&c.handshakes),
-            handshake_failures: get(&c.handshake_failures),
-        }
+        self.inner.counters.snapshot()
+    }
+
+    /// Where the Prometheus metrics are served (`config.metrics`, port 0 → the real port).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|m| m.addr())
+    }
+
+    /// The counters, per-command counts and latency histogram in the Prometheus text format
+    /// (what `GET /metrics` answers).
+    pub fn metrics_text(&self) -> String {
+        self.inner.report().prometheus_text()
     }
 
     /// True until a stop was asked for (by `stop`, `request_stop` or a handler).
@@ -342,6 +391,7 @@ impl Server {
         for f in self.unix_files.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             f.remove();
         }
+        drop(self.metrics.lock().unwrap_or_else(|e| e.into_inner()).take());
         self.stopped.store(true, Ordering::SeqCst);
         drop(runtime);
         Ok(())
@@ -355,6 +405,9 @@ impl Drop for Server {
             // and leave the parent's socket files alone.
             if let Some(rt) = self.runtime.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
                 std::mem::forget(rt);
+            }
+            if let Some(m) = self.metrics.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+                std::mem::forget(m); // its thread is the parent's too
             }
             self.unix_files.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
             return;

@@ -35,6 +35,23 @@ pub(super) struct Counters {
     pub(super) handshake_failures: AtomicU64,
 }
 
+impl Counters {
+    pub(super) fn snapshot(&self) -> Stats {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            connections_open: get(&self.open),
+            connections_total: get(&self.total),
+            requests: get(&self.requests),
+            bytes_in: get(&self.bytes_in),
+            bytes_out: get(&self.bytes_out),
+            errors: get(&self.errors),
+            rejected: get(&self.rejected),
+            handshakes: get(&self.handshakes),
+            handshake_failures: get(&self.handshake_failures),
+        }
+    }
+}
+
 pub(super) fn add(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
 }
