@@ -135,6 +135,11 @@ typedef enum netcore_transport {
 } netcore_transport;
 
 /**
+ * How a byte stream is cut into requests.
+ */
+typedef struct Framing Framing;
+
+/**
  * The results of one `netcore_getaddrinfo` call.
  */
 typedef struct netcore_addrinfo_list netcore_addrinfo_list;
@@ -513,8 +518,8 @@ netcore_status netcore_getnameinfo(const char *host,
 
 /**
  * Starts a configuration for `service`: "command", "greet", "banner", "echo" or "custom".
- * Defaults: line framing, listen on 127.0.0.1 with an ephemeral port if no listener is
- * added, max 1024 connections, 64 KiB lines, 300 s idle timeout, 256 KiB output per client.
+ * A setter not called leaves the core's default (line framing, 127.0.0.1 with an ephemeral
+ * port if no listener is added, and the limits of docs/engine.md).
  */
 netcore_status netcore_server_config_new(const char *service,
                                          struct netcore_server_config **out_config);
@@ -525,8 +530,9 @@ netcore_status netcore_server_config_new(const char *service,
 void netcore_server_config_free(struct netcore_server_config *config);
 
 /**
- * Adds a TCP listener: "127.0.0.1:4000", "[::1]:0", "localhost:80" or a bare port (meaning
- * 127.0.0.1). An IPv6 wildcard ("[::]:N") also accepts IPv4 clients.
+ * Adds a TCP listener: "127.0.0.1:4000", "[::1]:0", "HOSTNAME:80" (resolved, IPv4 first) or a
+ * bare port (meaning 127.0.0.1). An IPv6 wildcard ("[::]:N") also accepts IPv4 clients.
+ * Unknown host: NETCORE_STATUS_ADDRESS_INFO.
  */
 netcore_status netcore_server_config_listen_tcp(struct netcore_server_config *config,
                                                 const char *address);
@@ -595,7 +601,8 @@ netcore_status netcore_server_config_set_workers(struct netcore_server_config *c
                                                  size_t workers);
 
 /**
- * Requires clients to send `token` as their first line (UDP: `TOKEN request`). One word.
+ * Requires clients to send `token` as their first line (UDP: `TOKEN request`). One word,
+ * without spaces.
  */
 netcore_status netcore_server_config_set_token(struct netcore_server_config *config,
                                                const char *token);

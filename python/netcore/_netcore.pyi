@@ -2,7 +2,7 @@
 
 import os
 from http.client import HTTPMessage
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, final
+from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Union, final
 
 from typing_extensions import disjoint_base
 
@@ -216,23 +216,32 @@ class Request:
 
 _Reply = Union[str, bytes, bytearray, None]
 
+_ServiceName = Literal["command", "greet", "banner", "echo", "custom"]
+_FramingName = Literal["line", "message"]
+_PathLike = Union[str, bytes, os.PathLike[str]]
+_Addresses = Union[None, _Address, _PathLike, Iterable[Union[_Address, _PathLike]]]
+
+SERVER_DEFAULTS: Dict[str, Any]
+SERVICE_NAMES: List[str]
+FRAMING_NAMES: List[str]
+
 @final
 class ServerCore:
     def __new__(
         cls,
-        service: str = "command",
+        service: Optional[_ServiceName] = None,
         *,
-        tcp: Sequence[Tuple[str, int]] = ...,
-        udp: Sequence[Tuple[str, int]] = ...,
-        unix: Sequence[str] = ...,
-        framing: str = "line",
+        tcp: _Addresses = None,
+        udp: _Addresses = None,
+        unix: _Addresses = None,
+        framing: Optional[_FramingName] = None,
         root: Optional[str] = None,
         banner: Union[str, bytes, None] = None,
         token: Optional[str] = None,
-        max_connections: int = 1024,
-        max_line: int = 65536,
-        idle_timeout: Optional[float] = ...,  # 300.0
-        max_output: int = 262144,
+        max_connections: Optional[int] = None,
+        max_line: Optional[int] = None,
+        idle_timeout: Optional[float] = None,
+        max_output: Optional[int] = None,
         workers: Optional[int] = None,
     ) -> ServerCore: ...
     def add_command(self, name: str, handler: Callable[[Request], _Reply]) -> None: ...

@@ -8,32 +8,21 @@ from __future__ import annotations
 
 import os
 import weakref
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar, Union
 
 from . import _netcore
 from ._netcore import Request
 
+if TYPE_CHECKING:
+    # The Literal types of the names the core takes (Server.SERVICES, Server.FRAMINGS).
+    from ._netcore import _FramingName, _ServiceName
+
 _Address = Union[Tuple[str, int], Tuple[str, int, int, int]]
 _PathLike = Union[str, "os.PathLike[str]"]
+
 _Reply = Union[str, bytes, bytearray, None]
 _Handler = Callable[[Request], _Reply]
 _F = TypeVar("_F", bound=_Handler)
-
-
-def _addresses(value: Union[None, _Address, Iterable[_Address]]) -> List[Tuple[str, int]]:
-    if value is None:
-        return []
-    if isinstance(value, tuple) and len(value) >= 2 and isinstance(value[0], str):
-        return [(value[0], int(value[1]))]
-    return [(a[0], int(a[1])) for a in value]  # type: ignore[index]
-
-
-def _paths(value: Union[None, _PathLike, Iterable[_PathLike]]) -> List[str]:
-    if value is None:
-        return []
-    if isinstance(value, (str, os.PathLike)):
-        return [os.fspath(value)]
-    return [os.fspath(p) for p in value]
 
 
 class Server:
@@ -42,14 +31,16 @@ class Server:
     ``service``: ``"command"`` (seed 000: date, os, ls, help, quit), ``"greet"`` (seed 002),
     ``"banner"`` (send ``banner`` and close), ``"echo"``, or ``"custom"`` (only your commands).
     ``server_address`` is a TCP ``(host, port)`` (default ``("127.0.0.1", 0)``: loopback and a
-    free port) or a Unix socket path; ``udp`` and ``unix`` add more listeners.
+    free port; host names resolve) or a Unix socket path; ``udp`` and ``unix`` add more
+    listeners.
     ``framing``: ``"line"`` (one request per line) or ``"message"`` (each received chunk is
     one request and replies go back as they are — the tutorials' clients).
 
-    Limits: ``max_connections`` (1024), ``max_line`` (65536 bytes; a longer line gets an error
-    reply and the connection is closed), ``idle_timeout`` (300 s; ``None``: never),
-    ``max_output`` (262144 bytes of replies buffered per client), ``token`` (a shared secret
-    clients must send as their first line).
+    Limits: ``max_connections``, ``max_line`` (bytes; a longer line gets an error reply and
+    the connection is closed), ``idle_timeout`` (seconds; ``0``: never), ``max_output`` (bytes
+    of replies buffered per client), ``workers`` (engine threads), ``token`` (a shared secret
+    clients must send as their first line). An option left ``None`` takes the engine's
+    default: ``Server.DEFAULTS`` lists them.
 
     Handlers are called as ``handler(request)`` on the server's own Python threads (four, so a
     blocking handler stalls no other client) with the GIL held, and return ``str``, ``bytes``
@@ -57,36 +48,35 @@ class Server:
     handler`` for the client and a record on the ``netcore.server`` logger; serving goes on.
     """
 
-    service: str = "command"
+    service: Optional[_ServiceName] = None
+    #: The engine's defaults for every option left ``None`` (read from the core).
+    DEFAULTS: Dict[str, Any] = _netcore.SERVER_DEFAULTS
+    #: The names ``service=`` and ``framing=`` take.
+    SERVICES: List[str] = _netcore.SERVICE_NAMES
+    FRAMINGS: List[str] = _netcore.FRAMING_NAMES
 
     def __init__(
         self,
         server_address: Union[_Address, _PathLike, None] = ("127.0.0.1", 0),
-        service: Optional[str] = None,
+        service: Optional[_ServiceName] = None,
         *,
-        framing: str = "line",
+        framing: Optional[_FramingName] = None,
         udp: Union[None, _Address, Iterable[_Address]] = None,
         unix: Union[None, _PathLike, Iterable[_PathLike]] = None,
         root: Optional[_PathLike] = None,
         banner: Union[str, bytes, None] = None,
         token: Optional[str] = None,
-        max_connections: int = 1024,
-        max_line: int = 65536,
-        idle_timeout: Optional[float] = 300.0,
-        max_output: int = 262144,
+        max_connections: Optional[int] = None,
+        max_line: Optional[int] = None,
+        idle_timeout: Optional[float] = None,
+        max_output: Optional[int] = None,
         workers: Optional[int] = None,
     ) -> None:
-        tcp: List[Tuple[str, int]] = []
-        paths = _paths(unix)
-        if isinstance(server_address, (str, os.PathLike)):
-            paths.insert(0, os.fspath(server_address))
-        elif server_address is not None:
-            tcp = _addresses(server_address)
         self._core = _netcore.ServerCore(
             service or self.service,
-            tcp=tcp,
-            udp=_addresses(udp),
-            unix=paths,
+            tcp=server_address,
+            udp=udp,
+            unix=unix,
             framing=framing,
             root=os.fspath(root) if root is not None else None,
             banner=banner,
@@ -181,13 +171,10 @@ class CommandServer(Server):
 class UDPServer(Server):
     """A server on UDP: one datagram is one request, one reply datagram goes back."""
 
-    service = "command"
-
     def __init__(
         self,
         server_address: _Address = ("127.0.0.1", 0),
-        service: Optional[str] = None,
+        service: Optional[_ServiceName] = None,
         **options: Any,
     ) -> None:
-        udp = _addresses(options.pop("udp", None))
-        super().__init__(None, service, udp=[*_addresses(server_address), *udp], **options)
+        super().__init__(None, service, udp=server_address, **options)

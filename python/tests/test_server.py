@@ -365,7 +365,8 @@ def test_bad_arguments():
         netcore.Server(idle_timeout=-1)
     with pytest.raises(ValueError, match="root"):
         netcore.Server(root="/no/such/dir")
-    with pytest.raises(ValueError):
+    # An unknown host is the resolver's error, as socketserver's: socket.gaierror.
+    with pytest.raises(socket.gaierror):
         netcore.Server(("no-such-host.invalid", 0))
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
@@ -514,3 +515,46 @@ def test_python_handlers_over_udp_and_unix_and_pipelined_in_order(tmp_path):
         for t in threads:
             t.join(T)
         assert results == {k: [k * 1000 + i + 1 for i in range(200)] for k in range(8)}
+
+
+def test_options_not_given_take_the_core_defaults():
+    defaults = netcore.Server.DEFAULTS
+    assert defaults["max_connections"] >= 1 and defaults["service"] == "command"
+    assert netcore.Server.SERVICES == ["command", "greet", "banner", "echo", "custom"]
+    assert netcore.Server.FRAMINGS == ["line", "message"]
+    # Explicit None is "not given" for every option: the engine fills each in.
+    with netcore.Server(
+        service=None, framing=None, max_connections=None, max_line=None, idle_timeout=None,
+        max_output=None, workers=None,
+    ) as server:
+        assert server._core.service == "command"
+        with socket.create_connection(server.server_address, timeout=5) as c:
+            c.sendall(b"os\n")
+            assert c.recv(100) == b"[posix]\n"
+
+
+def test_idle_timeout_zero_is_never_in_every_face():
+    # 0 means "no timeout" in C, the CLI and Python alike (the core's idle_timeout_secs).
+    with netcore.Server(idle_timeout=0, workers=1) as server:
+        with socket.create_connection(server.server_address, timeout=5) as c:
+            time.sleep(0.3)
+            c.sendall(b"os\n")
+            assert c.recv(100) == b"[posix]\n"
+
+
+def test_listen_addresses_follow_the_core_rule():
+    # Host names resolve in Python as in C and the CLI (one parser in the core).
+    with netcore.Server(("localhost", 0)) as server:
+        assert server.server_address[0] == "127.0.0.1"
+    with netcore.Server(("::1", 0)) as server:
+        assert server.server_address[0] == "::1"
+    with netcore.UDPServer(("localhost", 0)) as server:
+        assert server.addresses[0][0] == "udp"
+    with pytest.raises(TypeError, match=r"address must be tuple or str, not int"):
+        netcore.Server(5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="cannot be interpreted as an integer"):
+        netcore.Server(("127.0.0.1", "80"))  # type: ignore[arg-type]
+    with pytest.raises(OverflowError, match="port must be 0-65535"):
+        netcore.Server(("127.0.0.1", 70000))
+    with pytest.raises(TypeError, match="str, bytes or bytearray expected, not int"):
+        netcore.Server((1, 80))  # type: ignore[arg-type]

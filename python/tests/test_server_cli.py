@@ -82,3 +82,28 @@ def test_bad_arguments_exit_2(run_cli, tmp_path):
     out = run_cli("serve", "--token-file", str(tmp_path / "missing"))
     assert out.returncode == 2
     assert "cannot read token file" in out.stderr
+
+
+def test_serve_reaches_every_engine_option():
+    # --service custom, --workers and --max-output exist (issue 11 item 12) and take effect.
+    p, lines = start("--service", "custom", "--listen", "localhost:0", "--workers", "1", "--max-output", "4096")
+    try:
+        assert "serving custom (line framing)" in "".join(lines)
+        host, port = re.search(r"on tcp (\S+):(\d+)", "".join(lines)).groups()
+        with socket.create_connection((host, int(port)), timeout=20) as c:
+            c.sendall(b"date\n")
+            assert c.makefile("rb").readline() == b"error: unknown command: date\n"
+        stop(p, signal.SIGTERM)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_core_rules_refuse_bad_options(run_cli):
+    out = run_cli("serve", "--service", "echo", "--banner", "hi")
+    assert out.returncode == 2
+    assert "only the banner service takes a banner text" in out.stderr
+    for bad in ("--workers=0", "--max-output=0", "--idle-timeout=-1"):
+        out = run_cli("serve", bad)
+        assert out.returncode == 2, bad

@@ -4,41 +4,41 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::Args;
 
 use super::Failure;
-use crate::server::{parse_addr, Framing, Limits, Server, ServerConfig, Service};
+use crate::server::{idle_timeout_secs, parse_addr, Framing, Limits, Server, ServerConfig, Service};
 
-#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
-pub enum ServiceName {
-    /// Seed 000: date, os, ls [PATH], help, quit; anything else → welcome
-    Command,
-    /// Seed 002: "Hello, I am server", then "Hello, <msg>!"
-    Greet,
-    /// Seeds 003/004: send --banner's text, then close
-    Banner,
-    /// Every request comes back unchanged
-    Echo,
+/// Where `netcore serve` listens when given no --listen, --udp or --unix (the default job).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:21560";
+
+/// The services `--service` takes: the core's names and descriptions.
+fn service_names() -> PossibleValuesParser {
+    PossibleValuesParser::new(Service::NAMES.map(|n| PossibleValue::new(n).help(Service::about(n))))
 }
 
-#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
-pub enum FramingName {
-    /// One request per line, one reply line each
-    Line,
-    /// Each received chunk is one request; replies sent as they are (the seeds' clients)
-    Message,
+fn framing_names() -> PossibleValuesParser {
+    PossibleValuesParser::new(Framing::ALL.map(|f| PossibleValue::new(f.name()).help(f.about())))
+}
+
+/// `text` with the core's default quoted, for flags whose "not given" the core fills in.
+fn with_default(text: &str, default: impl std::fmt::Display) -> String {
+    format!("{text} [default: {default}]")
 }
 
 /// Serve a built-in service on TCP, UDP and Unix sockets until Ctrl+C.
-#[derive(Args, Debug)]
+///
+/// Every engine option has a flag; a flag not given leaves the engine's default.
+#[derive(Args, Debug, Default)]
 #[command(after_help = "Examples:\n  netcore serve --service command --listen 127.0.0.1:21560\n  \
                         netcore serve --service greet --framing message --listen 127.0.0.1:8000 --udp 127.0.0.1:9000\n  \
                         netcore serve --service banner --banner 'Thank you for connection' --listen 8088\n  \
-                        netcore serve --unix /tmp/netcore.sock --token-file ~/.netcore-token")]
+                        netcore serve --unix /tmp/netcore.sock --token-file ~/.netcore-token --workers 2")]
 pub struct ServeArgs {
-    /// The service to run
-    #[arg(long, value_enum, default_value = "command")]
-    pub service: ServiceName,
+    /// The service to run [default: command]
+    #[arg(long, value_parser = service_names())]
+    pub service: Option<String>,
     /// TCP address to listen on (HOST:PORT, [IPV6]:PORT or PORT; repeatable). Default
     /// 127.0.0.1:21560 when no --listen, --udp or --unix is given
     #[arg(long, value_name = "ADDR")]
@@ -49,25 +49,33 @@ pub struct ServeArgs {
     /// Unix stream socket path (repeatable; created with mode 0600)
     #[arg(long, value_name = "PATH")]
     pub unix: Vec<PathBuf>,
-    /// How requests are cut from the byte stream
-    #[arg(long, value_enum, default_value = "line")]
-    pub framing: FramingName,
+    /// How requests are cut from the byte stream [default: line]
+    #[arg(long, value_parser = framing_names())]
+    pub framing: Option<String>,
     /// Directory `ls` is confined to (default: the working directory)
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Most clients served at once
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_connections)]
-    pub max_conns: usize,
-    /// Longest request line in bytes
-    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_line)]
-    pub max_line: usize,
-    /// Seconds without traffic before a client is closed (0: never)
-    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
-    pub idle_timeout: u64,
+    #[arg(long, value_name = "N", help = with_default("Most clients served at once", Limits::DEFAULT.max_connections))]
+    pub max_conns: Option<usize>,
+    #[arg(long, value_name = "BYTES", help = with_default("Longest request line in bytes", Limits::DEFAULT.max_line))]
+    pub max_line: Option<usize>,
+    #[arg(long, value_name = "SECONDS", help = with_default(
+        "Seconds without traffic before a client is closed (0: never)",
+        Limits::DEFAULT.idle_timeout.map_or(0.0, |t| t.as_secs_f64()),
+    ))]
+    pub idle_timeout: Option<f64>,
+    #[arg(long, value_name = "BYTES", help = with_default(
+        "Reply bytes buffered per client before the server waits for it to read",
+        Limits::DEFAULT.max_output,
+    ))]
+    pub max_output: Option<usize>,
+    /// Engine worker threads [default: one per core]
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
     /// File whose first line is a shared secret clients must send first
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
-    /// Text of the banner service (default: "Thank you for connection")
+    /// Text of the banner service (only with --service banner) [default: "Thank you for connection"]
     #[arg(long, value_name = "TEXT")]
     pub banner: Option<String>,
 }
@@ -75,39 +83,23 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// What `netcore` with no subcommand does: the command server on 127.0.0.1:21560.
     pub fn default_job() -> Self {
-        ServeArgs {
-            service: ServiceName::Command,
-            listen: vec!["127.0.0.1:21560".into()],
-            udp: Vec::new(),
-            unix: Vec::new(),
-            framing: FramingName::Line,
-            root: None,
-            max_conns: Limits::default().max_connections,
-            max_line: Limits::default().max_line,
-            idle_timeout: 300,
-            token_file: None,
-            banner: None,
-        }
+        ServeArgs { listen: vec![DEFAULT_LISTEN.into()], ..ServeArgs::default() }
     }
 
-    /// The server configuration these arguments describe.
+    /// The server configuration these arguments describe: each flag given is one conversion
+    /// into the core's config, whose rules check it (at `update`, or at start).
     pub fn config(&self) -> Result<ServerConfig, Failure> {
         let usage = |e: crate::Error| Failure::usage(e.to_string());
-        let service = match self.service {
-            ServiceName::Command => Service::Command,
-            ServiceName::Greet => Service::Greet,
-            ServiceName::Echo => Service::Echo,
-            ServiceName::Banner => {
-                Service::from_name("banner", self.banner.as_deref().map(str::as_bytes)).map_err(usage)?
-            }
-        };
-        let mut config = ServerConfig::new(service).framing(match self.framing {
-            FramingName::Line => Framing::Line,
-            FramingName::Message => Framing::Message,
-        });
+        let banner = self.banner.as_deref().map(str::as_bytes);
+        let name = self.service.as_deref().unwrap_or(Service::default().name());
+        let service = Service::from_name(name, banner).map_err(usage)?;
+        let mut config = ServerConfig::new(service);
+        if let Some(framing) = &self.framing {
+            config.framing = framing.parse().map_err(usage)?;
+        }
         let mut listen = self.listen.clone();
         if listen.is_empty() && self.udp.is_empty() && self.unix.is_empty() {
-            listen.push("127.0.0.1:21560".into());
+            listen.push(DEFAULT_LISTEN.into());
         }
         for a in &listen {
             config = config.tcp(parse_addr(a).map_err(usage)?);
@@ -118,15 +110,15 @@ impl ServeArgs {
         for p in &self.unix {
             config = config.unix(p);
         }
-        if let Some(root) = &self.root {
-            config = config.root(root);
+        config.root = self.root.clone().or(config.root);
+        let limits = &mut config.limits;
+        limits.max_connections = self.max_conns.unwrap_or(limits.max_connections);
+        limits.max_line = self.max_line.unwrap_or(limits.max_line);
+        if let Some(seconds) = self.idle_timeout {
+            limits.idle_timeout = idle_timeout_secs(seconds).map_err(usage)?;
         }
-        config.limits = Limits {
-            max_connections: self.max_conns,
-            max_line: self.max_line,
-            idle_timeout: (self.idle_timeout > 0).then(|| Duration::from_secs(self.idle_timeout)),
-            ..Limits::default()
-        };
+        limits.max_output = self.max_output.unwrap_or(limits.max_output);
+        config.workers = self.workers.or(config.workers);
         if let Some(file) = &self.token_file {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| Failure::usage(format!("cannot read token file {}: {e}", file.display())))?;
@@ -136,6 +128,7 @@ impl ServeArgs {
             }
             config = config.token(token);
         }
+        config.validate().map_err(usage)?;
         Ok(config)
     }
 }
@@ -162,12 +155,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
         other => Failure::network(format!("cannot start the server: {other}")),
     })?;
     for a in server.local_addrs() {
-        eprintln!(
-            "netcore: serving {} ({} framing) on {} {a}",
-            server.service_name(),
-            if framing == Framing::Line { "line" } else { "message" },
-            a.kind()
-        );
+        eprintln!("netcore: serving {} ({} framing) on {} {a}", server.service_name(), framing.name(), a.kind());
     }
     eprintln!("netcore: press Ctrl+C to stop");
     signals.block_on(async {
@@ -191,13 +179,21 @@ mod tests {
     use super::*;
     use crate::server::Listen;
 
+    fn parsed(args: &[&str]) -> ServeArgs {
+        use clap::FromArgMatches;
+        let command = ServeArgs::augment_args(clap::Command::new("serve"));
+        let matches = command.try_get_matches_from(std::iter::once("serve").chain(args.iter().copied())).unwrap();
+        ServeArgs::from_arg_matches(&matches).unwrap()
+    }
+
     #[test]
     fn the_default_job_is_the_command_server_on_21560() {
         let config = ServeArgs::default_job().config().unwrap();
         assert_eq!(config.service, Service::Command);
         assert_eq!(config.framing, Framing::Line);
         assert_eq!(config.listen, vec![Listen::Tcp("127.0.0.1:21560".parse().unwrap())]);
-        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.limits, Limits::DEFAULT);
+        assert_eq!(config.workers, None);
     }
 
     #[test]
@@ -214,26 +210,37 @@ mod tests {
         args.listen = vec!["0.0.0.0:99999".into()];
         assert_eq!(args.config().unwrap_err().code, crate::cli::EXIT_USAGE);
     }
-}
-
-#[cfg(test)]
-mod more_tests {
-    use super::*;
-    use crate::server::Listen;
 
     #[test]
     fn every_flag_reaches_the_config() {
-        let mut args = ServeArgs::default_job();
-        args.service = ServiceName::Greet;
-        args.listen = vec!["[::1]:7000".into(), "8000".into()];
-        args.udp = vec!["127.0.0.1:9000".into()];
-        args.unix = vec!["/tmp/x.sock".into()];
-        args.framing = FramingName::Message;
-        args.root = Some("/srv".into());
-        args.max_conns = 7;
-        args.max_line = 99;
-        args.idle_timeout = 0;
-        let c = args.config().unwrap();
+        let c = parsed(&[
+            "--service",
+            "greet",
+            "--listen",
+            "[::1]:7000",
+            "--listen",
+            "8000",
+            "--udp",
+            "127.0.0.1:9000",
+            "--unix",
+            "/tmp/x.sock",
+            "--framing",
+            "message",
+            "--root",
+            "/srv",
+            "--max-conns",
+            "7",
+            "--max-line",
+            "99",
+            "--idle-timeout",
+            "0",
+            "--max-output",
+            "4096",
+            "--workers",
+            "3",
+        ])
+        .config()
+        .unwrap();
         assert_eq!(c.service, Service::Greet);
         assert_eq!(c.framing, Framing::Message);
         assert_eq!(
@@ -246,14 +253,35 @@ mod more_tests {
             ]
         );
         assert_eq!(c.root.as_deref(), Some(std::path::Path::new("/srv")));
-        assert_eq!((c.limits.max_connections, c.limits.max_line, c.limits.idle_timeout), (7, 99, None));
-        let mut only_unix = ServeArgs::default_job();
-        only_unix.listen.clear();
-        only_unix.unix = vec!["/tmp/y.sock".into()];
-        assert_eq!(only_unix.config().unwrap().listen, vec![Listen::Unix("/tmp/y.sock".into())]);
-        let mut banner = ServeArgs::default_job();
-        banner.service = ServiceName::Banner;
-        banner.banner = Some("欢迎访问！".into());
-        assert_eq!(banner.config().unwrap().service, Service::Banner("欢迎访问！".as_bytes().to_vec()));
+        let l = &c.limits;
+        assert_eq!((l.max_connections, l.max_line, l.idle_timeout, l.max_output), (7, 99, None, 4096));
+        assert_eq!(c.workers, Some(3));
+        assert_eq!(
+            parsed(&["--unix", "/tmp/y.sock"]).config().unwrap().listen,
+            vec![Listen::Unix("/tmp/y.sock".into())]
+        );
+        assert_eq!(
+            parsed(&["--idle-timeout", "1.5"]).config().unwrap().limits.idle_timeout,
+            Some(Duration::from_millis(1500))
+        );
+        let banner = parsed(&["--service", "banner", "--banner", "欢迎访问！"]).config().unwrap();
+        assert_eq!(banner.service, Service::Banner("欢迎访问！".as_bytes().to_vec()));
+    }
+
+    #[test]
+    fn the_custom_service_is_served() {
+        assert_eq!(parsed(&["--service", "custom"]).config().unwrap().service, Service::Custom);
+    }
+
+    #[test]
+    fn the_core_rules_refuse_bad_values() {
+        // The banner rule is the core's: a banner with any other service is a usage error.
+        let e = parsed(&["--service", "echo", "--banner", "hi"]).config().unwrap_err();
+        assert_eq!(e.code, crate::cli::EXIT_USAGE);
+        assert!(e.message.starts_with("only the banner service takes a banner text"), "{}", e.message);
+        assert!(parsed(&["--banner", "hi"]).config().is_err());
+        for bad in ["--workers=0", "--max-output=0", "--max-conns=0", "--max-line=0", "--idle-timeout=-1"] {
+            assert_eq!(parsed(&[bad]).config().unwrap_err().code, crate::cli::EXIT_USAGE, "{bad}");
+        }
     }
 }

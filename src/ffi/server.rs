@@ -16,9 +16,9 @@ use std::time::Duration;
 use super::boundary::{arg_out, arg_ref, arg_str, FfiError};
 use super::status::netcore_status;
 use super::strings::into_c_string;
-use crate::error::Error;
 use crate::server::{
-    at_least_one, parse_addr, BoundAddr, Framing, Handler, Request, Response, Server, ServerConfig, Service, Transport,
+    idle_timeout_secs, parse_addr, BoundAddr, Framing, Handler, Request, Response, Server, ServerConfig, Service,
+    Transport,
 };
 
 /// A server configuration being built (opaque). `netcore_server_config_new` / `_free`.
@@ -178,6 +178,12 @@ fn config_mut<'a>(config: *mut netcore_server_config) -> Result<&'a mut ServerCo
     Ok(&mut arg_out(config, "config")?.config)
 }
 
+/// Applies one setter's change by the core's rules (`ServerConfig::update`): a refused value
+/// leaves the configuration as it was.
+fn update(config: *mut netcore_server_config, change: impl FnOnce(&mut ServerConfig)) -> Result<(), FfiError> {
+    Ok(config_mut(config)?.update(change)?)
+}
+
 /// Parses `address` and adds it to `config` as the listener `kind` makes of it.
 fn add_listener(
     config: *mut netcore_server_config,
@@ -186,25 +192,20 @@ fn add_listener(
 ) -> Result<(), FfiError> {
     // SAFETY: checked by arg_str.
     let address = unsafe { arg_str(address, "address")? };
-    let config = config_mut(config)?;
-    config.listen.push(kind(parse_addr(address)?));
-    Ok(())
-}
-
-fn invalid(msg: impl Into<String>) -> FfiError {
-    FfiError::Core(Error::InvalidArgument(msg.into()))
+    let listen = kind(parse_addr(address)?);
+    update(config, |c| c.listen.push(listen))
 }
 
 /// Starts a configuration for `service`: "command", "greet", "banner", "echo" or "custom".
-/// Defaults: line framing, listen on 127.0.0.1 with an ephemeral port if no listener is
-/// added, max 1024 connections, 64 KiB lines, 300 s idle timeout, 256 KiB output per client.
+/// A setter not called leaves the core's default (line framing, 127.0.0.1 with an ephemeral
+/// port if no listener is added, and the limits of docs/engine.md).
 #[no_mangle]
 pub extern "C" fn netcore_server_config_new(
     service: *const c_char,
     out_config: *mut *mut netcore_server_config,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let service = unsafe { arg_str(service, "service")? };
         let out_config = arg_out(out_config, "out_config")?;
         let service = Service::from_name(service, None)?;
@@ -225,8 +226,9 @@ pub extern "C" fn netcore_server_config_free(config: *mut netcore_server_config)
     })
 }
 
-/// Adds a TCP listener: "127.0.0.1:4000", "[::1]:0", "localhost:80" or a bare port (meaning
-/// 127.0.0.1). An IPv6 wildcard ("[::]:N") also accepts IPv4 clients.
+/// Adds a TCP listener: "127.0.0.1:4000", "[::1]:0", "HOSTNAME:80" (resolved, IPv4 first) or a
+/// bare port (meaning 127.0.0.1). An IPv6 wildcard ("[::]:N") also accepts IPv4 clients.
+/// Unknown host: NETCORE_STATUS_ADDRESS_INFO.
 #[no_mangle]
 pub extern "C" fn netcore_server_config_listen_tcp(
     config: *mut netcore_server_config,
@@ -252,13 +254,9 @@ pub extern "C" fn netcore_server_config_listen_unix(
     path: *const c_char,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let path = unsafe { arg_str(path, "path")? };
-        if path.is_empty() {
-            return Err(invalid("the socket path is empty"));
-        }
-        config_mut(config)?.listen.push(crate::server::Listen::Unix(path.into()));
-        Ok(())
+        update(config, |c| c.listen.push(crate::server::Listen::Unix(path.into())))
     })
 }
 
@@ -269,10 +267,9 @@ pub extern "C" fn netcore_server_config_set_framing(
     framing: *const c_char,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let framing: Framing = unsafe { arg_str(framing, "framing")? }.parse()?;
-        config_mut(config)?.framing = framing;
-        Ok(())
+        update(config, |c| c.framing = framing)
     })
 }
 
@@ -283,10 +280,9 @@ pub extern "C" fn netcore_server_config_set_root(
     dir: *const c_char,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let dir = unsafe { arg_str(dir, "dir")? };
-        config_mut(config)?.root = Some(dir.into());
-        Ok(())
+        update(config, |c| c.root = Some(dir.into()))
     })
 }
 
@@ -303,11 +299,8 @@ pub extern "C" fn netcore_server_config_set_banner(
             return Err(FfiError::NullArgument("text"));
         }
         let config = config_mut(config)?;
-        if !matches!(config.service, Service::Banner(_)) {
-            return Err(invalid("only the banner service has a banner text"));
-        }
         // SAFETY: the caller promises `text` holds `len` readable bytes.
-        config.service = Service::Banner(unsafe { std::slice::from_raw_parts(text, len) }.to_vec());
+        config.service = config.service.clone().with_banner(unsafe { std::slice::from_raw_parts(text, len) })?;
         Ok(())
     })
 }
@@ -318,20 +311,14 @@ pub extern "C" fn netcore_server_config_set_max_connections(
     config: *mut netcore_server_config,
     max: usize,
 ) -> netcore_status {
-    ffi_boundary!({
-        config_mut(config)?.limits.max_connections = at_least_one("max_connections", max)?;
-        Ok(())
-    })
+    ffi_boundary!({ update(config, |c| c.limits.max_connections = max) })
 }
 
 /// Longest request line in bytes (at least 1); a longer one gets an error reply and the
 /// connection is closed.
 #[no_mangle]
 pub extern "C" fn netcore_server_config_set_max_line(config: *mut netcore_server_config, max: usize) -> netcore_status {
-    ffi_boundary!({
-        config_mut(config)?.limits.max_line = at_least_one("max_line", max)?;
-        Ok(())
-    })
+    ffi_boundary!({ update(config, |c| c.limits.max_line = max) })
 }
 
 /// Closes clients idle (no read or write progress) for `timeout_ms`; 0 disables the timeout.
@@ -341,8 +328,8 @@ pub extern "C" fn netcore_server_config_set_idle_timeout_ms(
     timeout_ms: u64,
 ) -> netcore_status {
     ffi_boundary!({
-        config_mut(config)?.limits.idle_timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
-        Ok(())
+        let timeout = idle_timeout_secs(timeout_ms as f64 / 1000.0)?;
+        update(config, |c| c.limits.idle_timeout = timeout)
     })
 }
 
@@ -352,10 +339,7 @@ pub extern "C" fn netcore_server_config_set_max_output(
     config: *mut netcore_server_config,
     max: usize,
 ) -> netcore_status {
-    ffi_boundary!({
-        config_mut(config)?.limits.max_output = at_least_one("max_output", max)?;
-        Ok(())
-    })
+    ffi_boundary!({ update(config, |c| c.limits.max_output = max) })
 }
 
 /// Worker threads of the engine (at least 1; default: one per core).
@@ -364,26 +348,20 @@ pub extern "C" fn netcore_server_config_set_workers(
     config: *mut netcore_server_config,
     workers: usize,
 ) -> netcore_status {
-    ffi_boundary!({
-        config_mut(config)?.workers = Some(at_least_one("workers", workers)?);
-        Ok(())
-    })
+    ffi_boundary!({ update(config, |c| c.workers = Some(workers)) })
 }
 
-/// Requires clients to send `token` as their first line (UDP: `TOKEN request`). One word.
+/// Requires clients to send `token` as their first line (UDP: `TOKEN request`). One word,
+/// without spaces.
 #[no_mangle]
 pub extern "C" fn netcore_server_config_set_token(
     config: *mut netcore_server_config,
     token: *const c_char,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let token = unsafe { arg_str(token, "token")? };
-        if token.is_empty() || token.bytes().any(|b| b.is_ascii_whitespace()) {
-            return Err(invalid("token must be one non-empty word"));
-        }
-        config_mut(config)?.token = Some(token.as_bytes().to_vec());
-        Ok(())
+        update(config, |c| c.token = Some(token.as_bytes().to_vec()))
     })
 }
 
@@ -400,12 +378,11 @@ pub extern "C" fn netcore_server_config_add_command(
     free_userdata: netcore_free_fn,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let name = unsafe { arg_str(name, "name")? };
         let config = config_mut(config)?;
         crate::server::check_command_name(name.as_bytes())?;
-        let h = handler(callback, userdata, free_userdata)?;
-        config.add_command_arc(name.as_bytes(), h);
+        config.add_command_arc(name.as_bytes(), handler(callback, userdata, free_userdata)?);
         Ok(())
     })
 }
@@ -453,12 +430,12 @@ pub extern "C" fn netcore_server_add_command(
     free_userdata: netcore_free_fn,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let name = unsafe { arg_str(name, "name")? };
         let server = &arg_ref(server, "server")?.server;
+        // Checked before the handler takes ownership of userdata: on failure nothing is kept.
         crate::server::check_command_name(name.as_bytes())?;
-        let h = handler(callback, userdata, free_userdata)?;
-        server.add_command_arc(name.as_bytes(), h)?;
+        server.add_command_arc(name.as_bytes(), handler(callback, userdata, free_userdata)?)?;
         Ok(())
     })
 }
@@ -617,7 +594,7 @@ pub extern "C" fn netcore_reply_close(reply: *mut netcore_reply) -> netcore_stat
 #[no_mangle]
 pub extern "C" fn netcore_reply_error(reply: *mut netcore_reply, message: *const c_char) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let message = unsafe { arg_str(message, "message")? };
         arg_out(reply, "reply")?.error = Some(message.to_string());
         Ok(())

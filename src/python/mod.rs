@@ -1,5 +1,6 @@
 //! The PyO3 layer: `netcore._netcore`. Conversion only; every behaviour lives in the core.
 
+mod address;
 mod client;
 mod errors;
 mod gil;

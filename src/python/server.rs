@@ -6,7 +6,7 @@
 //! (stop, wait, serve_forever) releases the GIL, so handlers keep running meanwhile and a
 //! handler may stop its own server.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +15,13 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
+use super::address::{address_list, Address};
 use super::errors::IntoPyResult;
 use super::gil;
-use crate::server::{BoundAddr, Handler, Limits, Request, Response, Server, ServerConfig, Service};
+use crate::server::{
+    idle_timeout_secs, listen_addr, split_command, BoundAddr, Handler, Limits, Listen, Request, Response, Server,
+    ServerConfig, Service,
+};
 
 /// One request as a handler sees it: bytes, never decoded.
 #[pyclass(module = "netcore._netcore", name = "Request", frozen)]
@@ -37,18 +41,12 @@ impl PyRequest {
     /// The first word.
     #[getter]
     fn command<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(
-            py,
-            crate::server::Request { line: &self.line, peer: "", transport: crate::server::Transport::Tcp }.command(),
-        )
+        PyBytes::new(py, split_command(&self.line).0)
     }
     /// Everything after the first word, without surrounding whitespace.
     #[getter]
     fn args<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(
-            py,
-            crate::server::Request { line: &self.line, peer: "", transport: crate::server::Transport::Tcp }.args(),
-        )
+        PyBytes::new(py, split_command(&self.line).1)
     }
     /// The client: "IP:PORT", or "unix".
     #[getter]
@@ -274,18 +272,20 @@ fn handler(name: &str, func: Bound<'_, PyAny>, executor: &Arc<Executor>) -> PyRe
     Ok(Arc::new(PyHandler { core, executor: executor.clone() }))
 }
 
-/// (host, port) as Python passes it: "" is every interface (as in `socket`), names resolve.
-fn sock_addr(host: &str, port: u16) -> PyResult<SocketAddr> {
-    let host = if host.is_empty() { "0.0.0.0" } else { host };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    // Names resolve as socketserver's AF_INET default would: IPv4 first, IPv6 otherwise.
-    let found: Vec<SocketAddr> = (host, port).to_socket_addrs().map(|a| a.collect()).unwrap_or_default();
-    found
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| found.first())
-        .copied()
-        .ok_or_else(|| PyValueError::new_err(format!("cannot listen on {host:?}: not an address or a known host")))
+/// The listen address `addr` gives (the core's rule: `listen_addr`), or a Unix path.
+fn listener(py: Python<'_>, addr: Address, udp: bool) -> PyResult<Listen> {
+    Ok(match addr {
+        Address::Inet { host, port } => {
+            let at = listen_addr(&host, port).py_err(py)?;
+            if udp {
+                Listen::Udp(at)
+            } else {
+                Listen::Tcp(at)
+            }
+        }
+        Address::Unix(path) if !udp => Listen::Unix(path),
+        Address::Unix(_) => return Err(PyTypeError::new_err("ServerCore(): a UDP address must be (host, port)")),
+    })
 }
 
 fn address_obj(py: Python<'_>, a: &BoundAddr) -> PyResult<Py<PyAny>> {
@@ -331,25 +331,27 @@ impl Drop for PyServerCore {
 
 #[pymethods]
 impl PyServerCore {
+    /// Every option left None is the core's default (`Server.DEFAULTS` in Python); each given one is one
+    /// conversion into the core's config, whose rules check it when the server starts.
     #[new]
-    #[pyo3(signature = (service = "command", *, tcp = Vec::new(), udp = Vec::new(), unix = Vec::new(), framing = "line",
-                        root = None, banner = None, token = None, max_connections = 1024, max_line = 65536,
-                        idle_timeout = Some(300.0), max_output = 262144, workers = None))]
+    #[pyo3(signature = (service = None, *, tcp = None, udp = None, unix = None, framing = None, root = None,
+                        banner = None, token = None, max_connections = None, max_line = None, idle_timeout = None,
+                        max_output = None, workers = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        service: &str,
-        tcp: Vec<(String, u16)>,
-        udp: Vec<(String, u16)>,
-        unix: Vec<PathBuf>,
-        framing: &str,
+        service: Option<&str>,
+        tcp: Option<&Bound<'_, PyAny>>,
+        udp: Option<&Bound<'_, PyAny>>,
+        unix: Option<&Bound<'_, PyAny>>,
+        framing: Option<&str>,
         root: Option<PathBuf>,
         banner: Option<&Bound<'_, PyAny>>,
         token: Option<String>,
-        max_connections: usize,
-        max_line: usize,
+        max_connections: Option<usize>,
+        max_line: Option<usize>,
         idle_timeout: Option<f64>,
-        max_output: usize,
+        max_output: Option<usize>,
         workers: Option<usize>,
     ) -> PyResult<Self> {
         let banner: Option<Vec<u8>> = match banner {
@@ -357,34 +359,33 @@ impl PyServerCore {
             Some(b) if b.is_instance_of::<PyString>() => Some(b.extract::<String>()?.into_bytes()),
             Some(b) => Some(b.extract::<Vec<u8>>().map_err(|_| PyTypeError::new_err("banner must be str or bytes"))?),
         };
-        if banner.is_some() && service != "banner" {
-            return Err(PyValueError::new_err("only the banner service takes a banner"));
+        let service = Service::from_name(service.unwrap_or(Service::default().name()), banner.as_deref()).py_err(py)?;
+        let mut config = ServerConfig::new(service);
+        if let Some(framing) = framing {
+            config.framing = framing.parse().py_err(py)?;
         }
-        let service = Service::from_name(service, banner.as_deref()).py_err(py)?;
-        let mut config = ServerConfig::new(service).framing(framing.parse().py_err(py)?);
-        for (host, port) in tcp {
-            config = config.tcp(sock_addr(&host, port)?);
+        for addr in address_list(tcp, "ServerCore")? {
+            config.listen.push(listener(py, addr, false)?);
         }
-        for (host, port) in udp {
-            config = config.udp(sock_addr(&host, port)?);
+        for addr in address_list(udp, "ServerCore")? {
+            config.listen.push(listener(py, addr, true)?);
         }
-        for path in unix {
-            config = config.unix(path);
+        for addr in address_list(unix, "ServerCore")? {
+            match addr {
+                Address::Unix(path) => config.listen.push(Listen::Unix(path)),
+                Address::Inet { .. } => return Err(PyTypeError::new_err("ServerCore(): unix= takes socket paths")),
+            }
         }
-        if let Some(root) = root {
-            config = config.root(root);
+        config.root = root.or(config.root);
+        let limits = &mut config.limits;
+        limits.max_connections = max_connections.unwrap_or(limits.max_connections);
+        limits.max_line = max_line.unwrap_or(limits.max_line);
+        if let Some(seconds) = idle_timeout {
+            limits.idle_timeout = idle_timeout_secs(seconds).py_err(py)?;
         }
-        config.limits = Limits {
-            max_connections,
-            max_line,
-            idle_timeout: idle_timeout.map(|t| seconds("idle_timeout", t)).transpose()?,
-            max_output,
-            ..Limits::default()
-        };
-        if let Some(t) = token {
-            config = config.token(t);
-        }
-        config.workers = workers;
+        limits.max_output = max_output.unwrap_or(limits.max_output);
+        config.token = token.map(String::into_bytes).or(config.token);
+        config.workers = workers.or(config.workers);
         let server = gil::detach(py, || Server::start(config)).py_err(py)?;
         let executor = Executor::start(&server)?;
         let server = Arc::new(server);
@@ -487,7 +488,24 @@ impl PyServerCore {
     }
 }
 
+/// The core's defaults, for docs and wrappers to quote: `SERVER_DEFAULTS["max_line"]`.
+fn server_defaults<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let limits = Limits::DEFAULT;
+    d.set_item("service", Service::default().name())?;
+    d.set_item("framing", crate::server::Framing::default().name())?;
+    d.set_item("max_connections", limits.max_connections)?;
+    d.set_item("max_line", limits.max_line)?;
+    d.set_item("idle_timeout", limits.idle_timeout.map_or(0.0, |t| t.as_secs_f64()))?;
+    d.set_item("max_output", limits.max_output)?;
+    d.set_item("banner", crate::server::DEFAULT_BANNER)?;
+    Ok(d)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("SERVER_DEFAULTS", server_defaults(m.py())?)?;
+    m.add("SERVICE_NAMES", Service::NAMES.to_vec())?;
+    m.add("FRAMING_NAMES", crate::server::Framing::NAMES.to_vec())?;
     m.add_class::<PyRequest>()?;
     m.add_class::<PyServerCore>()?;
     m.add_function(wrap_pyfunction!(_stop_all_servers, m)?)?;

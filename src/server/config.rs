@@ -21,16 +21,45 @@ pub enum Framing {
     Message,
 }
 
+impl Framing {
+    /// One line on what the framing does (`--help`, docs).
+    pub fn about(self) -> &'static str {
+        match self {
+            Framing::Line => "one request per line, one reply line each",
+            Framing::Message => "each received chunk is one request; replies sent as they are (the seeds' clients)",
+        }
+    }
+
+    /// Every framing, in the order `--help` and the docs list them.
+    pub const ALL: [Framing; 2] = [Framing::Line, Framing::Message];
+    /// The names `from_str` takes, as every face spells them.
+    pub const NAMES: [&'static str; 2] = ["line", "message"];
+
+    /// The framing's name, as `from_str` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Framing::Line => "line",
+            Framing::Message => "message",
+        }
+    }
+}
+
 impl FromStr for Framing {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "line" => Ok(Framing::Line),
-            "message" => Ok(Framing::Message),
-            other => {
-                Err(Error::InvalidArgument(format!("unknown framing {other:?} (expected \"line\" or \"message\")")))
-            }
-        }
+        Framing::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| {
+            Error::InvalidArgument(format!("unknown framing {s:?} (expected {})", one_of(&Framing::NAMES)))
+        })
+    }
+}
+
+/// `"a", "b" or "c"`, for the error texts that list the valid names.
+fn one_of(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 
@@ -38,9 +67,11 @@ impl FromStr for Framing {
 pub const DEFAULT_BANNER: &str = "Thank you for connection";
 
 /// The built-in services, named for the seeds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum Service {
-    /// Seed 000's multi-command server: date, os, ls, help, quit/exit; else `welcome`.
+    /// Seed 000's multi-command server: date, os, ls, help, quit/exit; else `welcome`. The
+    /// default where a face is given no service.
+    #[default]
     Command,
     /// Seed 002's greeting server: a banner on connect, `Hello, <msg>!` per message.
     Greet,
@@ -53,21 +84,50 @@ pub enum Service {
 }
 
 impl Service {
-    /// The service called `name` (`command`, `greet`, `banner`, `echo`, `custom`); `banner`
-    /// uses `banner_text` or `DEFAULT_BANNER`.
+    /// The names `from_name` takes, as every face spells them (`--help`, stubs, docs).
+    pub const NAMES: [&'static str; 5] = ["command", "greet", "banner", "echo", "custom"];
+
+    /// One line on what the service called `name` does (`--help`, docs); "" for no such service.
+    pub fn about(name: &str) -> &'static str {
+        match name {
+            "command" => "seed 000: date, os, ls [PATH], help, quit; anything else gets welcome",
+            "greet" => "seed 002: \"Hello, I am server\", then \"Hello, <msg>!\" per message",
+            "banner" => "seeds 003/004: send the banner text, then close",
+            "echo" => "every request comes back unchanged",
+            "custom" => "only user commands and the default handler; anything else is an error",
+            _ => "",
+        }
+    }
+
+    /// The service called `name` (one of `NAMES`). `banner_text` is the `banner` service's text
+    /// (default `DEFAULT_BANNER`); any other service given a banner text is an error, in every
+    /// face, rather than a text silently never sent.
     pub fn from_name(name: &str, banner_text: Option<&[u8]>) -> Result<Service> {
-        Ok(match name {
+        let service = match name {
             "command" => Service::Command,
             "greet" => Service::Greet,
-            "banner" => Service::Banner(banner_text.unwrap_or(DEFAULT_BANNER.as_bytes()).to_vec()),
+            "banner" => return Ok(Service::Banner(banner_text.unwrap_or(DEFAULT_BANNER.as_bytes()).to_vec())),
             "echo" => Service::Echo,
             "custom" => Service::Custom,
             other => {
                 return Err(Error::InvalidArgument(format!(
-                    "unknown service {other:?} (expected command, greet, banner, echo or custom)"
+                    "unknown service {other:?} (expected {})",
+                    one_of(&Service::NAMES)
                 )))
             }
-        })
+        };
+        match banner_text {
+            Some(_) => Err(banner_needs_banner_service(name)),
+            None => Ok(service),
+        }
+    }
+
+    /// This service with `text` as its banner: only the `banner` service has one.
+    pub fn with_banner(self, text: &[u8]) -> Result<Service> {
+        match self {
+            Service::Banner(_) => Ok(Service::Banner(text.to_vec())),
+            other => Err(banner_needs_banner_service(other.name())),
+        }
     }
 
     /// The service's name, as `from_name` takes it.
@@ -80,6 +140,10 @@ impl Service {
             Service::Custom => "custom",
         }
     }
+}
+
+fn banner_needs_banner_service(name: &str) -> Error {
+    Error::InvalidArgument(format!("only the banner service takes a banner text (the service is {name:?})"))
 }
 
 /// One place to listen.
@@ -117,53 +181,83 @@ impl ProxyProtocol {
     }
 }
 
-/// Parses a listen address: `HOST:PORT` with an IPv4 literal, `[IPv6]:PORT`, `localhost:PORT`,
-/// or a bare `PORT` (meaning 127.0.0.1, never all interfaces).
+/// Parses a listen address as text (the CLI, C): `HOST:PORT`, `[IPv6]:PORT`, or a bare `PORT`
+/// (meaning 127.0.0.1, never all interfaces). `HOST` is anything `listen_addr` takes.
 pub fn parse_addr(text: &str) -> Result<SocketAddr> {
     if let Ok(port) = text.parse::<u16>() {
         return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
     }
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(addr);
+    let invalid =
+        || Error::InvalidArgument(format!("invalid listen address {text:?} (expected HOST:PORT, [IPV6]:PORT or PORT)"));
+    let (host, port) = text.rsplit_once(':').ok_or_else(invalid)?;
+    let port: u16 = port.parse().map_err(|_| invalid())?;
+    if host.is_empty() || (host.contains(':') && !host.starts_with('[')) {
+        return Err(invalid());
     }
-    if let Some(port) = text.strip_prefix("localhost:") {
-        if let Ok(port) = port.parse::<u16>() {
-            return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
-        }
+    listen_addr(host, port)
+}
+
+/// The listen address for `host` and `port` as a `(host, port)` pair gives them (Python): an
+/// IP literal (IPv6 with or without brackets), `""` for every IPv4 interface as in `socket`, or
+/// a host name, resolved with IPv4 preferred (as socketserver's AF_INET default). An unknown
+/// name is the resolver's error (`socket.gaierror` in Python).
+pub fn listen_addr(host: &str, port: u16) -> Result<SocketAddr> {
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if host.contains('\0') {
+        return Err(Error::InvalidArgument("listen address contains a NUL byte".into()));
     }
-    Err(Error::InvalidArgument(format!("invalid listen address {text:?} (expected HOST:PORT, [IPV6]:PORT or PORT)")))
+    let ip = match crate::resolve::resolve_ip(host, libc::AF_INET) {
+        Ok(ip) => ip,
+        Err(v4_failure) => crate::resolve::resolve_ip(host, libc::AF_INET6).map_err(|_| v4_failure)?,
+    };
+    Ok(SocketAddr::new(ip, port))
 }
 
 /// Resource limits. Every one is enforced per server (connections) or per connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Stream clients served at once, over all TCP and Unix listeners. Client number
-    /// `max_connections + 1` gets `error: too many connections` and is closed. Default 1024.
+    /// `max_connections + 1` gets `error: too many connections` and is closed.
     pub max_connections: usize,
     /// Longest request line in bytes, without its line ending (line framing), or the largest
     /// chunk read as one request (message framing). A longer line gets
-    /// `error: line too long (limit N bytes)` and the connection is closed. Default 64 KiB.
+    /// `error: line too long (limit N bytes)` and the connection is closed.
     pub max_line: usize,
-    /// A connection with no complete read or write for this long is closed. Default 300 s.
+    /// A connection with no complete read or write for this long is closed; `None`: never.
     pub idle_timeout: Option<Duration>,
     /// Replies buffered per connection before the server waits for the client to read. A client
-    /// that never reads stalls only its own connection (until `idle_timeout`). Default 256 KiB.
+    /// that never reads stalls only its own connection (until `idle_timeout`).
     pub max_output: usize,
     /// How long a new connection has to complete its handshake (the PROXY protocol header)
-    /// before it is refused. Default 10 s.
+    /// before it is refused; `None`: no limit.
     pub handshake_timeout: Option<Duration>,
+}
+
+impl Limits {
+    /// The defaults, the only place they are written: faces pass "not given" and docs, stubs
+    /// and `--help` quote these.
+    pub const DEFAULT: Limits = Limits {
+        max_connections: 1024,
+        max_line: 64 * 1024,
+        idle_timeout: Some(Duration::from_secs(300)),
+        max_output: 256 * 1024,
+        handshake_timeout: Some(Duration::from_secs(10)),
+    };
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_connections: 1024,
-            max_line: 64 * 1024,
-            idle_timeout: Some(Duration::from_secs(300)),
-            max_output: 256 * 1024,
-            handshake_timeout: Some(Duration::from_secs(10)),
-        }
+        Limits::DEFAULT
     }
+}
+
+/// The idle timeout for `seconds` as every face takes it: 0 means no timeout; negative or not
+/// a number is an error.
+pub fn idle_timeout_secs(seconds: f64) -> Result<Option<Duration>> {
+    if !(seconds.is_finite() && seconds >= 0.0) {
+        return Err(Error::InvalidArgument("idle_timeout must be a non-negative number of seconds (0: never)".into()));
+    }
+    Ok((seconds > 0.0).then(|| Duration::from_secs_f64(seconds)))
 }
 
 /// Everything a server needs to start. Build it, then `Server::start(config)`.
@@ -219,7 +313,7 @@ impl ServerConfig {
             framing: Framing::Line,
             listen: Vec::new(),
             root: None,
-            limits: Limits::default(),
+            limits: Limits::DEFAULT,
             token: None,
             dual_stack: true,
             workers: None,
@@ -301,8 +395,25 @@ impl ServerConfig {
         self.default_handler = Some(handler);
     }
 
-    /// Checks the values that do not need the system: limits, token, command names.
-    pub(crate) fn validate(&self) -> Result<()> {
+    /// Sets the `banner` service's text (see `Service::with_banner`).
+    pub fn banner(mut self, text: &[u8]) -> Result<Self> {
+        self.service = self.service.with_banner(text)?;
+        Ok(self)
+    }
+
+    /// Applies `change` if the result is valid; otherwise keeps `self` as it was. The C setters
+    /// use it so that a bad value is refused when set, by the same rules as `Server::start`.
+    pub fn update(&mut self, change: impl FnOnce(&mut ServerConfig)) -> Result<()> {
+        let mut next = self.clone();
+        change(&mut next);
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Checks the values that do not need the system: limits, token, command names, workers.
+    /// `Server::start` calls it; so does `update`.
+    pub fn validate(&self) -> Result<()> {
         let l = &self.limits;
         at_least_one("max_connections", l.max_connections)?;
         at_least_one("max_line", l.max_line)?;
@@ -322,9 +433,10 @@ impl ServerConfig {
             }
         }
         if let Some(t) = &self.token {
-            if t.is_empty() || t.iter().any(|b| b.is_ascii_whitespace() || *b == 0) {
-                return Err(Error::InvalidArgument("token must be non-empty, without spaces, newlines or NUL".into()));
-            }
+            check_token(t)?;
+        }
+        if self.listen.iter().any(|l| matches!(l, Listen::Unix(p) if p.as_os_str().is_empty())) {
+            return Err(Error::InvalidArgument("the socket path is empty".into()));
         }
         for name in self.commands.keys() {
             check_command_name(name)?;
@@ -337,15 +449,23 @@ impl ServerConfig {
 }
 
 /// `value`, or an error naming the setting when it is 0 (limits and worker counts).
-pub(crate) fn at_least_one(name: &str, value: usize) -> Result<usize> {
+fn at_least_one(name: &str, value: usize) -> Result<usize> {
     if value == 0 {
         return Err(Error::InvalidArgument(format!("{name} must be at least 1")));
     }
     Ok(value)
 }
 
+/// A token is one non-empty word without whitespace or NUL.
+pub fn check_token(token: &[u8]) -> Result<()> {
+    if token.is_empty() || token.iter().any(|b| b.is_ascii_whitespace() || *b == 0) {
+        return Err(Error::InvalidArgument("token must be one non-empty word, without spaces, newlines or NUL".into()));
+    }
+    Ok(())
+}
+
 /// A command name is one non-empty word without whitespace or NUL.
-pub(crate) fn check_command_name(name: &[u8]) -> Result<()> {
+pub fn check_command_name(name: &[u8]) -> Result<()> {
     if name.is_empty() || name.iter().any(|b| b.is_ascii_whitespace() || *b == 0) {
         return Err(Error::InvalidArgument(format!(
             "invalid command name {:?}: one word, no spaces or NUL",
@@ -366,14 +486,67 @@ mod tests {
         assert_eq!(parse_addr("[::1]:0").unwrap(), "[::1]:0".parse().unwrap());
         assert!(matches!(parse_addr("nowhere"), Err(Error::InvalidArgument(_))));
         assert!(matches!(parse_addr("1.2.3.4:99999"), Err(Error::InvalidArgument(_))));
+        assert!(matches!(parse_addr("::1:80"), Err(Error::InvalidArgument(_))));
+        assert!(matches!(parse_addr(":80"), Err(Error::InvalidArgument(_))));
+    }
+
+    #[test]
+    fn host_names_resolve_in_every_face() {
+        // The one parser behind the C setters, the CLI and Python's (host, port) pairs.
+        let host = crate::resolve::gethostname().unwrap();
+        assert!(parse_addr(&format!("{host}:0")).is_ok(), "{host}");
+        assert_eq!(listen_addr("localhost", 7).unwrap(), "127.0.0.1:7".parse().unwrap());
+        assert_eq!(listen_addr("", 7).unwrap(), "0.0.0.0:7".parse().unwrap());
+        assert_eq!(listen_addr("[::1]", 7).unwrap(), "[::1]:7".parse().unwrap());
+        assert_eq!(listen_addr("::1", 7).unwrap(), "[::1]:7".parse().unwrap());
+        assert!(matches!(parse_addr("no-such-host.invalid:80"), Err(Error::AddressInfo { .. })));
     }
 
     #[test]
     fn names_parse() {
         assert_eq!("message".parse::<Framing>().unwrap(), Framing::Message);
         assert!("lines".parse::<Framing>().is_err());
+        for f in Framing::ALL {
+            assert_eq!(f.name().parse::<Framing>().unwrap(), f);
+        }
+        assert_eq!(Framing::ALL.map(Framing::name), Framing::NAMES);
+        for name in Service::NAMES {
+            assert_eq!(Service::from_name(name, None).unwrap().name(), name);
+        }
         assert_eq!(Service::from_name("banner", None).unwrap(), Service::Banner(DEFAULT_BANNER.into()));
-        assert!(Service::from_name("shell", None).is_err());
+        let unknown = Service::from_name("shell", None).unwrap_err().to_string();
+        assert!(unknown.contains(r#""echo" or "custom""#), "{unknown}");
+    }
+
+    #[test]
+    fn a_banner_needs_the_banner_service() {
+        assert_eq!(Service::from_name("banner", Some(b"hi")).unwrap(), Service::Banner(b"hi".to_vec()));
+        let e = Service::from_name("echo", Some(b"hi")).unwrap_err();
+        assert!(e.to_string().starts_with("only the banner service takes a banner text"), "{e}");
+        assert!(ServerConfig::new(Service::Greet).banner(b"x").is_err());
+        assert_eq!(
+            ServerConfig::new(Service::Banner(vec![])).banner(b"x").unwrap().service,
+            Service::Banner(b"x".into())
+        );
+    }
+
+    #[test]
+    fn idle_timeouts_in_seconds() {
+        assert_eq!(idle_timeout_secs(0.0).unwrap(), None);
+        assert_eq!(idle_timeout_secs(1.5).unwrap(), Some(Duration::from_millis(1500)));
+        assert!(idle_timeout_secs(-1.0).is_err());
+        assert!(idle_timeout_secs(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn a_refused_update_keeps_the_config() {
+        let mut c = ServerConfig::new(Service::Echo);
+        assert!(c.update(|c| c.limits.max_line = 0).is_err());
+        assert_eq!(c.limits, Limits::DEFAULT);
+        assert!(c.update(|c| c.token = Some(b"a b".to_vec())).is_err());
+        assert_eq!(c.token, None);
+        c.update(|c| c.workers = Some(2)).unwrap();
+        assert_eq!(c.workers, Some(2));
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub mod proxy;
 mod service;
 mod unix;
 
-pub(crate) use config::{at_least_one, check_command_name};
-pub use config::{parse_addr, Framing, Limits, Listen, ProxyProtocol, ServerConfig, Service, DEFAULT_BANNER};
+pub use config::{
+    check_command_name, check_token, idle_timeout_secs, listen_addr, parse_addr, Framing, Limits, Listen, ProxyProtocol,
+    ServerConfig, Service, DEFAULT_BANNER,
+};
 pub use engine::{BoundAddr, Server, Stats};
-pub use service::{Handler, Request, Response, Transport};
+pub use service::{split_command, Handler, Request, Response, Transport};

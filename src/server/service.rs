@@ -93,7 +93,9 @@ where
     }
 }
 
-pub(crate) fn split_command(line: &[u8]) -> (&[u8], &[u8]) {
+/// A request line's first word (up to the first ASCII whitespace) and the rest without
+/// surrounding whitespace: what `Request::command` and `Request::args` return.
+pub fn split_command(line: &[u8]) -> (&[u8], &[u8]) {
     let end = line.iter().position(|b| b.is_ascii_whitespace()).unwrap_or(line.len());
     (&line[..end], line[end..].trim_ascii())
 }
