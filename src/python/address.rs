@@ -2,7 +2,7 @@
 //! (`Server`, `UDPServer`, `Client`): a `(host, port)` tuple (IPv6 may add flowinfo and
 //! scope_id, as `socket` allows) or a Unix socket path (`str`, `bytes` or `os.PathLike`).
 //! Wrong types get the stdlib's wording. `netcore.socket` methods take addresses by their
-//! socket's family instead, as the stdlib's do (src/python/socket.rs).
+//! socket's family instead, as the stdlib's do (src/python/socket/).
 
 use std::path::PathBuf;
 
