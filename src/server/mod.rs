@@ -23,8 +23,8 @@ mod service;
 mod unix;
 
 pub use config::{
-    check_command_name, check_token, idle_timeout_secs, listen_addr, parse_addr, Framing, Limits, Listen, ProxyProtocol,
-    ServerConfig, Service, DEFAULT_BANNER,
+    check_command_name, check_token, idle_timeout_secs, listen_addr, parse_addr, Framing, Limits, Listen,
+    ProxyProtocol, ServerConfig, Service, DEFAULT_BANNER,
 };
 pub use engine::{BoundAddr, Server, Stats};
 pub use service::{split_command, Handler, Request, Response, Transport};
