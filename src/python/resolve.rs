@@ -179,38 +179,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(getfqdn, m)?)?;
     m.add_function(wrap_pyfunction!(getaddrinfo, m)?)?;
     m.add_function(wrap_pyfunction!(getnameinfo, m)?)?;
-    let constants: &[(&str, i32)] = &[
-        ("AF_UNSPEC", libc::AF_UNSPEC),
-        ("AF_INET", libc::AF_INET),
-        ("AF_INET6", libc::AF_INET6),
-        ("AF_UNIX", libc::AF_UNIX),
-        ("SOCK_STREAM", libc::SOCK_STREAM),
-        ("SOCK_DGRAM", libc::SOCK_DGRAM),
-        ("SOCK_RAW", libc::SOCK_RAW),
-        ("SOCK_SEQPACKET", libc::SOCK_SEQPACKET),
-        ("IPPROTO_TCP", libc::IPPROTO_TCP),
-        ("IPPROTO_UDP", libc::IPPROTO_UDP),
-        ("AI_PASSIVE", libc::AI_PASSIVE),
-        ("AI_CANONNAME", libc::AI_CANONNAME),
-        ("AI_NUMERICHOST", libc::AI_NUMERICHOST),
-        ("AI_NUMERICSERV", libc::AI_NUMERICSERV),
-        ("AI_V4MAPPED", libc::AI_V4MAPPED),
-        ("AI_ALL", libc::AI_ALL),
-        ("AI_ADDRCONFIG", libc::AI_ADDRCONFIG),
-        ("NI_NUMERICHOST", libc::NI_NUMERICHOST),
-        ("NI_NUMERICSERV", libc::NI_NUMERICSERV),
-        ("NI_NOFQDN", libc::NI_NOFQDN),
-        ("NI_NAMEREQD", libc::NI_NAMEREQD),
-        ("NI_DGRAM", libc::NI_DGRAM),
-        ("EAI_NONAME", libc::EAI_NONAME),
-        ("EAI_AGAIN", libc::EAI_AGAIN),
-        ("EAI_FAIL", libc::EAI_FAIL),
-        ("EAI_FAMILY", libc::EAI_FAMILY),
-        ("EAI_SERVICE", libc::EAI_SERVICE),
-        ("EAI_SOCKTYPE", libc::EAI_SOCKTYPE),
-    ];
-    for (name, value) in constants {
-        m.add(*name, *value)?;
-    }
+    // The constants (AF_*, AI_*, NI_*, EAI_*, ...) are all added by `socket::constants`.
     Ok(())
 }

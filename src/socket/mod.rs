@@ -14,6 +14,10 @@
 //! ```
 
 pub mod addr;
+pub mod constants;
+pub mod msg;
+pub mod sendfile;
+pub mod utility;
 pub mod wait;
 
 use std::io;

@@ -79,6 +79,13 @@ impl Buffer {
         unsafe { std::slice::from_raw_parts(self.0.buf as *const u8, self.len()) }
     }
 
+    /// The writable buffer as memory a receive call fills.
+    pub(super) fn as_uninit_slice(&mut self) -> &mut [std::mem::MaybeUninit<u8>] {
+        let bytes = self.as_mut_slice();
+        // SAFETY: initialised bytes are valid MaybeUninit bytes; the kernel writes only bytes.
+        unsafe { &mut *(bytes as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) }
+    }
+
     pub(super) fn as_mut_slice(&mut self) -> &mut [u8] {
         if self.0.buf.is_null() || self.len() == 0 {
             return &mut [];

@@ -10,6 +10,7 @@ use pyo3::types::{PyBytes, PyInt, PyString, PyTuple};
 use super::blocking;
 use super::buffer::{writable_buffer, Data, FreshBytes};
 use super::convert::{address_arg, intenum, sockname_obj, timeout_arg, timeout_obj, ADDRESS_FAMILY, SOCKET_KIND};
+use super::{msg, sendfile};
 use crate::python::errors::IntoPyResult;
 use crate::python::gil;
 use crate::socket::{OptValue, Socket};
@@ -19,7 +20,7 @@ use crate::socket::{OptValue, Socket};
 /// A socket with the semantics of the stdlib's `socket.socket`, run by netcore's Rust core.
 #[pyclass(name = "socket", module = "netcore", subclass, frozen, weakref)]
 pub struct PySocket {
-    inner: Socket,
+    pub(super) inner: Socket,
     /// `close()` was called (the fd really closes once no makefile() object uses it).
     closed: AtomicBool,
     /// Open makefile() objects.
@@ -302,6 +303,83 @@ impl PySocket {
         let addr = address_arg(self.inner.family(), &address, "sendto")?;
         let bytes = data.as_slice();
         blocking(py, |intr| self.inner.sendto_with(bytes, flags, &addr, intr))
+    }
+
+    /// sendmsg(buffers[, ancdata[, flags[, address]]]) -> count
+    #[pyo3(signature = (buffers, ancdata = None, flags = 0, address = None))]
+    fn sendmsg(
+        &self,
+        py: Python<'_>,
+        buffers: &Bound<'_, PyAny>,
+        ancdata: Option<&Bound<'_, PyAny>>,
+        flags: i32,
+        address: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<usize> {
+        msg::sendmsg(&self.inner, py, buffers, ancdata, flags, address)
+    }
+
+    /// recvmsg(bufsize[, ancbufsize[, flags]]) -> (data, ancdata, msg_flags, address)
+    #[pyo3(signature = (bufsize, ancbufsize = 0, flags = 0))]
+    fn recvmsg<'py>(
+        &self,
+        py: Python<'py>,
+        bufsize: isize,
+        ancbufsize: isize,
+        flags: i32,
+    ) -> PyResult<msg::RecvmsgResult<'py, Bound<'py, PyBytes>>> {
+        msg::recvmsg(&self.inner, py, bufsize, ancbufsize, flags)
+    }
+
+    /// recvmsg_into(buffers[, ancbufsize[, flags]]) -> (nbytes, ancdata, msg_flags, address)
+    #[pyo3(signature = (buffers, ancbufsize = 0, flags = 0))]
+    fn recvmsg_into<'py>(
+        &self,
+        py: Python<'py>,
+        buffers: &Bound<'py, PyAny>,
+        ancbufsize: isize,
+        flags: i32,
+    ) -> PyResult<msg::RecvmsgResult<'py, usize>> {
+        msg::recvmsg_into(&self.inner, py, buffers, ancbufsize, flags)
+    }
+
+    /// sendfile(file[, offset[, count]]) -> sent: sendfile(2) when the file has a descriptor,
+    /// else reads and sends, as the stdlib's `socket.sendfile`.
+    #[pyo3(signature = (file, offset = 0, count = None))]
+    fn sendfile(
+        &self,
+        py: Python<'_>,
+        file: &Bound<'_, PyAny>,
+        offset: i64,
+        count: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        sendfile::sendfile(&self.inner, py, file, offset, count)
+    }
+
+    /// The sendfile(2) path alone; raises `socket._GiveupOnSendfile` where it cannot be used.
+    #[pyo3(signature = (file, offset = 0, count = None))]
+    fn _sendfile_use_sendfile(
+        &self,
+        py: Python<'_>,
+        file: &Bound<'_, PyAny>,
+        offset: i64,
+        count: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        match sendfile::use_sendfile(&self.inner, py, file, offset, count)? {
+            sendfile::KernelPath::Sent(n) => Ok(n),
+            sendfile::KernelPath::GiveUp(reason) => Err(sendfile::giveup_error(py, reason)),
+        }
+    }
+
+    /// The read-and-send path alone.
+    #[pyo3(signature = (file, offset = 0, count = None))]
+    fn _sendfile_use_send(
+        &self,
+        py: Python<'_>,
+        file: &Bound<'_, PyAny>,
+        offset: i64,
+        count: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        sendfile::use_send(&self.inner, py, file, offset, count)
     }
 
     fn shutdown(&self, py: Python<'_>, how: i32) -> PyResult<()> {

@@ -6,7 +6,10 @@
 //! - `buffer`: the buffer protocol (arguments to send from, receive into) and fresh bytes.
 //! - `convert`: arguments (hosts, ports, addresses, timeouts) to core values, and back.
 //! - `class`: the `netcore.socket` class.
-//! - `functions`: the module-level functions.
+//! - `msg`: `sendmsg`/`recvmsg`/`recvmsg_into` and descriptor passing.
+//! - `sendfile`: `sendfile` and its fallback to `send`.
+//! - `functions`: the module-level functions that make sockets.
+//! - `utility`: the other module-level functions (`inet_*`, `if_*`, `CMSG_*`, `send_fds`, ...).
 //! - `constants`: the module's integer constants.
 
 mod buffer;
@@ -14,6 +17,9 @@ mod class;
 mod constants;
 mod convert;
 mod functions;
+mod msg;
+mod sendfile;
+mod utility;
 
 use pyo3::prelude::*;
 
@@ -75,5 +81,6 @@ where
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySocket>()?;
     functions::register(m)?;
+    utility::register(m)?;
     constants::register(m)
 }
