@@ -714,6 +714,36 @@ netcore_status netcore_reply_close(struct netcore_reply *reply);
 netcore_status netcore_reply_error(struct netcore_reply *reply, const char *message);
 
 /**
+ * Sends `len` bytes of `data` with the `nfds` descriptors `fds` (one SCM_RIGHTS message) over
+ * the connected AF_UNIX socket `sock`, blocking as the socket does (EINTR is retried).
+ * Writes the number of data bytes sent to `out_sent`. The descriptors stay open here; the
+ * receiver gets its own copies. `data` may be NULL when `len` is 0 (a message needs at least
+ * one byte on a stream socket, as in Python). Errors: NETCORE_STATUS_OS_ERROR with the errno
+ * (EBADF for a bad `sock`, ENOTSOCK, EINVAL for a bad descriptor in `fds`, ...).
+ */
+netcore_status netcore_socket_send_fds(int sock,
+                                       const uint8_t *data,
+                                       size_t len,
+                                       const int *fds,
+                                       size_t nfds,
+                                       size_t *out_sent);
+
+/**
+ * Receives up to `len` bytes into `buf` and up to `max_fds` descriptors into `fds` from the
+ * AF_UNIX socket `sock`, blocking as the socket does. Writes the data length to `out_len` (0
+ * when the peer closed) and the descriptor count to `out_nfds`; the received descriptors are
+ * the caller's to close (they are close-on-exec). Descriptors beyond `max_fds` are closed by
+ * the kernel's truncation. `buf` may be NULL when `len` is 0, `fds` when `max_fds` is 0.
+ */
+netcore_status netcore_socket_recv_fds(int sock,
+                                       uint8_t *buf,
+                                       size_t len,
+                                       int *fds,
+                                       size_t max_fds,
+                                       size_t *out_len,
+                                       size_t *out_nfds);
+
+/**
  * Frees a string returned by netcore. NULL is ignored.
  */
 void netcore_string_free(char *s);

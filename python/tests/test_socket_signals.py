@@ -55,6 +55,31 @@ CHILD = textwrap.dedent(
     elif op == "sendall":
         a, b = netcore.socketpair()
         call = lambda: a.sendall(b"x" * (64 << 20))
+    elif op == "recvmsg":
+        a, b = netcore.socketpair()
+        call = lambda: a.recvmsg(10, 64)
+    elif op == "recvmsg_into":
+        a, b = netcore.socketpair()
+        call = lambda: a.recvmsg_into([bytearray(10)], 64)
+    elif op == "recv_fds":
+        a, b = netcore.socketpair()
+        call = lambda: netcore.recv_fds(a, 10, 4)
+    elif op == "sendmsg":
+        a, b = netcore.socketpair()
+        call = lambda: a.sendmsg([b"x" * (64 << 20)])
+    elif op == "sendfile":
+        import tempfile
+        f = tempfile.TemporaryFile()
+        f.truncate(256 << 20)
+        a, b = netcore.socketpair()
+        call = lambda: a.sendfile(f)
+    elif op == "sendfile-timeout":
+        import tempfile
+        f = tempfile.TemporaryFile()
+        f.truncate(256 << 20)
+        a, b = netcore.socketpair()
+        a.settimeout(60)
+        call = lambda: a.sendfile(f)
     elif op == "connect":
         # A listener whose accept queue is full drops new SYNs: connect() hangs.
         full = std.socket()
@@ -111,7 +136,21 @@ def run_child(op: str) -> tuple[float, str]:
 
 
 @pytest.mark.parametrize(
-    "op", ["accept", "accept+thread", "recv", "recv-timeout", "sendall", "connect"]
+    "op",
+    [
+        "accept",
+        "accept+thread",
+        "recv",
+        "recv-timeout",
+        "sendall",
+        "connect",
+        "recvmsg",
+        "recvmsg_into",
+        "recv_fds",
+        "sendmsg",
+        "sendfile",
+        "sendfile-timeout",
+    ],
 )
 def test_sigint_interrupts_blocking_call(op):
     latency, _ = run_child(op)

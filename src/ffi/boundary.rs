@@ -151,3 +151,15 @@ pub(crate) fn arg_ref<'a, T>(p: *const T, name: &'static str) -> Result<&'a T, F
     // SAFETY: the caller promises `p`, when not NULL, came from this library and is alive.
     unsafe { p.as_ref() }.ok_or(FfiError::NullArgument(name))
 }
+
+/// A byte-buffer argument: `data` may be NULL only when `len` is 0.
+pub(crate) fn arg_bytes<'a>(data: *const u8, len: usize, name: &'static str) -> Result<&'a [u8], FfiError> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if data.is_null() {
+        return Err(FfiError::NullArgument(name));
+    }
+    // SAFETY: the caller promises `data` points to `len` readable bytes.
+    Ok(unsafe { std::slice::from_raw_parts(data, len) })
+}

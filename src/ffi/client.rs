@@ -6,7 +6,7 @@
 use std::os::raw::c_char;
 use std::time::Duration;
 
-use super::boundary::{arg_out, arg_str, FfiError};
+use super::boundary::{arg_bytes, arg_out, arg_str, FfiError};
 use super::status::netcore_status;
 use super::strings::{into_c_string, netcore_string_list};
 use crate::client::{self, udp, Client, Options};
@@ -28,18 +28,6 @@ fn timeout_of(ms: u32, default: Duration) -> Option<Duration> {
 fn arg_client<'a>(p: *mut netcore_client) -> Result<&'a mut Client, FfiError> {
     // SAFETY: the caller promises `p`, when not NULL, came from netcore_client_new* and is alive.
     unsafe { p.as_mut() }.map(|c| &mut c.inner).ok_or(FfiError::NullArgument("client"))
-}
-
-/// A byte-buffer argument: `data` may be NULL only when `len` is 0.
-fn arg_bytes<'a>(data: *const u8, len: usize, name: &'static str) -> Result<&'a [u8], FfiError> {
-    if len == 0 {
-        return Ok(&[]);
-    }
-    if data.is_null() {
-        return Err(FfiError::NullArgument(name));
-    }
-    // SAFETY: the caller promises `data` points to `len` readable bytes.
-    Ok(unsafe { std::slice::from_raw_parts(data, len) })
 }
 
 /// Hands bytes to C: a malloc-free pointer freed with `netcore_bytes_free(ptr, len)`.

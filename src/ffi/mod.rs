@@ -13,6 +13,7 @@ mod client;
 mod error_text;
 mod resolve;
 mod server;
+mod socket;
 mod status;
 mod strings;
 

@@ -303,7 +303,7 @@ impl Socket {
         intr: &mut Interrupt<'_>,
     ) -> Result<Received> {
         if ancbufsize > SOCKLEN_T_LIMIT {
-            return Err(Error::Overflow("ancillary buffer size too large".into()));
+            return Err(Error::InvalidArgument("invalid ancillary data buffer length".into()));
         }
         let mut iov: Vec<libc::iovec> = buffers
             .iter_mut()
@@ -386,15 +386,14 @@ impl Socket {
         flags: i32,
         intr: &mut Interrupt<'_>,
     ) -> Result<(usize, Vec<RawFd>, i32, SockName)> {
-        let room = maxfds.checked_mul(mem::size_of::<libc::c_int>()).and_then(cmsg_space);
-        let room = room.ok_or_else(|| Error::Overflow("maxfds too large".into()))?;
+        // CMSG_LEN, as the stdlib's recv_fds: room for exactly `maxfds`, more are cut off.
+        let room = maxfds.checked_mul(mem::size_of::<libc::c_int>()).and_then(cmsg_len);
+        let room = room.ok_or_else(|| Error::Overflow("CMSG_LEN() argument out of range".into()))?;
         let got = self.recvmsg_uninit_with(&mut [buf], room, flags, intr)?;
         let mut fds = Vec::new();
         for item in &got.ancillary {
             if let Ancillary::Rights(more) = Ancillary::from(item) {
                 fds.extend(more);
-            } else if item.level == libc::SOL_SOCKET && item.kind == libc::SCM_RIGHTS {
-                close_received_fds(std::slice::from_ref(item));
             }
         }
         Ok((got.len, fds, got.flags, got.address))
@@ -461,12 +460,5 @@ mod tests {
         assert_eq!(got.ancillary.len(), 1);
         assert_eq!(got.ancillary[0].data.len(), 4);
         close_received_fds(&got.ancillary);
-    }
-
-    #[test]
-    fn oversized_items_get_cpythons_errors() {
-        let huge = ControlMessageRef { level: 0, kind: 0, data: &[] };
-        assert!(control_buffer(&[huge]).is_ok());
-        assert_eq!(control_buffer(&[]).unwrap().len(), 0);
     }
 }

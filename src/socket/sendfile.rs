@@ -93,6 +93,11 @@ impl Socket {
             return Ok(0);
         }
         check_blocking(self).map_err(|error| SendfileError::Failed { sent: 0, error })?;
+        // The stdlib registers the socket with a selector here, which refuses a closed one.
+        if self.fileno() < 0 {
+            let error = Error::InvalidArgument(format!("Invalid file descriptor: {}", self.fileno()));
+            return Err(SendfileError::Failed { sent: 0, error });
+        }
         let timeout = self.gettimeout();
         let mut block = count.unwrap_or(st.st_size as u64).min(MAX_BLOCK);
         let mut offset = offset as libc::off_t;
@@ -138,6 +143,13 @@ impl Socket {
                 return Ok(sent_total);
             }
             sent_total += n as u64;
+            // A partial send may hide a signal (it ends a blocking sendfile early): run the
+            // handlers before going on, as sendall does.
+            if (n as u64) < block.min(MAX_BLOCK) {
+                if let Err(error) = intr.check() {
+                    return Err(SendfileError::Failed { sent: sent_total, error });
+                }
+            }
         }
     }
 }

@@ -122,6 +122,10 @@ pub fn getprotobyname(name: &str) -> Result<i32> {
 
 /// `socket.sethostname(name)`: needs CAP_SYS_ADMIN in the UTS namespace (else EPERM).
 pub fn sethostname(name: &[u8]) -> Result<()> {
+    // The kernel would take the bytes up to the NUL; CPython refuses such a name.
+    if name.contains(&0) {
+        return Err(Error::InvalidArgument("embedded null byte".into()));
+    }
     // SAFETY: name/len describe the bytes.
     if unsafe { libc::sethostname(name.as_ptr() as *const libc::c_char, name.len()) } < 0 {
         return Err(std::io::Error::last_os_error().into());
@@ -199,5 +203,10 @@ mod tests {
         assert!(if_nametoindex(b"no-such-if0").is_err());
         assert_eq!(getprotobyname("tcp").unwrap(), libc::IPPROTO_TCP);
         assert_eq!(getprotobyname("nope").unwrap_err().to_string(), "protocol not found");
+    }
+
+    #[test]
+    fn a_host_name_with_a_nul_is_refused_before_the_kernel_sees_it() {
+        assert_eq!(sethostname(b"a\0b").unwrap_err().to_string(), "embedded null byte");
     }
 }

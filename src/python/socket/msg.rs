@@ -35,15 +35,13 @@ fn c_int_arg(obj: &Bound<'_, PyAny>) -> PyResult<i32> {
 
 /// One `(level, type, data)` item, as CPython's `(iiy*)` format takes it.
 fn ancillary_item<'py>(obj: &Bound<'py, PyAny>) -> PyResult<(i32, i32, Data<'py>)> {
-    let bad = || {
-        PyTypeError::new_err(format!(
-            "[sendmsg() ancillary data items]() argument must be sequence of length 3, not {}",
-            type_name(obj)
-        ))
-    };
-    let seq = obj.cast::<PySequence>().map_err(|_| bad())?;
-    if seq.len()? != 3 {
-        return Err(bad());
+    const WHAT: &str = "[sendmsg() ancillary data items]() argument";
+    let seq = obj
+        .cast::<PySequence>()
+        .map_err(|_| PyTypeError::new_err(format!("{WHAT} must be 3-item sequence, not {}", type_name(obj))))?;
+    let len = seq.len()?;
+    if len != 3 {
+        return Err(PyTypeError::new_err(format!("{WHAT} must be sequence of length 3, not {len}")));
     }
     Ok((c_int_arg(&seq.get_item(0)?)?, c_int_arg(&seq.get_item(1)?)?, Data::get(&seq.get_item(2)?)?))
 }

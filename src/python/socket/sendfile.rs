@@ -4,7 +4,7 @@
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyInt;
+use pyo3::types::{PyBytes, PyInt, PyMemoryView};
 
 use super::blocking;
 use super::buffer::Data;
@@ -142,7 +142,11 @@ pub(super) fn use_send(
                     return Ok(());
                 }
             }
-            let chunk = file.call_method1("read", (block,))?;
+            let mut chunk = file.call_method1("read", (block,))?;
+            if !chunk.is_instance_of::<PyBytes>() {
+                // As the stdlib's memoryview(file.read(n)), with its errors.
+                chunk = py.get_type::<PyMemoryView>().call1((chunk,))?;
+            }
             let data = Data::get(&chunk)?;
             let mut rest = data.as_slice();
             if rest.is_empty() {

@@ -19,27 +19,36 @@ fn index<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyInt>> {
     obj.py().import("operator")?.call_method1("index", (obj,))?.cast_into().map_err(PyErr::from)
 }
 
-/// A non-negative int up to `max`, with the caller's messages for the two ways out of range.
-fn unsigned(obj: &Bound<'_, PyAny>, max: u64, negative: &str, too_large: &str) -> PyResult<u64> {
-    let i = index(obj)?;
-    if i.lt(0)? {
-        return Err(PyOverflowError::new_err(negative.to_string()));
-    }
-    match i.extract::<u64>() {
-        Ok(v) if v <= max => Ok(v),
-        _ => Err(PyOverflowError::new_err(too_large.to_string())),
-    }
-}
-
+/// htons/ntohs's argument: a C int (the `i` format), then a 16-bit unsigned value.
 fn short(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<u16> {
-    let neg = format!("{name}: can't convert negative Python int to C 16-bit unsigned integer");
-    let big = format!("{name}: Python int too large to convert to C 16-bit unsigned integer");
-    Ok(unsigned(obj, u16::MAX.into(), &neg, &big)? as u16)
+    let v: i64 =
+        index(obj)?.extract().map_err(|_| PyOverflowError::new_err("Python int too large to convert to C long"))?;
+    let v = i32::try_from(v).map_err(|_| {
+        PyOverflowError::new_err(if v < 0 {
+            "signed integer is less than minimum"
+        } else {
+            "signed integer is greater than maximum"
+        })
+    })?;
+    if v < 0 {
+        return Err(PyOverflowError::new_err(format!(
+            "{name}: can't convert negative Python int to C 16-bit unsigned integer"
+        )));
+    }
+    u16::try_from(v).map_err(|_| {
+        PyOverflowError::new_err(format!("{name}: Python int too large to convert to C 16-bit unsigned integer"))
+    })
 }
 
+/// htonl/ntohl's argument: an int (no __index__), as a C unsigned long, then 32 bits.
 fn long(obj: &Bound<'_, PyAny>) -> PyResult<u32> {
-    Ok(unsigned(obj, u32::MAX.into(), "can't convert negative value to unsigned int", "int larger than 32 bits")?
-        as u32)
+    let i = obj.cast::<PyInt>().map_err(|_| PyTypeError::new_err(format!("expected int, {} found", type_name(obj))))?;
+    if i.lt(0)? {
+        return Err(PyOverflowError::new_err("can't convert negative value to unsigned int"));
+    }
+    let v: u64 =
+        i.extract().map_err(|_| PyOverflowError::new_err("Python int too large to convert to C unsigned long"))?;
+    u32::try_from(v).map_err(|_| PyOverflowError::new_err("int larger than 32 bits"))
 }
 
 /// htons(x) -> int: a 16-bit int from host to network byte order.
