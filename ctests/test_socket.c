@@ -43,7 +43,7 @@ static void test_more_fds_than_room(void) {
     int three[3] = {p[0], p[0], p[1]};
     size_t sent = 0;
     CHECK_OK(netcore_socket_send_fds(sv[0], (const uint8_t *)"z", 1, three, 3, &sent));
-    uint8_t buf[4];
+    uint8_t buf[4] = {0};
     int fds[1] = {-1};
     size_t n = 0, nfds = 0;
     CHECK_OK(netcore_socket_recv_fds(sv[1], buf, sizeof buf, fds, 1, &n, &nfds));
@@ -67,7 +67,7 @@ static void test_bad_arguments(void) {
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     size_t sent = 77, n = 77, nfds = 77;
     int fd = sv[0];
-    uint8_t buf[4];
+    uint8_t buf[4] = {0};
     CHECK_STATUS(netcore_socket_send_fds(sv[0], NULL, 1, &fd, 1, &sent), NETCORE_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(netcore_socket_send_fds(sv[0], buf, 1, NULL, 1, &sent), NETCORE_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(netcore_socket_send_fds(sv[0], buf, 1, &fd, 1, NULL), NETCORE_STATUS_NULL_ARGUMENT);

@@ -55,7 +55,7 @@ def test_send_fds_and_recv_fds_accept_either_kind_of_socket():
         a, b = mod.socketpair()
         r, w = os.pipe()
         assert netcore.send_fds(a, [b"m"], [w]) == 1
-        msg, fds, flags, _ = netcore.recv_fds(b, 10, 4) if mod is netcore else stdsocket.recv_fds(b, 10, 4)
+        msg, fds, flags, _ = netcore.recv_fds(b, 10, 4)
         assert (msg, len(fds), flags) == (b"m", 1, 0)
         os.write(fds[0], b"!")
         assert os.read(r, 1) == b"!"

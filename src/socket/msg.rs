@@ -138,7 +138,8 @@ pub fn cmsg_space(length: usize) -> Option<usize> {
 
 /// Lays out control messages in one buffer, each in `CMSG_SPACE` of its data, with
 /// CPython's errors for items that are too large.
-fn control_buffer(items: &[ControlMessageRef<'_>]) -> Result<Vec<u8>> {
+/// Returns the storage (u64 words, so every header is aligned for cmsghdr) and its length.
+fn control_buffer(items: &[ControlMessageRef<'_>]) -> Result<(Vec<u64>, usize)> {
     let mut total: usize = 0;
     for item in items {
         let space = cmsg_space(item.data.len()).ok_or_else(|| Error::Failed("ancillary data item too large".into()))?;
@@ -147,10 +148,9 @@ fn control_buffer(items: &[ControlMessageRef<'_>]) -> Result<Vec<u8>> {
             .filter(|t| *t <= SOCKLEN_T_LIMIT)
             .ok_or_else(|| Error::Failed("too much ancillary data".into()))?;
     }
-    // u64 storage keeps every header aligned for cmsghdr.
     let mut words = vec![0u64; total.div_ceil(8)];
     if total == 0 {
-        return Ok(Vec::new());
+        return Ok((words, 0));
     }
     // SAFETY: msg describes the zeroed buffer; the CMSG macros walk it within `total`, which
     // has CMSG_SPACE room for every item, so each header and its data fit.
@@ -169,9 +169,8 @@ fn control_buffer(items: &[ControlMessageRef<'_>]) -> Result<Vec<u8>> {
             std::ptr::copy_nonoverlapping(item.data.as_ptr(), libc::CMSG_DATA(cmsg), item.data.len());
             cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
-        let bytes = std::slice::from_raw_parts(words.as_ptr() as *const u8, total);
-        Ok(bytes.to_vec())
     }
+    Ok((words, total))
 }
 
 /// What `recvmsg` received besides the data.
@@ -271,7 +270,7 @@ impl Socket {
             Some(a) => Some(addr::resolve(self.family, a, "sendmsg")?),
             None => None,
         };
-        let mut control = control_buffer(ancillary)?;
+        let (mut control, control_len) = control_buffer(ancillary)?;
         let mode = self.mode();
         sock_call(&self.fd, mode, WRITE, intr, |fd| {
             // SAFETY: the msghdr points at live buffers for the duration of the call; IoSlice
@@ -283,9 +282,9 @@ impl Socket {
             }
             msg.msg_iov = buffers.as_ptr() as *mut libc::iovec;
             msg.msg_iovlen = buffers.len() as _;
-            if !control.is_empty() {
+            if control_len > 0 {
                 msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
-                msg.msg_controllen = control.len() as _;
+                msg.msg_controllen = control_len as _;
             }
             // SAFETY: msg is fully set up above.
             cvt_size(unsafe { libc::sendmsg(fd, &msg, flags | libc::MSG_NOSIGNAL) })

@@ -5,7 +5,7 @@
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyInt, PyString};
+use pyo3::types::{PyBytes, PyInt, PyString, PyTuple};
 
 use super::buffer::Data;
 use super::class::PySocket;
@@ -211,17 +211,37 @@ fn send_fds(
     }
 }
 
+/// What a socket-like object's recvmsg returns.
+type RecvmsgTuple<'py> = (Bound<'py, PyAny>, Vec<(i32, i32, Vec<u8>)>, Bound<'py, PyAny>, Bound<'py, PyAny>);
+
 /// recv_fds(sock, bufsize, maxfds[, flags]) -> (data, list of fds, msg_flags, address)
 #[pyfunction]
 #[pyo3(signature = (sock, bufsize, maxfds, flags = 0))]
 fn recv_fds<'py>(
     py: Python<'py>,
-    sock: &Bound<'py, PySocket>,
+    sock: &Bound<'py, PyAny>,
     bufsize: isize,
     maxfds: isize,
     flags: i32,
-) -> PyResult<msg::RecvFdsResult<'py>> {
-    msg::recv_fds(&sock.get().inner, py, bufsize, maxfds, flags)
+) -> PyResult<Bound<'py, PyTuple>> {
+    if let Ok(s) = sock.cast::<PySocket>() {
+        return msg::recv_fds(&s.get().inner, py, bufsize, maxfds, flags)?.into_pyobject(py);
+    }
+    // Another socket-like object: through its own recvmsg, as the stdlib's recv_fds.
+    let room = usize::try_from(maxfds)
+        .ok()
+        .and_then(|n| n.checked_mul(4))
+        .and_then(core_msg::cmsg_len)
+        .ok_or_else(|| PyOverflowError::new_err("CMSG_LEN() argument out of range"))?;
+    let got = sock.call_method1("recvmsg", (bufsize, room, flags))?;
+    let (data, ancdata, msg_flags, address): RecvmsgTuple<'py> = got.extract()?;
+    let mut fds = Vec::new();
+    for (level, kind, raw) in ancdata {
+        if level == libc::SOL_SOCKET && kind == libc::SCM_RIGHTS {
+            fds.extend(raw.chunks_exact(4).map(|c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]])));
+        }
+    }
+    (data, fds, msg_flags, address).into_pyobject(py)
 }
 
 /// Adds the functions to the module.
