@@ -119,11 +119,15 @@ pub fn is_error_item(head: &[u8]) -> bool {
     first.first() == Some(&b'3') && first.contains(&b'\t')
 }
 
-/// The display text of an error item (`'/x' does not exist`).
-fn error_item_text(head: &[u8]) -> String {
+/// The display text of an error item (`'/x' does not exist`); `None` when `head` does not
+/// start with one.
+pub fn error_item_text(head: &[u8]) -> Option<String> {
+    if !is_error_item(head) {
+        return None;
+    }
     let first = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
     let text = first[1..].split(|&b| b == b'\t').next().unwrap_or(&[]);
-    String::from_utf8_lossy(text).trim().to_string()
+    Some(String::from_utf8_lossy(text).trim().to_string())
 }
 
 /// A read error as a core error: a timeout is `Error::Timeout`.
@@ -170,8 +174,7 @@ pub fn open(host: &str, port: u16, selector: &str, timeout: Option<Duration>) ->
         let n = reader.read_socket(&mut chunk).map_err(|e| at(Stage::Receive)(io_error(e)))?;
         reader.head.extend_from_slice(&chunk[..n]);
     }
-    if is_error_item(&reader.head) {
-        let text = error_item_text(&reader.head);
+    if let Some(text) = error_item_text(&reader.head) {
         let shown = if text.is_empty() { format!("'{selector}' does not exist") } else { text };
         return Err(GopherError { stage: Stage::NotFound, error: Error::Failed(shown) });
     }
@@ -193,7 +196,11 @@ mod tests {
     #[test]
     fn error_items_are_recognised() {
         assert!(is_error_item(b"3'/nope' does not exist\t\terror.host\t1\r\n.\r\n"));
-        assert_eq!(error_item_text(b"3'/nope' does not exist\t\terror.host\t1\r\n"), "'/nope' does not exist");
+        assert_eq!(
+            error_item_text(b"3'/nope' does not exist\t\terror.host\t1\r\n").as_deref(),
+            Some("'/nope' does not exist")
+        );
+        assert_eq!(error_item_text(b"0About\t/about\tlocalhost\t70\r\n"), None);
         assert!(!is_error_item(b"0About\t/about\tlocalhost\t70\r\n"));
         assert!(!is_error_item(b"3 little pigs, a story\n"));
     }

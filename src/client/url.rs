@@ -104,9 +104,12 @@ pub fn gopher_url_parts(url: &str) -> Result<(String, u16, String)> {
     let path = &rest[slash..];
     let (host, port) = split_host_port(authority, super::gopher::DEFAULT_PORT)?;
     // The first character after the slash is the item type, not part of the selector.
-    let selector = match path.len() {
-        0 | 1 => String::new(),
-        _ => percent_decode(&path[2..]),
+    // (A character, not a byte: `&path[2..]` panicked on a multi-byte type; found by fuzzing.)
+    let mut chars = path.chars();
+    chars.next(); // the slash
+    let selector = match chars.next() {
+        Some(_) => percent_decode(chars.as_str()),
+        None => String::new(),
     };
     Ok((host, port, selector))
 }

@@ -20,6 +20,8 @@ mod engine;
 pub(crate) mod metrics;
 pub mod proxy;
 mod service;
+#[doc(hidden)]
+pub mod testing;
 mod unix;
 
 pub use config::{
