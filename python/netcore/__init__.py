@@ -70,6 +70,7 @@ from ._netcore import (
     urlretrieve,
 )
 from ._netcore import Request
+from ._reply import ReplyError, SimpleString
 from ._server import CommandServer, Server, UDPServer
 
 # The stdlib's own classes, so `except socket.gaierror` catches netcore's errors and back.
@@ -155,8 +156,10 @@ __all__ = [
     "Client",
     "CommandServer",
     "MsgFlag",
+    "ReplyError",
     "Request",
     "Server",
+    "SimpleString",
     "SocketIO",
     "SocketKind",
     "SocketType",

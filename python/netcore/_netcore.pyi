@@ -571,11 +571,13 @@ class Request:
     @property
     def args(self) -> bytes: ...
     @property
+    def argv(self) -> List[bytes]: ...
+    @property
     def peer(self) -> str: ...
     @property
     def transport(self) -> str: ...
 
-_Reply = Union[str, bytes, bytearray, None]
+_Reply = Union[str, bytes, bytearray, int, float, None, Sequence[Any], Dict[Any, Any], BaseException]
 
 _ServiceName = Literal["command", "greet", "banner", "echo", "custom"]
 _FramingName = Literal["line", "message"]

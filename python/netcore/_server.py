@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 _Address = Union[Tuple[str, int], Tuple[str, int, int, int]]
 _PathLike = Union[str, "os.PathLike[str]"]
 
-_Reply = Union[str, bytes, bytearray, None]
+_Reply = Union[str, bytes, bytearray, int, float, None, List[Any], Tuple[Any, ...], Dict[Any, Any], BaseException]
 _Handler = Callable[[Request], _Reply]
 _F = TypeVar("_F", bound=_Handler)
 

@@ -221,6 +221,38 @@ def test_python_commands_and_default_handler():
         c.close()
 
 
+def test_typed_replies_and_case_insensitive_names_in_line_framing():
+    server = netcore.CommandServer()
+
+    @server.command("Typed")
+    def typed(request):
+        return [request.argv, 7, None, {"k": 1.5}, netcore.SimpleString("OK")]
+
+    @server.command("fail")
+    def fail(request):
+        raise netcore.ReplyError("WRONGTYPE not a list")
+
+    @server.command("deny")
+    def deny(request):
+        return netcore.ReplyError("ERR denied")
+
+    @server.command("bad")
+    def bad(request):
+        return object()
+
+    with server:
+        c, f = lines_client(server.server_address)
+        assert ask(c, f, "  TYPED a  b ") == '[["TYPED", "a", "b"], 7, null, {"k": 1.5}, "OK"]\n'
+        assert ask(c, f, "typed") == '[["typed"], 7, null, {"k": 1.5}, "OK"]\n'
+        assert ask(c, f, "fail") == "error: WRONGTYPE not a list\n"
+        assert ask(c, f, "deny") == "error: denied\n"
+        assert ask(c, f, "bad") == "error: internal error in handler\n"
+        for word in ["DATE", "Date", "  date  ", "date\t"]:
+            assert ask(c, f, word).endswith("] date\n"), word
+        assert ask(c, f, "HELP").endswith("exit, bad, deny, fail, typed\n")
+        c.close()
+
+
 def test_handler_exceptions_become_error_replies_and_log_records(caplog):
     server = netcore.Server(service="custom")
 

@@ -19,14 +19,15 @@ use super::address::{address_list, Address};
 use super::errors::IntoPyResult;
 use super::gil;
 use crate::server::{
-    idle_timeout_secs, listen_addr, split_command, BoundAddr, Handler, Limits, Listen, Request, Response, Server,
-    ServerConfig, Service,
+    idle_timeout_secs, listen_addr, split_command, BoundAddr, Handler, Limits, Listen, Reply, Request, Response,
+    Server, ServerConfig, Service,
 };
 
 /// One request as a handler sees it: bytes, never decoded.
 #[pyclass(module = "netcore._netcore", name = "Request", frozen)]
 pub struct PyRequest {
     line: Vec<u8>,
+    argv: Vec<Vec<u8>>,
     peer: String,
     transport: &'static str,
 }
@@ -47,6 +48,12 @@ impl PyRequest {
     #[getter]
     fn args<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, split_command(&self.line).1)
+    }
+    /// The command name and its arguments as a list of bytes: RESP framing's array elements
+    /// (binary-safe), else the words of the line.
+    #[getter]
+    fn argv<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        pyo3::types::PyList::new(py, self.argv.iter().map(|a| PyBytes::new(py, a)))
     }
     /// The client: "IP:PORT", or "unix".
     #[getter]
@@ -96,6 +103,10 @@ impl PyCallable {
         let result = Py::new(py, req).and_then(|r| self.func.call1(py, (r,)));
         match result.and_then(|v| to_response(v.bind(py))) {
             Ok(r) => r,
+            // A raised ReplyError is the handler's answer, not a failure.
+            Err(e) if e.value(py).is_instance(reply_class(py, "ReplyError").as_any()).unwrap_or(false) => {
+                Response::Value(Reply::Error(e.value(py).str().map(|s| s.to_string()).unwrap_or_default()))
+            }
             Err(e) => {
                 log_failure(py, &self.name, e);
                 Response::Error("internal error in handler".into())
@@ -105,7 +116,12 @@ impl PyCallable {
 }
 
 fn py_request(request: &Request<'_>) -> PyRequest {
-    PyRequest { line: request.line.to_vec(), peer: request.peer.to_string(), transport: request.transport.name() }
+    PyRequest {
+        line: request.line.to_vec(),
+        argv: request.argv.iter().map(|a| a.to_vec()).collect(),
+        peer: request.peer.to_string(),
+        transport: request.transport.name(),
+    }
 }
 
 impl Handler for PyHandler {
@@ -228,16 +244,73 @@ fn _stop_all_servers(py: Python<'_>) {
 }
 
 fn to_response(v: &Bound<'_, PyAny>) -> PyResult<Response> {
+    // The common cases first, without building a `Reply`.
     if v.is_none() {
         Ok(Response::NoReply)
-    } else if let Ok(s) = v.cast::<PyString>() {
+    } else if let Ok(s) = v.cast_exact::<PyString>() {
         Ok(Response::Reply(s.to_cow()?.as_bytes().to_vec()))
     } else if let Ok(b) = v.cast::<PyBytes>() {
         Ok(Response::Reply(b.as_bytes().to_vec()))
-    } else if v.is_instance_of::<pyo3::types::PyByteArray>() {
-        Ok(Response::Reply(v.extract::<Vec<u8>>()?))
     } else {
-        Err(PyTypeError::new_err(format!("a handler must return str, bytes or None, not {}", v.get_type().name()?)))
+        Ok(Response::Value(to_reply(v, 0)?))
+    }
+}
+
+/// Nesting deeper than this (or a list that contains itself) is refused.
+const MAX_REPLY_DEPTH: usize = 64;
+
+/// A handler's return value as a typed reply (`netcore.SimpleString`, `netcore.ReplyError`,
+/// str/bytes, int, float, None, list/tuple, dict).
+fn to_reply(v: &Bound<'_, PyAny>, depth: usize) -> PyResult<Reply> {
+    let py = v.py();
+    if depth > MAX_REPLY_DEPTH {
+        return Err(PyValueError::new_err(format!("a reply nests deeper than {MAX_REPLY_DEPTH} levels")));
+    }
+    Ok(if v.is_none() {
+        Reply::Null
+    } else if let Ok(s) = v.cast::<PyString>() {
+        let text = s.to_cow()?.into_owned();
+        if v.is_instance(reply_class(py, "SimpleString").as_any())? {
+            Reply::Simple(text)
+        } else {
+            Reply::Bulk(text.into_bytes())
+        }
+    } else if let Ok(b) = v.cast::<PyBytes>() {
+        Reply::Bulk(b.as_bytes().to_vec())
+    } else if v.is_instance_of::<pyo3::types::PyByteArray>() {
+        Reply::Bulk(v.extract::<Vec<u8>>()?)
+    } else if v.is_instance_of::<pyo3::types::PyBool>() {
+        Reply::Integer(i64::from(v.extract::<bool>()?))
+    } else if v.is_instance_of::<pyo3::types::PyInt>() {
+        Reply::Integer(v.extract::<i64>()?)
+    } else if v.is_instance_of::<pyo3::types::PyFloat>() {
+        Reply::Double(v.extract::<f64>()?)
+    } else if v.is_instance_of::<pyo3::types::PyList>() || v.is_instance_of::<pyo3::types::PyTuple>() {
+        Reply::Array(v.try_iter()?.map(|item| to_reply(&item?, depth + 1)).collect::<PyResult<_>>()?)
+    } else if let Ok(d) = v.cast::<PyDict>() {
+        Reply::Map(
+            d.iter()
+                .map(|(k, val)| Ok((to_reply(&k, depth + 1)?, to_reply(&val, depth + 1)?)))
+                .collect::<PyResult<_>>()?,
+        )
+    } else if v.is_instance(reply_class(py, "ReplyError").as_any())? {
+        Reply::Error(v.str()?.to_string())
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "a handler must return str, bytes, int, float, None, list, tuple, dict or netcore.ReplyError, not {}",
+            v.get_type().name()?
+        )));
+    })
+}
+
+/// `netcore.ReplyError` or `netcore.SimpleString` (python/netcore/_reply.py).
+fn reply_class<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyAny> {
+    static MODULE: pyo3::sync::PyOnceLock<Py<PyModule>> = pyo3::sync::PyOnceLock::new();
+    let module = MODULE.get_or_try_init(py, || py.import("netcore._reply").map(Bound::unbind));
+    match module.and_then(|m| m.bind(py).getattr(name)) {
+        Ok(class) => class,
+        // Without the package (the bare extension): a class nothing is an instance of.
+        Err(_) => py.get_type::<pyo3::types::PyNone>().into_any(),
     }
 }
 

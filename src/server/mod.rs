@@ -15,10 +15,12 @@
 //! ```
 
 pub mod activation;
+mod commands;
 mod config;
 mod engine;
 pub(crate) mod metrics;
 pub mod proxy;
+mod reply;
 mod service;
 #[doc(hidden)]
 pub mod testing;
@@ -29,4 +31,5 @@ pub use config::{
     ProxyProtocol, ServerConfig, Service, DEFAULT_BANNER,
 };
 pub use engine::{BoundAddr, Server, Stats};
+pub use reply::Reply;
 pub use service::{split_command, Handler, Request, Response, Transport};

@@ -15,7 +15,8 @@ use super::stats::add;
 use super::ServerState;
 use crate::server::config::{Framing, Service};
 use crate::server::metrics::{CommandTally, OTHER};
-use crate::server::service::{looks_like_http, split_command, Dispatched, Outcome, Request, Transport};
+use crate::server::reply::{Outcome, ReplyOut, Wire};
+use crate::server::service::{looks_like_http, lower_name, split_command, Answer, Request, Transport};
 
 /// Stopping, a connection closes once it has answered all it read and nothing new came for
 /// this long: a request already on its way (a load balancer forwarding it) is still answered.
@@ -58,17 +59,6 @@ thread_local! {
     /// Each worker thread's read buffer: a read goes here, then only its bytes that are
     /// still needed (an unfinished line) are kept by the connection.
     static SCRATCH: std::cell::RefCell<Box<[u8; READ_CHUNK]>> = std::cell::RefCell::new(Box::new([0u8; READ_CHUNK]));
-}
-
-enum Next {
-    Continue,
-    Close,
-}
-
-/// A request answered at once, or by a handler on another thread (with where its reply goes).
-enum Answered {
-    Now(Next),
-    Later(Dispatched, usize),
 }
 
 pub(super) struct Connection<S> {
@@ -214,8 +204,7 @@ impl<S: Stream> Connection<S> {
             match self.inner.framing {
                 Framing::Message => {
                     let chunk = std::mem::take(&mut self.input);
-                    let next = self.request(strip_line_ending(&chunk)).await;
-                    if let Next::Close = next {
+                    if self.request(strip_line_ending(&chunk)).await {
                         return Ok(());
                     }
                 }
@@ -235,11 +224,12 @@ impl<S: Stream> Connection<S> {
                         }
                         // Built-in replies need no wait: skipping the future of `request` saves ~40
                         // instructions per request (callgrind).
-                        let next = match self.answer(line) {
-                            Answered::Now(next) => next,
-                            Answered::Later(pending, start) => self.answer_later(pending, start).await,
+                        let start = self.output.len();
+                        let outcome = match self.answer(line) {
+                            Answer::Ready(outcome) => outcome,
+                            pending => self.answer_later(pending).await,
                         };
-                        if let Next::Close = next {
+                        if self.finish_reply(start, outcome) {
                             close = true;
                             break;
                         }
@@ -280,69 +270,72 @@ impl<S: Stream> Connection<S> {
     }
 
     /// Answers one request into the output buffer, waiting only for a handler that answers
-    /// from another thread.
-    async fn request(&mut self, line: &[u8]) -> Next {
-        match self.answer(line) {
-            Answered::Now(next) => next,
-            Answered::Later(pending, start) => self.answer_later(pending, start).await,
-        }
+    /// from another thread; true if the connection closes after it.
+    async fn request(&mut self, line: &[u8]) -> bool {
+        let start = self.output.len();
+        let outcome = match self.answer(line) {
+            Answer::Ready(outcome) => outcome,
+            pending => self.answer_later(pending).await,
+        };
+        self.finish_reply(start, outcome)
     }
 
     /// Answers one request into the output buffer, unless a handler on another thread
-    /// answers it: built-in replies are written there directly.
-    fn answer(&mut self, line: &[u8]) -> Answered {
+    /// answers it: built-in replies are written there directly. Nothing is framed yet.
+    fn answer(&mut self, line: &[u8]) -> Answer {
         self.uncounted += 1;
         if looks_like_http_request(line, self.inner.framing) {
             add(&self.inner.counters.rejected, 1);
-            return Answered::Now(Next::Close);
+            return Answer::Ready(Outcome::CLOSE);
         }
         if !self.authed {
             let expected = self.inner.token.as_deref().unwrap_or_default();
             if constant_time_eq(line, expected) {
                 self.authed = true;
-                self.push_reply(b"ok");
-                return Answered::Now(Next::Continue);
+                self.output.extend_from_slice(b"ok");
+                return Answer::Ready(Outcome::REPLY);
             }
             add(&self.inner.counters.rejected, 1);
-            self.push_reply(b"error: authentication required");
-            return Answered::Now(Next::Close);
+            self.output.extend_from_slice(b"error: authentication required");
+            return Answer::Ready(Outcome::REPLY.and_close());
         }
+        self.count_command(split_command(line).0);
+        let request = Request::from_line(line, &self.peer, self.transport);
+        self.inner.dispatcher.dispatch(&request, &mut ReplyOut::new(&mut self.output, Wire::Text))
+    }
+
+    /// Counts a request for the per-command counts: under its lower-case name if it is one
+    /// of the server's commands, else as `other` (the service's name for the seed services).
+    fn count_command(&mut self, name: &[u8]) {
         let dispatcher = &self.inner.dispatcher;
+        let mut buf = [0u8; 32];
+        let lowered;
         let label: &[u8] = match dispatcher.service {
-            Service::Command | Service::Custom => match split_command(line).0 {
-                name if dispatcher.is_command(name) => name,
-                _ => OTHER,
-            },
+            Service::Command | Service::Custom if dispatcher.is_command(name) => {
+                lowered = lower_name(name, &mut buf);
+                &lowered
+            }
+            Service::Command | Service::Custom => OTHER,
             ref other => other.name().as_bytes(),
         };
         self.tally.count(&self.inner.commands, label);
-        let start = self.output.len();
-        let request = Request { line, peer: &self.peer, transport: self.transport };
-        match self.inner.dispatcher.dispatch(&request, &mut self.output) {
-            Dispatched::Done(outcome) => Answered::Now(self.finish_reply(start, outcome)),
-            pending => Answered::Later(pending, start),
-        }
     }
 
-    /// Waits for the handler answering elsewhere and appends its reply at `start`.
-    async fn answer_later(&mut self, pending: Dispatched, start: usize) -> Next {
-        let outcome = pending.outcome(&mut self.output).await;
-        self.finish_reply(start, outcome)
+    /// Waits for the handler answering elsewhere; its reply is appended to the output.
+    async fn answer_later(&mut self, pending: Answer) -> Outcome {
+        pending.outcome(&mut ReplyOut::new(&mut self.output, Wire::Text)).await
     }
 
-    /// Counts the outcome and frames the reply that starts at `start`.
-    fn finish_reply(&mut self, start: usize, outcome: Outcome) -> Next {
+    /// Counts the outcome and frames the reply that starts at `start`; true if the
+    /// connection closes now.
+    fn finish_reply(&mut self, start: usize, outcome: Outcome) -> bool {
         if outcome.error {
             add(&self.inner.counters.errors, 1);
         }
         if outcome.replied {
             self.seal_reply(start);
         }
-        if outcome.close {
-            Next::Close
-        } else {
-            Next::Continue
-        }
+        outcome.close
     }
 
     fn push_reply(&mut self, reply: &[u8]) {

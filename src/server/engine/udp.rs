@@ -9,6 +9,7 @@ use super::listen::Accepting;
 use super::scan::strip_line_ending;
 use super::stats::add;
 use super::ServerState;
+use crate::server::reply::{ReplyOut, Wire};
 use crate::server::service::{Request, Transport};
 
 /// One datagram is one request; one reply datagram goes back to the sender (no newline is
@@ -42,9 +43,10 @@ pub(super) fn serve_udp(sock: UdpSocket) -> impl FnOnce(Arc<ServerState>) -> Acc
                     }
                 }
                 let peer_text = peer.to_string();
-                let request = Request { line: data, peer: &peer_text, transport: Transport::Udp };
+                let request = Request::from_line(data, &peer_text, Transport::Udp);
                 reply.clear();
-                let outcome = inner.dispatcher.dispatch(&request, &mut reply).outcome(&mut reply).await;
+                let mut out = ReplyOut::new(&mut reply, Wire::Text);
+                let outcome = inner.dispatcher.dispatch(&request, &mut out).outcome(&mut out).await;
                 if outcome.error {
                     add(&inner.counters.errors, 1);
                 }
