@@ -262,7 +262,7 @@ def test_handler_exceptions_become_error_replies_and_log_records(caplog):
 
     @server.command("wrong")
     def wrong(request):
-        return 42
+        return object()  # not a reply type (int, list, dict, ... are: test_typed_replies_...)
 
     with server, caplog.at_level(logging.ERROR, logger="netcore.server"):
         c, f = lines_client(server.server_address)
