@@ -249,7 +249,7 @@ def test_typed_replies_and_case_insensitive_names_in_line_framing():
         assert ask(c, f, "bad") == "error: internal error in handler\n"
         for word in ["DATE", "Date", "  date  ", "date\t"]:
             assert ask(c, f, word).endswith("] date\n"), word
-        assert ask(c, f, "HELP").endswith("exit, bad, deny, fail, typed\n")
+        assert ask(c, f, "HELP").endswith("exit, ping, stats, bad, deny, fail, typed\n")
         c.close()
 
 
