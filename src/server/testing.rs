@@ -7,7 +7,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::config::Service;
-use super::service::{Dispatched, Dispatcher, Request, Transport};
+use super::reply::{ReplyOut, Wire};
+use super::service::{Answer as Answered, Dispatcher, Request, Transport};
 
 /// What one request got: the raw reply bytes (before framing) and the outcome flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,11 +32,11 @@ impl Dispatch {
     /// Answers one request line (its line ending already removed).
     pub fn answer(&self, line: &[u8], transport: Transport) -> Answer {
         let mut reply = Vec::new();
-        let request = Request { line, peer: "fuzz", transport };
-        match self.0.dispatch(&request, &mut reply) {
-            Dispatched::Done(o) => Answer { replied: o.replied, error: o.error, close: o.close, reply },
+        let request = Request::from_line(line, "fuzz", transport);
+        match self.0.dispatch(&request, &mut ReplyOut::new(&mut reply, Wire::Text)) {
+            Answered::Ready(o) => Answer { replied: o.replied, error: o.error, close: o.close, reply },
             // Built-in services answer at once; only user handlers answer later.
-            Dispatched::Pending(_) => unreachable!("a built-in service answered later"),
+            Answered::Pending(_) => unreachable!("a built-in service answered later"),
         }
     }
 }
@@ -43,12 +44,15 @@ impl Dispatch {
 /// `ls` path confinement: the names in `root/arg`, or the error text the client gets.
 /// `root` must be canonical.
 pub fn list_confined(root: &Path, arg: &str) -> Result<Vec<String>, String> {
-    super::service::list_confined(root, arg)
+    super::commands::list_confined(root, arg)
 }
 
 /// The reply `ls` sends for `names`.
 pub fn json_array(names: &[String]) -> String {
-    super::service::json_array(names)
+    let names = super::Reply::Array(names.iter().map(|n| super::Reply::from(n.as_str())).collect());
+    let mut text = Vec::new();
+    ReplyOut::new(&mut text, Wire::Text).value(&names);
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// A directory outside the served root of a `SymlinkTree`; its name must never appear in an
