@@ -57,13 +57,13 @@ enum netcore_status
    */
   NETCORE_STATUS_OVERFLOW = 7005,
   /**
-   * An argument of the wrong kind (Python: TypeError).
-   */
-  NETCORE_STATUS_TYPE_MISMATCH = 7007,
-  /**
    * An index past the end of a list.
    */
   NETCORE_STATUS_OUT_OF_RANGE = 7006,
+  /**
+   * An argument of the wrong kind (Python: TypeError).
+   */
+  NETCORE_STATUS_TYPE_MISMATCH = 7007,
   /**
    * A panic inside the library was caught at the C boundary.
    */

@@ -1,5 +1,7 @@
-//! One error type for the whole core. Each variant maps one to one to a C status
-//! code (`ffi::status`) and to the Python exception the stdlib raises (`python::errors`).
+//! One error type for the whole core. Each variant maps to a C status code (`ffi::status`;
+//! `Os` to one of three: CONNECTION_REFUSED, CONNECTION_RESET or OS_ERROR, by errno) and to
+//! the Python exception the stdlib raises (`python::errors`; `Os` picks the OSError subclass
+//! by errno).
 
 use std::io;
 

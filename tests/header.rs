@@ -1,5 +1,6 @@
 //! The committed C header must be exactly what cbindgen makes of the sources today, and its
 //! version macros must match Cargo.toml. `NETCORE_BLESS=1` rewrites it (scripts/regen-header).
+#![cfg(feature = "c-api")] // the C ABI the header declares
 
 use std::path::PathBuf;
 

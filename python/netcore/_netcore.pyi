@@ -625,13 +625,13 @@ _Data = Union[str, bytes, bytearray]
 class Client:
     def __new__(
         cls,
-        host: Optional[str] = None,
+        address: Union[str, bytes, os.PathLike[str], Tuple[str, int], Tuple[str, int, int, int], None] = None,
         port: Optional[int] = None,
         *,
-        unix: Optional[Union[str, os.PathLike[str]]] = None,
-        timeout: Optional[float] = 10.0,
-        max_reply: int = 1048576,
-        quiet: float = 0.2,
+        unix: Optional[Union[str, bytes, os.PathLike[str]]] = None,
+        timeout: Optional[float] = ...,
+        max_reply: Optional[int] = None,
+        quiet: Optional[float] = None,
     ) -> Client: ...
     def request(self, line: _Data) -> str: ...
     def pipeline(self, lines: Sequence[_Data]) -> List[str]: ...

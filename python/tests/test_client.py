@@ -43,8 +43,11 @@ def test_bad_arguments_lose_nothing(line_port):
         with pytest.raises(ValueError):
             c.message(b"")
         assert c.request("still connected") == "got still connected"
-    with pytest.raises(TypeError, match="host and port"):
-        netcore.Client("127.0.0.1")
+    # A lone string is a Unix socket path (the package's address rule).
+    with pytest.raises(FileNotFoundError):
+        netcore.Client("no-such-dir/netcore.sock")
+    with pytest.raises(TypeError, match="a host and a port"):
+        netcore.Client(port=line_port)
     with pytest.raises(ValueError):
         netcore.Client("127.0.0.1", line_port, timeout=-1)
     with pytest.raises(OverflowError):
@@ -190,3 +193,29 @@ def test_ctrl_c_interrupts_a_wait(line_port):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("interrupted after 0."), out.stdout
     assert "closed: True" in out.stdout
+
+
+def test_an_address_as_every_other_face_takes_it(line_port, tmp_path):
+    # Issue 11 item 13: the (host, port) tuple netcore.Server and socket.connect take.
+    with netcore.Client(("127.0.0.1", line_port), timeout=5) as c:
+        assert c.request("tuple") == "got tuple"
+    with netcore.Client(("localhost", line_port), timeout=5) as c:
+        assert c.getpeername()[1] == line_port
+    with netcore.Server(str(tmp_path / "s.sock"), "echo") as server:
+        with netcore.Client(server.server_address, timeout=5) as c:  # a Unix path
+            assert c.request("unix") == "unix"
+        with netcore.Client(tmp_path / "s.sock", timeout=5) as c:  # os.PathLike
+            assert c.request("pathlike") == "pathlike"
+    # Wrong types get the stdlib's wording.
+    with pytest.raises(TypeError, match=r"Client\(\): address must be tuple or str, not int"):
+        netcore.Client(5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="str, bytes or bytearray expected, not int"):
+        netcore.Client((1, line_port))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="cannot be interpreted as an integer"):
+        netcore.Client("127.0.0.1", "80")  # type: ignore[arg-type]
+    with pytest.raises(OverflowError, match="port must be 0-65535"):
+        netcore.Client(("127.0.0.1", 70000))
+    with pytest.raises(TypeError, match="takes an address"):
+        netcore.Client()
+    with pytest.raises(ValueError, match="max_reply"):
+        netcore.Client(("127.0.0.1", line_port), max_reply=0)

@@ -39,12 +39,14 @@ def ask(conn, f, line):
 
 
 def read_all(c):
+    """Everything until the server closes; then closes `c` too."""
     chunks = []
-    while True:
-        b = c.recv(65536)
-        if not b:
-            return b"".join(chunks)
-        chunks.append(b)
+    with c:
+        while True:
+            b = c.recv(65536)
+            if not b:
+                return b"".join(chunks)
+            chunks.append(b)
 
 
 def wait_until(cond, timeout=T):

@@ -1,5 +1,6 @@
-//! The `netcore` command-line program. Also reachable as `python -m netcore`.
-//! Exit codes: 0 success, 1 remote or network error, 2 usage error.
+//! The `netcore` command-line program, compiled into the program (src/main.rs) and the Python
+//! module (`python -m netcore`), never into the C library. Exit codes: 0 success, 1 remote or
+//! network error, 2 usage error; `gopher` adds 3-7 (its `--help` lists them).
 
 mod bench;
 mod client;

@@ -93,7 +93,7 @@ fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
 
 /// Waits until `fd` reports one of `events` (returns the reported events), the deadline
 /// passes (`Error::Timeout`) or `check` fails.
-pub(crate) fn wait_fd(fd: i32, events: i16, deadline: Option<Instant>, check: &mut Check<'_>) -> Result<i16> {
+pub fn wait_fd(fd: i32, events: i16, deadline: Option<Instant>, check: &mut Check<'_>) -> Result<i16> {
     loop {
         let remaining = match deadline {
             Some(d) => {

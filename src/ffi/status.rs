@@ -21,10 +21,10 @@ pub enum netcore_status {
     INVALID_ARGUMENT = 7004,
     /// A value outside its range (Python: OverflowError).
     OVERFLOW = 7005,
-    /// An argument of the wrong kind (Python: TypeError).
-    TYPE_MISMATCH = 7007,
     /// An index past the end of a list.
     OUT_OF_RANGE = 7006,
+    /// An argument of the wrong kind (Python: TypeError).
+    TYPE_MISMATCH = 7007,
     /// A panic inside the library was caught at the C boundary.
     PANIC = 7099,
     /// Name resolution failed; `netcore_last_error_code` gives the EAI_* value (Python: gaierror).
@@ -54,31 +54,6 @@ pub enum netcore_status {
 }
 
 impl netcore_status {
-    /// Every status, for tables and tests.
-    pub const ALL: [netcore_status; 21] = [
-        Self::OK,
-        Self::NULL_ARGUMENT,
-        Self::INVALID_UTF8,
-        Self::BUFFER_TOO_SMALL,
-        Self::INVALID_ARGUMENT,
-        Self::OVERFLOW,
-        Self::OUT_OF_RANGE,
-        Self::TYPE_MISMATCH,
-        Self::PANIC,
-        Self::ADDRESS_INFO,
-        Self::HOST,
-        Self::SERVICE_NOT_FOUND,
-        Self::PORT_NOT_FOUND,
-        Self::TIMEOUT,
-        Self::OS_ERROR,
-        Self::FAILED,
-        Self::CONNECTION_REFUSED,
-        Self::CONNECTION_RESET,
-        Self::CONNECTION_CLOSED,
-        Self::LINE_TOO_LONG,
-        Self::INVALID_STATE,
-    ];
-
     /// A fixed description of the code.
     pub fn description(self) -> &'static str {
         match self {
@@ -89,6 +64,7 @@ impl netcore_status {
             Self::INVALID_ARGUMENT => "invalid argument",
             Self::OVERFLOW => "value out of range",
             Self::OUT_OF_RANGE => "index out of range",
+            Self::TYPE_MISMATCH => "argument of the wrong kind",
             Self::PANIC => "internal error: a panic was caught at the C boundary",
             Self::ADDRESS_INFO => "name resolution failed",
             Self::HOST => "host look-up failed",
@@ -102,7 +78,6 @@ impl netcore_status {
             Self::CONNECTION_CLOSED => "connection closed by peer",
             Self::LINE_TOO_LONG => "line too long",
             Self::INVALID_STATE => "invalid state for this call",
-            Self::TYPE_MISMATCH => "argument of the wrong kind",
         }
     }
 }

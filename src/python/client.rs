@@ -12,6 +12,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use super::address::{self, Address};
 use super::errors::to_pyerr;
 use super::gil;
 use crate::client::{self, udp, url, Check, Options, Target};
@@ -56,10 +57,33 @@ fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Client(host=None, port=None, *, unix=None, timeout=10.0, max_reply=1048576, quiet=0.2)
+/// Where `Client(address, port, unix=...)` connects, by the package's address rule.
+fn target(
+    address: Option<&Bound<'_, PyAny>>,
+    port: Option<&Bound<'_, PyAny>>,
+    unix: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Target> {
+    let usage = || PyTypeError::new_err("Client() takes an address, a host and a port, or unix=PATH");
+    match (address, port, unix) {
+        (Some(host), Some(port), None) => {
+            Ok(Target::Tcp { host: address::host(host)?, port: address::port(port, "Client")? })
+        }
+        (Some(addr), None, None) => Ok(match address::address(addr, "Client")? {
+            Address::Inet { host, port } => Target::Tcp { host, port },
+            Address::Unix(path) => Target::Unix(path),
+        }),
+        (None, None, Some(path)) => match address::address(path, "Client")? {
+            Address::Unix(path) => Ok(Target::Unix(path)),
+            Address::Inet { .. } => Err(usage()),
+        },
+        _ => Err(usage()),
+    }
+}
+
+/// Client(address, port=None, *, unix=None, timeout=10.0, max_reply=1048576, quiet=0.2)
 ///
-/// A connection to a line or message server: TCP by host name or address (IPv4 or IPv6),
-/// or a Unix socket path with `unix=`. `timeout` (seconds, None for no limit) bounds
+/// A connection to a line or message server: `address` is a `(host, port)` tuple or a Unix
+/// socket path, or a host (name, IPv4 or IPv6) with `port`; `unix=PATH` works too. `timeout` (seconds, None for no limit) bounds
 /// connecting and each wait for the server. Replies are decoded as UTF-8 (invalid bytes
 /// replaced). After a network error the connection is closed and later calls raise OSError.
 /// Use it as a context manager to close it.
@@ -91,31 +115,32 @@ impl PyClient {
 
 #[pymethods]
 impl PyClient {
+    /// Client(address, port=None, *, unix=None, timeout=10.0, max_reply=1048576, quiet=0.2):
+    /// `address` is a `(host, port)` tuple or a Unix socket path (the package's one address
+    /// rule, `address.rs`), or a host with `port` beside it, as `Client("localhost", 21560)`.
+    /// Defaults are the core's (`client::Options::default()`).
     #[new]
-    #[pyo3(
-        signature = (host = None, port = None, *, unix = None, timeout = Some(10.0), max_reply = 1 << 20, quiet = 0.2),
-        text_signature = "(host=None, port=None, *, unix=None, timeout=10.0, max_reply=1048576, quiet=0.2)"
-    )]
+    #[pyo3(signature = (address = None, port = None, *, unix = None, timeout = Some(client::DEFAULT_TIMEOUT.as_secs_f64()),
+                        max_reply = None, quiet = None))]
     fn new(
         py: Python<'_>,
-        host: Option<String>,
-        port: Option<u16>,
-        unix: Option<PathBuf>,
+        address: Option<&Bound<'_, PyAny>>,
+        port: Option<&Bound<'_, PyAny>>,
+        unix: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
-        max_reply: usize,
-        quiet: f64,
+        max_reply: Option<usize>,
+        quiet: Option<f64>,
     ) -> PyResult<Self> {
-        let target = match (host, port, unix) {
-            (Some(host), Some(port), None) => Target::Tcp { host, port },
-            (None, None, Some(path)) => Target::Unix(path),
-            _ => return Err(PyTypeError::new_err("Client() takes host and port, or unix=PATH")),
+        let target = target(address, port, unix)?;
+        let defaults = Options::default();
+        let opts = Options {
+            timeout: timeout_arg(timeout)?,
+            max_reply: max_reply.unwrap_or(defaults.max_reply),
+            quiet: match quiet {
+                Some(q) => timeout_arg(Some(q))?.unwrap_or_default(),
+                None => defaults.quiet,
+            },
         };
-        if max_reply == 0 {
-            return Err(PyValueError::new_err("max_reply must be at least 1"));
-        }
-        let quiet =
-            timeout_arg(Some(quiet)).map_err(|_| PyValueError::new_err("quiet must be a non-negative number"))?;
-        let opts = Options { timeout: timeout_arg(timeout)?, max_reply, quiet: quiet.unwrap_or_default() };
         let shown = target.to_string();
         let c = run_detached(py, move |check| client::Client::connect_checked(target, opts, check))?;
         Ok(PyClient { inner: Mutex::new(Some(c)), target: shown })

@@ -1,4 +1,5 @@
-//! Every crossing between the GIL and netcore's blocking code goes through here.
+//! Every blocking crossing between the GIL and netcore's code goes through here (`detach`,
+//! `run_interruptible`; the socket face's `blocking` builds on `detach`).
 //!
 //! Two hazards are handled once for all faces:
 //! - Signals: CPython runs signal handlers only on the main thread, so only there does a

@@ -388,9 +388,11 @@ impl ServerConfig {
         self.default_handler = Some(Arc::new(handler));
         self
     }
+    #[cfg_attr(not(feature = "c-api"), allow(dead_code))] // the C face's
     pub(crate) fn add_command_arc(&mut self, name: &[u8], handler: Arc<dyn Handler>) {
         self.commands.insert(name.to_vec(), handler);
     }
+    #[cfg_attr(not(feature = "c-api"), allow(dead_code))] // the C face's
     pub(crate) fn set_default_arc(&mut self, handler: Arc<dyn Handler>) {
         self.default_handler = Some(handler);
     }
