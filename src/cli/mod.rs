@@ -4,6 +4,7 @@
 
 mod bench;
 mod client;
+mod deploy;
 mod fetch;
 mod gopher;
 mod lookup;

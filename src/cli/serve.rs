@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::Args;
 
+use super::deploy::DeployArgs;
 use super::Failure;
 use crate::server::{idle_timeout_secs, parse_addr, Framing, Limits, Server, ServerConfig, Service};
 
@@ -34,7 +35,9 @@ fn with_default(text: &str, default: impl std::fmt::Display) -> String {
 #[command(after_help = "Examples:\n  netcore serve --service command --listen 127.0.0.1:21560\n  \
                         netcore serve --service greet --framing message --listen 127.0.0.1:8000 --udp 127.0.0.1:9000\n  \
                         netcore serve --service banner --banner 'Thank you for connection' --listen 8088\n  \
-                        netcore serve --unix /tmp/netcore.sock --token-file ~/.netcore-token --workers 2")]
+                        netcore serve --unix /tmp/netcore.sock --token-file ~/.netcore-token --workers 2\n  \
+                        netcore serve --listen 127.0.0.1:21560 --reuse-port --proxy-protocol --metrics 127.0.0.1:9100\n  \
+                        systemd-socket-activate -l 127.0.0.1:21560 netcore serve")]
 pub struct ServeArgs {
     /// The service to run [default: command]
     #[arg(long, value_parser = service_names())]
@@ -78,6 +81,8 @@ pub struct ServeArgs {
     /// Text of the banner service (only with --service banner) [default: "Thank you for connection"]
     #[arg(long, value_name = "TEXT")]
     pub banner: Option<String>,
+    #[command(flatten)]
+    pub deploy: DeployArgs,
 }
 
 impl ServeArgs {
@@ -128,6 +133,7 @@ impl ServeArgs {
             }
             config = config.token(token);
         }
+        self.deploy.apply(&mut config, self.listen.is_empty() && self.udp.is_empty() && self.unix.is_empty())?;
         config.validate().map_err(usage)?;
         Ok(config)
     }
@@ -156,6 +162,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
     })?;
     for a in server.local_addrs() {
         eprintln!("netcore: serving {} ({} framing) on {} {a}", server.service_name(), framing.name(), a.kind());
+    }
+    if let Some(a) = server.metrics_addr() {
+        eprintln!("netcore: metrics on http://{a}/metrics");
     }
     eprintln!("netcore: press Ctrl+C to stop");
     signals.block_on(async {

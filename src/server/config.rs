@@ -283,6 +283,9 @@ pub struct ServerConfig {
     pub proxy_protocol: ProxyProtocol,
     /// Where to serve the Prometheus metrics (`GET /metrics`). Default none.
     pub metrics: Option<SocketAddr>,
+    /// Writes one line to stderr per stream client accepted, with its address (the real
+    /// client's, behind a PROXY protocol balancer). Default false.
+    pub log_connections: bool,
     pub(crate) commands: HashMap<Vec<u8>, Arc<dyn Handler>>,
     pub(crate) default_handler: Option<Arc<dyn Handler>>,
 }
@@ -320,6 +323,7 @@ impl ServerConfig {
             reuse_port: false,
             proxy_protocol: ProxyProtocol::Off,
             metrics: None,
+            log_connections: false,
             commands: HashMap::new(),
             default_handler: None,
         }

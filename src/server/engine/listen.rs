@@ -230,6 +230,9 @@ fn admit<S: Stream>(inner: &Arc<ServerState>, mut stream: S, peer: String, trans
                 let Some(peer) = proxied_peer(&inner, &mut stream, peer, proxy).await else {
                     return;
                 };
+                if inner.log_connections {
+                    eprintln!("netcore: client {peer} connected over {}", transport.name());
+                }
                 Connection::new(inner, stream, peer, transport).run().await;
             });
         }
