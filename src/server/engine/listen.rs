@@ -189,7 +189,8 @@ async fn proxied_peer<S: Stream>(inner: &ServerState, stream: &mut S, peer: Stri
     if !proxy {
         return Some(peer);
     }
-    match read_proxy_header(stream, inner.handshake_timeout).await {
+    // Boxed: its timer would otherwise make every connection's task bigger, PROXY or not.
+    match Box::pin(read_proxy_header(stream, inner.handshake_timeout)).await {
         Ok(source) => {
             add(&inner.counters.handshakes, 1);
             Some(match source {
