@@ -270,9 +270,15 @@ typedef struct netcore_server_stats {
    */
   uint64_t errors;
   /**
-   * Clients turned away: too many connections, wrong token, HTTP-looking requests.
+   * Clients turned away: too many connections, wrong token, HTTP-looking requests, no
+   * valid PROXY header.
    */
   uint64_t rejected;
+  /**
+   * Connection handshakes completed (PROXY protocol headers) and refused.
+   */
+  uint64_t handshakes;
+  uint64_t handshake_failures;
 } netcore_server_stats;
 
 #ifdef __cplusplus
@@ -400,6 +406,72 @@ netcore_status netcore_udp_request(const char *host,
                                    uint32_t retries,
                                    uint8_t **out_data,
                                    size_t *out_len);
+
+/**
+ * SO_REUSEPORT on the TCP and UDP listeners: several processes serve one address, the
+ * kernel spreads new connections across them. Default off.
+ */
+netcore_status netcore_server_config_set_reuse_port(struct netcore_server_config *config, bool on);
+
+/**
+ * Every TCP and Unix listener expects a PROXY protocol header (v1 or v2) from a load
+ * balancer before the client's bytes; requests then show the real client's address. Off
+ * (the default): a header is an ordinary request, so clients cannot claim an address.
+ */
+netcore_status netcore_server_config_set_proxy_protocol(struct netcore_server_config *config,
+                                                        bool on);
+
+/**
+ * Adds a TCP listener (address forms as `netcore_server_config_listen_tcp`) that expects a
+ * PROXY protocol header; the other listeners do not, unless
+ * `netcore_server_config_set_proxy_protocol` turned it on for all.
+ */
+netcore_status netcore_server_config_listen_tcp_proxy(struct netcore_server_config *config,
+                                                      const char *address);
+
+/**
+ * Milliseconds a new connection has to send its PROXY header (positive; default 10,000).
+ */
+netcore_status netcore_server_config_set_handshake_timeout_ms(struct netcore_server_config *config,
+                                                              uint64_t timeout_ms);
+
+/**
+ * Serves Prometheus metrics on `http://ADDRESS/metrics` (address forms as
+ * `netcore_server_config_listen_tcp`; port 0 picks one, see `netcore_server_metrics_port`).
+ */
+netcore_status netcore_server_config_set_metrics(struct netcore_server_config *config,
+                                                 const char *address);
+
+/**
+ * Serves a socket bound elsewhere: a listening TCP or Unix stream socket, or a UDP socket.
+ * The server started from this configuration owns `fd` and closes it when it stops.
+ */
+netcore_status netcore_server_config_listen_fd(struct netcore_server_config *config, int fd);
+
+/**
+ * Adds the sockets systemd passed (`LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES`; read once,
+ * then removed from the environment) and writes how many to `out_count` (0: not
+ * socket-activated).
+ */
+netcore_status netcore_server_config_use_systemd_sockets(struct netcore_server_config *config,
+                                                         size_t *out_count);
+
+/**
+ * Writes one line to stderr per client accepted, with its (real) address. Default off.
+ */
+netcore_status netcore_server_config_set_log_connections(struct netcore_server_config *config,
+                                                         bool on);
+
+/**
+ * The port of the server's metrics endpoint; NETCORE_STATUS_INVALID_STATE without one.
+ */
+netcore_status netcore_server_metrics_port(const struct netcore_server *server, uint16_t *out_port);
+
+/**
+ * The server's counters in the Prometheus text format (what `GET /metrics` answers), as a
+ * new string for `netcore_string_free`.
+ */
+netcore_status netcore_server_metrics_text(const struct netcore_server *server, char **out_text);
 
 /**
  * Writes the fixed description of `status` into `buf` (snprintf-style: truncated to

@@ -42,6 +42,14 @@ class Server:
     clients must send as their first line). An option left ``None`` takes the engine's
     default: ``Server.DEFAULTS`` lists them.
 
+    Deployment (docs/deploy.md): ``reuse_port`` (SO_REUSEPORT: several processes on one
+    port), ``proxy_protocol`` (``True``: every stream listener expects a PROXY protocol
+    header from a load balancer, or a list of the listener addresses that do),
+    ``handshake_timeout`` (seconds to send it), ``metrics`` (``(host, port)`` of a
+    Prometheus ``/metrics`` endpoint), ``fds`` (descriptors of bound sockets to serve — the
+    server owns them, pass ``sock.detach()``), ``systemd`` (serve the sockets systemd passed
+    in ``LISTEN_FDS``), ``log_connections`` (a line on stderr per client).
+
     Handlers are called as ``handler(request)`` on the server's own Python threads (four, so a
     blocking handler stalls no other client) with the GIL held, and return ``str``, ``bytes``
     or ``None`` (no reply). An exception becomes ``error: internal error in
@@ -71,6 +79,13 @@ class Server:
         idle_timeout: Optional[float] = None,
         max_output: Optional[int] = None,
         workers: Optional[int] = None,
+        reuse_port: Optional[bool] = None,
+        proxy_protocol: Union[None, bool, Iterable[Union[_Address, _PathLike]]] = None,
+        handshake_timeout: Optional[float] = None,
+        metrics: Optional[_Address] = None,
+        fds: Optional[Iterable[int]] = None,
+        systemd: Optional[bool] = None,
+        log_connections: Optional[bool] = None,
     ) -> None:
         self._core = _netcore.ServerCore(
             service or self.service,
@@ -86,6 +101,13 @@ class Server:
             idle_timeout=idle_timeout,
             max_output=max_output,
             workers=workers,
+            reuse_port=reuse_port,
+            proxy_protocol=proxy_protocol if isinstance(proxy_protocol, (bool, type(None))) else list(proxy_protocol),
+            handshake_timeout=handshake_timeout,
+            metrics=metrics,
+            fds=list(fds) if fds is not None else None,
+            systemd=systemd,
+            log_connections=log_connections,
         )
         # Stop at interpreter exit at the latest, before handlers can no longer take the GIL.
         self._finalizer = weakref.finalize(self, self._core.stop, 1.0)
@@ -147,8 +169,18 @@ class Server:
 
     @property
     def stats(self) -> Dict[str, int]:
-        """connections_open, connections_total, requests, bytes_in, bytes_out, errors, rejected."""
+        """connections_open, connections_total, requests, bytes_in, bytes_out, errors, rejected,
+        handshakes, handshake_failures."""
         return self._core.stats()
+
+    @property
+    def metrics_address(self) -> Optional[Tuple[str, int]]:
+        """``(host, port)`` of the Prometheus endpoint (``metrics=``), or ``None``."""
+        return self._core.metrics_address()  # type: ignore[no-any-return]
+
+    def metrics_text(self) -> str:
+        """The counters in the Prometheus text format, as ``GET /metrics`` answers."""
+        return self._core.metrics_text()
 
     def __enter__(self) -> "Server":
         return self

@@ -5,9 +5,7 @@
 use clap::Args;
 
 use super::Failure;
-use std::time::Duration;
-
-use crate::server::{parse_addr, Limits, Listen, ProxyProtocol, ServerConfig};
+use crate::server::{handshake_timeout_secs, parse_addr, Listen, ProxyProtocol, ServerConfig};
 
 #[derive(Args, Debug, Default, Clone, PartialEq)]
 pub struct DeployArgs {
@@ -56,10 +54,7 @@ impl DeployArgs {
             (false, true) => ProxyProtocol::Off,
         };
         if let Some(t) = self.handshake_timeout {
-            if !(t.is_finite() && t > 0.0) {
-                return Err(Failure::usage("--handshake-timeout must be a positive number of seconds"));
-            }
-            config.limits = Limits { handshake_timeout: Some(Duration::from_secs_f64(t)), ..config.limits.clone() };
+            config.limits.handshake_timeout = Some(handshake_timeout_secs(t).map_err(usage)?);
         }
         if let Some(a) = &self.metrics {
             config.metrics = Some(parse_addr(a).map_err(usage)?);
@@ -90,7 +85,7 @@ mod tests {
         assert_eq!(c.listen, vec![lb.clone()]);
         assert_eq!(c.proxy_protocol, ProxyProtocol::Only(vec![lb]));
         assert!(c.reuse_port && c.log_connections);
-        assert_eq!(c.limits.handshake_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(c.limits.handshake_timeout, Some(std::time::Duration::from_millis(2500)));
         assert_eq!(c.metrics, Some("127.0.0.1:9100".parse().unwrap()));
         let mut c = ServerConfig::new(Service::Command);
         DeployArgs { proxy_protocol: true, ..DeployArgs::default() }.apply(&mut c, false).unwrap();

@@ -10,6 +10,7 @@
 #[macro_use]
 pub(crate) mod boundary;
 mod client;
+mod deploy;
 mod error_text;
 mod resolve;
 mod server;

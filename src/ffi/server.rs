@@ -28,7 +28,7 @@ pub struct netcore_server_config {
 
 /// A running server (opaque). `netcore_server_start` / `netcore_server_free`.
 pub struct netcore_server {
-    server: Server,
+    pub(super) server: Server,
 }
 
 /// Where a command callback writes its reply (opaque; valid only during the callback).
@@ -87,8 +87,12 @@ pub struct netcore_server_stats {
     pub bytes_out: u64,
     /// Error replies, failed callbacks, I/O errors, limit violations.
     pub errors: u64,
-    /// Clients turned away: too many connections, wrong token, HTTP-looking requests.
+    /// Clients turned away: too many connections, wrong token, HTTP-looking requests, no
+    /// valid PROXY header.
     pub rejected: u64,
+    /// Connection handshakes completed (PROXY protocol headers) and refused.
+    pub handshakes: u64,
+    pub handshake_failures: u64,
 }
 
 /// A command callback: answer `request` by writing into `reply` with `netcore_reply_write`
@@ -174,13 +178,16 @@ fn handler(
     Ok(Arc::new(CHandler { callback, userdata: UserData { ptr: userdata, free } }))
 }
 
-fn config_mut<'a>(config: *mut netcore_server_config) -> Result<&'a mut ServerConfig, FfiError> {
+pub(super) fn config_mut<'a>(config: *mut netcore_server_config) -> Result<&'a mut ServerConfig, FfiError> {
     Ok(&mut arg_out(config, "config")?.config)
 }
 
 /// Applies one setter's change by the core's rules (`ServerConfig::update`): a refused value
 /// leaves the configuration as it was.
-fn update(config: *mut netcore_server_config, change: impl FnOnce(&mut ServerConfig)) -> Result<(), FfiError> {
+pub(super) fn update(
+    config: *mut netcore_server_config,
+    change: impl FnOnce(&mut ServerConfig),
+) -> Result<(), FfiError> {
     Ok(config_mut(config)?.update(change)?)
 }
 
@@ -509,6 +516,8 @@ pub extern "C" fn netcore_server_get_stats(
             bytes_out: s.bytes_out,
             errors: s.errors,
             rejected: s.rejected,
+            handshakes: s.handshakes,
+            handshake_failures: s.handshake_failures,
         };
         Ok(())
     })

@@ -2,6 +2,7 @@
 
 mod address;
 mod client;
+mod deploy;
 mod errors;
 mod gil;
 mod resolve;

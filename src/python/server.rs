@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use super::address::{address_list, Address};
+use super::deploy::DeployOptions;
 use super::errors::IntoPyResult;
 use super::gil;
 use crate::server::{
@@ -409,7 +410,9 @@ impl PyServerCore {
     #[new]
     #[pyo3(signature = (service = None, *, tcp = None, udp = None, unix = None, framing = None, root = None,
                         banner = None, token = None, max_connections = None, max_line = None, idle_timeout = None,
-                        max_output = None, workers = None))]
+                        max_output = None, workers = None, reuse_port = None, proxy_protocol = None,
+                        handshake_timeout = None, metrics = None, fds = None, systemd = None,
+                        log_connections = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -426,6 +429,13 @@ impl PyServerCore {
         idle_timeout: Option<f64>,
         max_output: Option<usize>,
         workers: Option<usize>,
+        reuse_port: Option<bool>,
+        proxy_protocol: Option<&Bound<'_, PyAny>>,
+        handshake_timeout: Option<f64>,
+        metrics: Option<&Bound<'_, PyAny>>,
+        fds: Option<Vec<i32>>,
+        systemd: Option<bool>,
+        log_connections: Option<bool>,
     ) -> PyResult<Self> {
         let banner: Option<Vec<u8>> = match banner {
             None => None,
@@ -459,6 +469,8 @@ impl PyServerCore {
         limits.max_output = max_output.unwrap_or(limits.max_output);
         config.token = token.map(String::into_bytes).or(config.token);
         config.workers = workers.or(config.workers);
+        DeployOptions { reuse_port, proxy_protocol, handshake_timeout, metrics, fds, systemd, log_connections }
+            .apply(py, &mut config)?;
         let server = gil::detach(py, || Server::start(config)).py_err(py)?;
         let executor = Executor::start(&server)?;
         let server = Arc::new(server);
@@ -498,10 +510,22 @@ impl PyServerCore {
             ("bytes_out", s.bytes_out),
             ("errors", s.errors),
             ("rejected", s.rejected),
+            ("handshakes", s.handshakes),
+            ("handshake_failures", s.handshake_failures),
         ] {
             d.set_item(k, v)?;
         }
         Ok(d)
+    }
+
+    /// (host, port) of the Prometheus endpoint (`metrics=`), or None.
+    fn metrics_address(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.server()?.metrics_addr().map(|a| address_obj(py, &BoundAddr::Tcp(a))).transpose()
+    }
+
+    /// What `GET /metrics` answers: the counters in the Prometheus text format.
+    fn metrics_text(&self) -> PyResult<String> {
+        Ok(self.server()?.metrics_text())
     }
 
     /// The service's name.
@@ -572,6 +596,7 @@ fn server_defaults<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("idle_timeout", limits.idle_timeout.map_or(0.0, |t| t.as_secs_f64()))?;
     d.set_item("max_output", limits.max_output)?;
     d.set_item("banner", crate::server::DEFAULT_BANNER)?;
+    d.set_item("handshake_timeout", limits.handshake_timeout.map_or(0.0, |t| t.as_secs_f64()))?;
     Ok(d)
 }
 

@@ -260,6 +260,14 @@ pub fn idle_timeout_secs(seconds: f64) -> Result<Option<Duration>> {
     Ok((seconds > 0.0).then(|| Duration::from_secs_f64(seconds)))
 }
 
+/// The handshake timeout for `seconds` as every face takes it: positive and finite.
+pub fn handshake_timeout_secs(seconds: f64) -> Result<Duration> {
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(Error::InvalidArgument("handshake_timeout must be a positive number of seconds".into()));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 /// Everything a server needs to start. Build it, then `Server::start(config)`.
 #[derive(Clone)]
 pub struct ServerConfig {
@@ -436,6 +444,12 @@ impl ServerConfig {
             }
             if let Some(l) = list.iter().find(|l| matches!(l, Listen::Udp(_))) {
                 return Err(Error::InvalidArgument(format!("PROXY protocol is for stream listeners, not {l:?}")));
+            }
+            // Listeners are named by their configured address: two alike cannot be told apart.
+            if let Some(l) = list.iter().find(|l| self.listen.iter().filter(|x| x == l).count() > 1) {
+                return Err(Error::InvalidArgument(format!(
+                    "PROXY protocol on {l:?}, which names several listeners (give the balancer's listener its own address)"
+                )));
             }
         }
         if let Some(t) = &self.token {

@@ -27,8 +27,8 @@ pub mod testing;
 mod unix;
 
 pub use config::{
-    check_command_name, check_token, idle_timeout_secs, listen_addr, parse_addr, Framing, Limits, Listen,
-    ProxyProtocol, ServerConfig, Service, DEFAULT_BANNER,
+    check_command_name, check_token, handshake_timeout_secs, idle_timeout_secs, listen_addr, parse_addr, Framing,
+    Limits, Listen, ProxyProtocol, ServerConfig, Service, DEFAULT_BANNER,
 };
 pub use engine::{BoundAddr, Server, Stats};
 pub use reply::Reply;
