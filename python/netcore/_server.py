@@ -102,7 +102,7 @@ class Server:
             max_output=max_output,
             workers=workers,
             reuse_port=reuse_port,
-            proxy_protocol=proxy_protocol if isinstance(proxy_protocol, (bool, type(None))) else list(proxy_protocol),
+            proxy_protocol=proxy_protocol,
             handshake_timeout=handshake_timeout,
             metrics=metrics,
             fds=list(fds) if fds is not None else None,
