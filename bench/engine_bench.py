@@ -15,6 +15,12 @@ What it measures (every peer is started here on 127.0.0.1 and stopped by its own
                p99 latency is compared with redis's at both settings.
   python       a Python function registered with netcore.Server + @server.command against an
                asyncio streams server calling the same function (50 connections, 1 in flight).
+  pyhandler    issue 13 (bench/python_handlers.py): `def hi(req): return "hello"` on
+               netcore.CommandServer + @command against asyncio streams and asyncio + uvloop
+               calling it inline, 1 connection x 1, 16, 1000 pipelined and 50 x 1, 16, plus
+               the built-in echo service's CPU per request beside the handler's.
+  pyclient     issue 13: netcore.Client request() round trips and pipeline(1000) against a
+               stdlib socket client doing the same writes and readline()s.
   idle         server RSS per idle connection, 10,000 connections: netcore against asyncio.
   redis-tools  issue 5's check, bench/redis_compare.py (bench/compare_redis.sh alone):
                `netcore bench` against `redis-benchmark` on the same redis-server, a
@@ -58,6 +64,7 @@ CONNS = 50
 HOST = "127.0.0.1"
 TICK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
+SECTIONS = ["throughput", "python", "pyhandler", "pyclient", "idle", "redis-tools"]
 # A run is disturbed when CPU time of other processes averages more than this many cores.
 FOREIGN_LIMIT = 0.25
 
@@ -325,9 +332,9 @@ def wait_quiet(limit: float = FOREIGN_LIMIT, max_wait: float = 6.0) -> float:
         log(f"    (machine busy: {busy:.2f} cores in use by others, waiting)")
 
 
-def bench_once(peer: Peer, pipeline: int, seconds: float, gen_prefix: List[str]) -> Run:
+def bench_once(peer: Peer, pipeline: int, seconds: float, gen_prefix: List[str], conns: int = CONNS) -> Run:
     wait_quiet()
-    argv = gen_prefix + [str(NETCORE), "bench", HOST, str(peer.port), "--conns", str(CONNS),
+    argv = gen_prefix + [str(NETCORE), "bench", HOST, str(peer.port), "--conns", str(conns),
                          "--pipeline", str(pipeline), "--duration", str(seconds), "--request", peer.request,
                          "--greeting-lines", str(peer.greeting_lines), "--json", "--quiet", "--timeout", "10"]
     if peer.expect is not None:
@@ -354,9 +361,10 @@ def bench_once(peer: Peer, pipeline: int, seconds: float, gen_prefix: List[str])
                errors=r["errors"], disturbed=foreign > FOREIGN_LIMIT)
 
 
-def measure(peer: Peer, pipeline: int, seconds: float, retries: int, gen_prefix: List[str]) -> Run:
+def measure(peer: Peer, pipeline: int, seconds: float, retries: int, gen_prefix: List[str],
+            conns: int = CONNS) -> Run:
     for attempt in range(retries + 1):
-        run = bench_once(peer, pipeline, seconds, gen_prefix)
+        run = bench_once(peer, pipeline, seconds, gen_prefix, conns)
         if not run.disturbed:
             return run
         log(f"    {peer.key} P{pipeline}: disturbed ({run.foreign_cores:.2f} cores used by others)"
@@ -479,7 +487,7 @@ def idle_rss(peer: Peer, n: int) -> Tuple[int, int, float]:
 # The run.
 # --------------------------------------------------------------------------------------------
 
-def main() -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n\n".join(__doc__.split("\n\n")[1:]))
@@ -487,14 +495,14 @@ def main() -> int:
     ap.add_argument("--runs", type=int, help="interleaved runs per measurement (default 5, quick 3)")
     ap.add_argument("--seconds", type=float, help="seconds per run (default 2.5, quick 1)")
     ap.add_argument("--idle", type=int, help="idle connections for the memory row (default 10000, quick 2000)")
-    ap.add_argument("--only", action="append", choices=["throughput", "python", "idle", "redis-tools"],
+    ap.add_argument("--only", action="append", choices=SECTIONS,
                     help="run only these sections (repeatable)")
     ap.add_argument("--no-pin", dest="pin", action="store_false",
                     help="let servers and the load generator share every core (default: servers on all "
                          "cores but the last, the load generator on the last)")
     ap.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
     ap.add_argument("--peer", nargs=2, metavar=("NAME", "PORT"), help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.peer:
         peer_main(args.peer[0], int(args.peer[1]))
         return 0
@@ -502,7 +510,7 @@ def main() -> int:
     runs = args.runs or (3 if args.quick else 5)
     secs = args.seconds or (1.0 if args.quick else 2.5)
     n_idle = args.idle or (2000 if args.quick else 10000)
-    sections = set(args.only or ["throughput", "python", "idle", "redis-tools"])
+    sections = set(args.only or SECTIONS)
     retries = 1
     if args.pin and (NCPU < 2 or not shutil.which("taskset")):
         log("pinning needs 2 cores and taskset: servers and load generator share the cores")
@@ -518,7 +526,10 @@ def main() -> int:
     ensure_build()
     tools = ensure_apt({"redis-server": "redis-server", "redis-benchmark": "redis-tools", "memcached": "memcached"})
     has_uvloop, has_netcore_py = ensure_venv()
+    import python_handlers  # issue 13's rows (bench/python_handlers.py)
+
     peers = all_peers(srv_pin)
+    peers.update(python_handlers.peers(srv_pin))
     unavailable = {}
     if not tools["redis-server"]:
         unavailable["redis"] = "redis-server is not installed"
@@ -658,6 +669,21 @@ def main() -> int:
                     py[f"P{d}/{k}"] = {"rps": c.med("rps"), "p99_ms": c.med("p99")}
             results["python"] = py
             tables.append("\n".join(rows))
+
+        if "pyhandler" in sections:
+            log("\n== issue 13: Python hi on netcore.CommandServer vs asyncio streams and uvloop, "
+                "1 and 50 connections ==")
+            table, v, figures = python_handlers.run_pyhandler(start, runs, secs, retries, gen_prefix)
+            tables.append(table)
+            verdicts += v
+            results["pyhandler"] = figures
+
+        if "pyclient" in sections:
+            log("\n== issue 13: netcore.Client against a stdlib socket client, netcore serve --service command ==")
+            table, v, figures = python_handlers.run_pyclient(start, runs, secs, gen_prefix)
+            tables.append(table)
+            verdicts += v
+            results["pyclient"] = figures
 
         if "idle" in sections:
             log(f"\n== idle memory: {n_idle} idle connections ==")
