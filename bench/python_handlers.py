@@ -16,6 +16,10 @@ pyclient   netcore.Client.request() round trips and pipeline(["os"] * 1000) agai
            makefile("rb").readline(); bytes, not decoded: the stricter peer), both against
            `netcore serve --service command`. The clients run on the generator's CPU.
 
+With NETCORE_BASELINE=DIR (a copy of an older build's `netcore` package directory), both
+sections add that build as one more peer in the same rounds ("netcore-hi-base",
+"netcore-base"): before and after measured side by side, as the ratios are.
+
 Everything else as engine_bench.py: servers pinned to every CPU but the last, the load on
 the last, interleaved rounds with the starting peer rotating, medians, and each ratio the
 median of the per-round ratios with their range in brackets.
@@ -24,6 +28,7 @@ median of the per-round ratios with their range in brackets.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -41,6 +46,8 @@ TARGETS = {"asyncio-hi": 1.5, "uvloop-hi": 1.0}
 # Python handler CPU per request above the built-in echo's, at 16 pipelined (µs).
 CPU_ABOVE_ECHO_US = 1.5
 PIPELINE = 1000
+# An older build's package directory to measure beside this one (see the module docstring).
+BASELINE = os.environ.get("NETCORE_BASELINE")
 
 
 def hi(req: object) -> str:
@@ -150,6 +157,11 @@ def own_peer(name: str) -> Callable[[int], List[str]]:
     return lambda port: [str(eb.VENV_PY), str(HERE), "--peer", name, str(port)]
 
 
+def baseline_env() -> Dict[str, str]:
+    """The environment that makes `import netcore` load the baseline build."""
+    return {"PYTHONPATH": os.path.dirname(os.path.abspath(BASELINE))} if BASELINE else {}
+
+
 def peers(pin: Optional[str]) -> Dict[str, eb.Peer]:
     pre = ["taskset", "-c", pin] if pin else []
     return {p.key: p for p in [
@@ -161,13 +173,19 @@ def peers(pin: Optional[str]) -> Dict[str, eb.Peer]:
                 "hi", "hello"),
         eb.Peer("netcore-echo", "netcore.Server, built-in echo (no Python)",
                 lambda port: pre + own_peer("netcore-echo")(port), "hi", "hi"),
+        eb.Peer("netcore-hi-base", f"the same on the baseline build ({BASELINE})",
+                lambda port: pre + own_peer("netcore-hi")(port), "hi", "hello", env=baseline_env()),
     ]}
+
+
+def handler_peers() -> List[str]:
+    return ["netcore-hi", "asyncio-hi", "uvloop-hi", "netcore-echo"] + (["netcore-hi-base"] if BASELINE else [])
 
 
 def run_pyhandler(start: Callable[[List[str]], List[eb.Peer]], runs: int, secs: float, retries: int,
                   gen_prefix: List[str]) -> Tuple[str, List[Tuple[str, bool]], Dict[str, object]]:
     """-> (markdown table, verdicts, figures)"""
-    active = start(["netcore-hi", "asyncio-hi", "uvloop-hi", "netcore-echo"])
+    active = start(handler_peers())
     cells: Dict[Tuple[str, Tuple[int, int]], eb.Cell] = {(p.key, s): eb.Cell() for p in active for s in SETTINGS}
     for p in active:  # warm-up, not counted
         for conns, depth in SETTINGS:
@@ -192,18 +210,20 @@ def run_pyhandler(start: Callable[[List[str]], List[eb.Peer]], runs: int, secs: 
     figures: Dict[str, object] = {}
     for s in SETTINGS:
         base = cells.get(("netcore-hi", s))
-        for k in ["netcore-hi", "asyncio-hi", "uvloop-hi", "netcore-echo"]:
+        for k in handler_peers():
             c = cells.get((k, s))
             setting = f"{s[0]} x {s[1]}"
             if c is None:
                 rows.append(f"| {setting} | {labels[k].label} | skipped | | | | | | |")
                 continue
             ratio, tgt, met = "", "", ""
-            if k in TARGETS and base:
+            if (k in TARGETS or k == "netcore-hi-base") and base:
                 x, lo, hi_ = base.ratio_to(c)
-                ok = x >= TARGETS[k]
-                ratio, tgt, met = f"{x:.2f}x ({lo:.2f}–{hi_:.2f})", f">= {TARGETS[k]}x", "yes" if ok else "**no**"
-                verdicts.append((f"{setting}: Python hi netcore {x:.2f}x {k} (target >= {TARGETS[k]}x)", ok))
+                ratio = f"{x:.2f}x ({lo:.2f}–{hi_:.2f})"
+                if k in TARGETS:
+                    ok = x >= TARGETS[k]
+                    tgt, met = f">= {TARGETS[k]}x", "yes" if ok else "**no**"
+                    verdicts.append((f"{setting}: Python hi netcore {x:.2f}x {k} (target >= {TARGETS[k]}x)", ok))
             if k == "netcore-echo" and base and s[1] == 16:
                 above = base.med("server_us") - c.med("server_us")
                 ok = above <= CPU_ABOVE_ECHO_US
@@ -227,14 +247,17 @@ def run_pyclient(start: Callable[[List[str]], List[eb.Peer]], runs: int, secs: f
     (server,) = start(["netcore"]) or (None,)
     if server is None:
         return "pyclient: skipped (netcore serve did not start)", [], {}
-    got: Dict[str, List[dict]] = {"netcore": [], "stdlib": []}
+    names = ["netcore", "stdlib"] + (["netcore-base"] if BASELINE else [])
+    got: Dict[str, List[dict]] = {name: [] for name in names}
     try:
         for i in range(runs):
             eb.log(f"  round {i + 1}/{runs}")
-            for name in (["netcore", "stdlib"] if i % 2 == 0 else ["stdlib", "netcore"]):
+            for name in names[i % len(names):] + names[:i % len(names)]:
                 eb.wait_quiet()
-                out = subprocess.run(gen_prefix + [str(eb.VENV_PY), str(HERE), "--client", name, str(server.port),
-                                                   str(secs)], capture_output=True, text=True, timeout=secs * 4 + 60)
+                env = {**os.environ, **(baseline_env() if name == "netcore-base" else {})}
+                out = subprocess.run(gen_prefix + [str(eb.VENV_PY), str(HERE), "--client", name.split("-")[0],
+                                                   str(server.port), str(secs)],
+                                     capture_output=True, text=True, timeout=secs * 4 + 60, env=env)
                 if out.returncode != 0:
                     raise RuntimeError(f"{name} client failed: {out.stderr[-400:]}")
                 r = json.loads(out.stdout)
@@ -252,11 +275,15 @@ def run_pyclient(start: Callable[[List[str]], List[eb.Peer]], runs: int, secs: f
         x = statistics.median(pairs)
         ok = x >= 1.0
         verdicts.append((f"netcore.Client {what} {x:.2f}x stdlib socket (target >= 1.0x)", ok))
-        for name in ("netcore", "stdlib"):
+        shown = {"netcore": "netcore.Client", "stdlib": "stdlib socket", "netcore-base": "netcore.Client, baseline"}
+        for name in names:
             per_s = statistics.median(r[what]["per_s"] for r in got[name])
             cpu = statistics.median(r[what]["cpu_us"] for r in got[name])
             ratio = f"{x:.2f}x ({min(pairs):.2f}–{max(pairs):.2f})" if name == "stdlib" else ""
-            rows.append(f"| {label} | {'netcore.Client' if name == 'netcore' else 'stdlib socket'} | "
+            if name == "netcore-base":
+                base = [a[what]["per_s"] / b[what]["per_s"] for a, b in zip(got["netcore"], got[name])]
+                ratio = f"{statistics.median(base):.2f}x ({min(base):.2f}–{max(base):.2f})"
+            rows.append(f"| {label} | {shown[name]} | "
                         f"{per_s:,.1f} | {1000 / per_s:.3f} | {cpu:,.1f} | {ratio} | "
                         f"{'>= 1.0x' if name == 'stdlib' else ''} | {('yes' if ok else '**no**') if name == 'stdlib' else ''} |")
     return "\n".join(rows), verdicts, got

@@ -470,6 +470,122 @@ static void test_stop_from_a_callback(void) {
 }
 
 
+/* ---- batches (issue 13): pipelined requests reach the callbacks together, in order */
+
+typedef struct {
+    pthread_mutex_t lock;
+    int next;         /* the argument the next call must see */
+    int out_of_order; /* a call saw another one */
+    int sleeping;     /* cb_nap calls inside their sleep */
+    const netcore_server *server;
+} sequence;
+
+/* "n K": replies K+1; checks the calls come in the order sent; "n 13" fails. */
+static int cb_next(void *userdata, const netcore_request *req, netcore_reply *reply) {
+    sequence *s = userdata;
+    char digits[16] = {0}; /* the args are not NUL-terminated */
+    memcpy(digits, req->args, req->args_len < sizeof digits - 1 ? req->args_len : sizeof digits - 1);
+    int k = atoi(digits);
+    pthread_mutex_lock(&s->lock);
+    if (k != s->next) s->out_of_order = 1;
+    s->next = k + 1;
+    pthread_mutex_unlock(&s->lock);
+    if (k == 13) return 13;
+    char text[32];
+    int n = snprintf(text, sizeof text, "%d", k + 1);
+    netcore_reply_write(reply, (const uint8_t *)text, (size_t)n);
+    return 0;
+}
+
+/* Blocks for two seconds, like a callback doing slow I/O. */
+static int cb_nap(void *userdata, const netcore_request *req, netcore_reply *reply) {
+    sequence *s = userdata;
+    (void)req;
+    __atomic_add_fetch(&s->sleeping, 1, __ATOMIC_SEQ_CST);
+    struct timespec ts = {2, 0};
+    nanosleep(&ts, NULL);
+    __atomic_sub_fetch(&s->sleeping, 1, __ATOMIC_SEQ_CST);
+    netcore_reply_write(reply, (const uint8_t *)"rested", 6);
+    return 0;
+}
+
+static int cb_stop_seq(void *userdata, const netcore_request *req, netcore_reply *reply) {
+    sequence *s = userdata;
+    (void)req;
+    netcore_status st = netcore_server_request_stop(s->server);
+    netcore_reply_write(reply, (const uint8_t *)(st == NETCORE_STATUS_OK ? "stopping" : "failed"), st == NETCORE_STATUS_OK ? 8 : 6);
+    return 0;
+}
+
+static void test_batches(void) {
+    sequence s = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, NULL};
+    netcore_server_config *cfg = NULL;
+    CHECK_OK(netcore_server_config_new("command", &cfg));
+    CHECK_OK(netcore_server_config_set_workers(cfg, 1));
+    CHECK_OK(netcore_server_config_add_command(cfg, "n", cb_next, &s, NULL));
+    CHECK_OK(netcore_server_config_add_command(cfg, "nap", cb_nap, &s, NULL));
+    CHECK_OK(netcore_server_config_add_command(cfg, "stop", cb_stop_seq, &s, NULL));
+    netcore_server *srv = NULL;
+    CHECK_OK(netcore_server_start(cfg, &srv));
+    netcore_server_config_free(cfg);
+    if (srv == NULL) return;
+    s.server = srv;
+    uint16_t port = port_of(srv, 0);
+
+    /* 300 requests in one write, built-in ones between: in order, the failing one answered
+     * with its error and the others around it with theirs. */
+    char req[8192];
+    size_t len = 0;
+    for (int k = 0; k < 300; k++) {
+        len += (size_t)snprintf(req + len, sizeof req - len, k % 10 == 5 ? "os\nn %d\n" : "n %d\n", k);
+    }
+    int fd = tcp_connect(port);
+    send_all(fd, req, len);
+    char line[128];
+    int wrong = 0;
+    for (int k = 0; k < 300; k++) {
+        if (k % 10 == 5) {
+            read_line(fd, line, sizeof line);
+            if (strcmp(line, "[posix]") != 0) wrong++;
+        }
+        read_line(fd, line, sizeof line);
+        char want[48];
+        snprintf(want, sizeof want, k == 13 ? "error: command failed (13)" : "%d", k + 1);
+        if (strcmp(line, want) != 0) wrong++;
+    }
+    CHECK(wrong == 0);
+    CHECK(!s.out_of_order);
+
+    /* A callback that blocks stalls no other client, even with one engine thread: it runs
+     * inside block_in_place, which hands the thread's other clients on first. */
+    int slow = tcp_connect(port);
+    send_all(slow, "nap\n", 4);
+    for (int i = 0; i < 150 && __atomic_load_n(&s.sleeping, __ATOMIC_SEQ_CST) == 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK(__atomic_load_n(&s.sleeping, __ATOMIC_SEQ_CST) == 1);
+    send_all(fd, "os\n", 3);
+    read_line(fd, line, sizeof line);
+    CHECK_STR(line, "[posix]");
+    CHECK(__atomic_load_n(&s.sleeping, __ATOMIC_SEQ_CST) == 1); /* answered while it sleeps */
+    read_line(slow, line, sizeof line);
+    CHECK_STR(line, "rested");
+    close(slow);
+
+    /* Stopping from a callback in the middle of a batch: the rest is still answered. */
+    s.next = 500;
+    send_all(fd, "n 500\nstop\nn 501\nos\n", 22);
+    char all[256];
+    read_all(fd, all, sizeof all);
+    CHECK_STR(all, "501\nstopping\n502\n[posix]\n");
+    close(fd);
+    bool stopping = false;
+    CHECK_OK(netcore_server_wait(srv, -1, &stopping));
+    CHECK(stopping);
+    netcore_server_free(srv);
+}
+
 /* One UDP request and its reply datagram. */
 static void udp_ask(uint16_t port, const char *msg, char *buf, size_t size) {
     int u = socket(AF_INET, SOCK_DGRAM, 0);
@@ -548,6 +664,7 @@ int main(void) {
     test_every_service_everywhere(dir);
     test_limits_and_token();
     test_stop_from_a_callback();
+    test_batches();
 
     unlink(file);
     rmdir(dir);

@@ -762,31 +762,61 @@ fn junk_to_every_service_and_framing_never_breaks_the_server() {
     }
 }
 
-/// A handler that answers from a thread of its own, as the Python face's handlers do.
+/// A handler that answers from a thread of its own, as the Python face's blocking handlers
+/// do: a batch at a time (`Lane::Offloaded`).
 struct Elsewhere;
 
-impl netcore::server::Handler for Elsewhere {
-    fn handle(&self, _: &Request<'_>) -> Response {
-        Response::Error("handle is not used while submit works".into())
-    }
-    fn submit(&self, request: &Request<'_>) -> Option<tokio::sync::oneshot::Receiver<Response>> {
+impl netcore::server::Offload for Elsewhere {
+    fn submit(
+        &self,
+        batch: netcore::server::Batch,
+    ) -> Result<tokio::sync::oneshot::Receiver<Vec<Response>>, netcore::server::Batch> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let args = request.args().to_vec();
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
-            let _ = tx.send(if args == b"drop" { return } else { Response::Reply([b"later:", &args[..]].concat()) });
+            let answers = batch.answer();
+            // A request `drop` loses the answer to its whole batch.
+            if !answers.iter().any(|a| matches!(a, Response::Error(e) if e == "drop")) {
+                let _ = tx.send(answers);
+            }
         });
-        Some(rx)
+        Ok(rx)
+    }
+}
+
+struct Later(Arc<Elsewhere>);
+
+impl netcore::server::Handler for Later {
+    fn handle(&self, request: &Request<'_>) -> Response {
+        match request.args() {
+            b"drop" => Response::Error("drop".into()),
+            args => Response::Reply([b"later:", args].concat()),
+        }
+    }
+    fn lane(&self) -> netcore::server::Lane {
+        netcore::server::Lane::Offloaded(self.0.clone())
     }
 }
 
 #[test]
 fn handlers_answering_from_other_threads_keep_order_and_survive_a_lost_answer() {
-    let s = start(ServerConfig::new(Service::Custom).tcp(local()).udp(local()).command("later", Elsewhere));
-    let mut c = connect(tcp_addr(&s));
-    c.write_all(b"later 1\nlater 2\nlater drop\nlater 3\n").unwrap();
-    c.shutdown(Shutdown::Write).unwrap();
-    assert_eq!(read_to_end(&c), b"later:1\nlater:2\nerror: internal error in handler\nlater:3\n");
+    let later = Later(Arc::new(Elsewhere));
+    let s = start(ServerConfig::new(Service::Custom).tcp(local()).udp(local()).command("later", later));
+    let c = connect(tcp_addr(&s));
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    let mut ask = |text: &[u8], replies: usize| {
+        (&c).write_all(text).unwrap();
+        (0..replies)
+            .map(|_| {
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                line
+            })
+            .collect::<String>()
+    };
+    assert_eq!(ask(b"later 1\nlater 2\n", 2), "later:1\nlater:2\n");
+    assert_eq!(ask(b"later drop\n", 1), "error: internal error in handler\n");
+    assert_eq!(ask(b"later 3\nlater 4\n", 2), "later:3\nlater:4\n");
     let u = UdpSocket::bind(local()).unwrap();
     u.set_read_timeout(Some(T)).unwrap();
     u.send_to(b"later u", udp_addr(&s)).unwrap();

@@ -50,10 +50,13 @@ class Server:
     server owns them, pass ``sock.detach()``), ``systemd`` (serve the sockets systemd passed
     in ``LISTEN_FDS``), ``log_connections`` (a line on stderr per client).
 
-    Handlers are called as ``handler(request)`` on the server's own Python threads (four, so a
-    blocking handler stalls no other client) with the GIL held, and return ``str``, ``bytes``
-    or ``None`` (no reply). An exception becomes ``error: internal error in
-    handler`` for the client and a record on the ``netcore.server`` logger; serving goes on.
+    Handlers are called as ``handler(request)`` with the GIL held and return ``str``,
+    ``bytes`` or ``None`` (no reply). By default a handler runs on the engine thread that read
+    the request, the requests a client pipelined answered together under one GIL hold; while
+    it runs, that engine thread serves no other client, so a handler that blocks (sleeps,
+    does I/O) is registered with ``blocking=True`` and runs on the server's own Python
+    threads (four) instead. An exception becomes ``error: internal error in handler`` for the
+    client and a record on the ``netcore.server`` logger; serving goes on.
     """
 
     service: Optional[_ServiceName] = None
@@ -124,15 +127,18 @@ class Server:
         return self._core.addresses()
 
     # -- commands
-    def add_command(self, name: str, handler: _Handler) -> None:
-        """Adds or replaces the command ``name`` (the first word of a request)."""
-        self._core.add_command(name, handler)
+    def add_command(self, name: str, handler: _Handler, blocking: bool = False) -> None:
+        """Adds or replaces the command ``name`` (the first word of a request).
+        ``blocking=True`` for a handler that may block (sleeps, does I/O, waits for a lock):
+        it then runs on the server's own Python threads, so it stalls no other client."""
+        self._core.add_command(name, handler, blocking)
 
-    def command(self, name: str) -> Callable[[_F], _F]:
-        """Decorator: ``@server.command("hello")`` registers the function for ``hello``."""
+    def command(self, name: str, blocking: bool = False) -> Callable[[_F], _F]:
+        """Decorator: ``@server.command("hello")`` registers the function for ``hello``;
+        ``@server.command("fetch", blocking=True)`` one that may block (see ``add_command``)."""
 
         def register(func: _F) -> _F:
-            self._core.add_command(name, func)
+            self._core.add_command(name, func, blocking)
             return func
 
         return register
@@ -142,8 +148,8 @@ class Server:
         self._core.set_default_handler(func)
         return func
 
-    def set_default_handler(self, handler: Optional[_Handler]) -> None:
-        self._core.set_default_handler(handler)
+    def set_default_handler(self, handler: Optional[_Handler], blocking: bool = False) -> None:
+        self._core.set_default_handler(handler, blocking)
 
     # -- lifecycle
     def serve_forever(self, poll_interval: float = 0.5) -> None:

@@ -494,9 +494,9 @@ def test_a_blocking_python_handler_does_not_stop_the_other_clients():
     release = threading.Event()
     with netcore.CommandServer(workers=2) as server:
 
-        @server.command("block")
+        @server.command("block", blocking=True)
         def block(request):
-            release.wait(T)  # blocks its worker thread (the GIL is released while waiting)
+            release.wait(T)  # blocks its thread (the GIL is released while waiting)
             return "released"
 
         a, fa = lines_client(server.server_address)

@@ -28,6 +28,34 @@ SCENARIOS = {
             threading.Thread(target=client, daemon=True).start()
         time.sleep(0.1)
     """,
+    "handlers on the engine threads answering pipelined batches": """
+        import threading, time, netcore
+        srv = netcore.CommandServer(("127.0.0.1", 0))
+        srv.add_command("inc", lambda r: str(int(r.args) + 1))
+        srv.add_command("nap", lambda r: time.sleep(0.05) or "ok")
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        port = srv.server_address[1]
+        def client(word):
+            with netcore.Client("127.0.0.1", port) as c:
+                while True:
+                    c.pipeline([word + " 1"] * (50 if word == "inc" else 5))
+        for word in ("inc", "inc", "nap", "nap"):
+            threading.Thread(target=client, args=(word,), daemon=True).start()
+        time.sleep(0.3)
+    """,
+    "blocking handlers on the Python threads answering pipelined batches": """
+        import threading, time, netcore
+        srv = netcore.CommandServer(("127.0.0.1", 0))
+        srv.add_command("slow", lambda r: time.sleep(0.1) or "done", blocking=True)
+        port = srv.server_address[1]
+        def client():
+            with netcore.Client("127.0.0.1", port) as c:
+                while True:
+                    c.pipeline(["slow"] * 5)
+        for _ in range(6):
+            threading.Thread(target=client, daemon=True).start()
+        time.sleep(0.3)
+    """,
     "daemon threads blocked and looping in netcore": """
         import socket, threading, time, netcore
         ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen()

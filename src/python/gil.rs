@@ -133,12 +133,53 @@ pub fn check_signals() -> PyResult<()> {
 }
 
 /// For threads netcore owns: runs `f` with the GIL, or returns None when the interpreter is
-/// ending (such a thread must not call into Python at all then).
+/// ending (such a thread must not call into Python at all then). The thread keeps its Python
+/// thread state between calls (`KeptThreadState`).
 pub fn attach_from_worker<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
     if interpreter_ending() {
         return None;
     }
-    Some(Python::attach(f))
+    Some(Python::attach(|py| {
+        KEPT.with(|kept| kept.keep());
+        f(py)
+    }))
+}
+
+/// Without it, every `attach` from a thread Python did not start makes a thread state and
+/// frees it again on release: a `gettid`, an `mmap` and a `munmap` (its frame stack) per
+/// batch of handler calls (strace). One extra `PyGILState_Ensure` keeps it for the thread's
+/// life; the thread's exit releases it while the interpreter is whole, else leaves it to
+/// the interpreter's own teardown.
+struct KeptThreadState(std::cell::Cell<bool>);
+
+thread_local! {
+    static KEPT: KeptThreadState = const { KeptThreadState(std::cell::Cell::new(false)) };
+}
+
+impl KeptThreadState {
+    /// With the GIL held.
+    fn keep(&self) {
+        if !self.0.replace(true) {
+            // SAFETY: the GIL is held; this raises the thread state's use count by one.
+            unsafe { pyo3::ffi::PyGILState_Ensure() };
+        }
+    }
+}
+
+impl Drop for KeptThreadState {
+    fn drop(&mut self) {
+        if !self.0.get() || EXITING.load(SeqCst) || interpreter_ending() {
+            return;
+        }
+        // SAFETY: the thread state kept above is this thread's. Ensure takes the GIL with the
+        // count at 2; a release that claims the GIL was held brings it to 1 and keeps the
+        // GIL; the last release deletes the thread state and drops the GIL.
+        unsafe {
+            pyo3::ffi::PyGILState_Ensure();
+            pyo3::ffi::PyGILState_Release(pyo3::ffi::PyGILState_STATE::PyGILState_LOCKED);
+            pyo3::ffi::PyGILState_Release(pyo3::ffi::PyGILState_STATE::PyGILState_UNLOCKED);
+        }
+    }
 }
 
 /// Runs `job` with the GIL released and Ctrl+C still working, for code that blocks where no

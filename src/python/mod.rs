@@ -5,6 +5,7 @@ mod client;
 mod deploy;
 mod errors;
 mod gil;
+mod handlers;
 mod resolve;
 mod server;
 mod socket;

@@ -19,6 +19,7 @@ use super::address::{address_list, Address};
 use super::deploy::DeployOptions;
 use super::errors::IntoPyResult;
 use super::gil;
+use super::handlers::{Call, Executor};
 use crate::server::{
     idle_timeout_secs, listen_addr, split_command, BoundAddr, Handler, Limits, Listen, Reply, Request, Response,
     Server, ServerConfig, Service,
@@ -88,19 +89,14 @@ fn bytes_repr(b: &[u8]) -> String {
     s
 }
 
-/// A Python callable as a user command.
-struct PyHandler {
-    core: Arc<PyCallable>,
-    executor: Arc<Executor>,
-}
-
+/// A Python callable and the name it was registered under (for the log).
 struct PyCallable {
     name: String,
     func: Py<PyAny>,
 }
 
 impl PyCallable {
-    fn call(&self, py: Python<'_>, req: PyRequest) -> Response {
+    fn call_with(&self, py: Python<'_>, req: PyRequest) -> Response {
         let result = Py::new(py, req).and_then(|r| self.func.call1(py, (r,)));
         match result.and_then(|v| to_response(v.bind(py))) {
             Ok(r) => r,
@@ -116,6 +112,12 @@ impl PyCallable {
     }
 }
 
+impl Call for PyCallable {
+    fn call(&self, py: Python<'_>, request: &Request<'_>) -> Response {
+        self.call_with(py, py_request(request))
+    }
+}
+
 fn py_request(request: &Request<'_>) -> PyRequest {
     PyRequest {
         line: request.line.to_vec(),
@@ -123,100 +125,6 @@ fn py_request(request: &Request<'_>) -> PyRequest {
         peer: request.peer.to_string(),
         transport: request.transport.name(),
     }
-}
-
-impl Handler for PyHandler {
-    /// Python handlers run on the server's own Python threads (`netcore-python`): the client's
-    /// task waits for the answer without holding an engine worker, so a handler that blocks
-    /// stalls no other client, and each thread takes the GIL once for every request queued.
-    fn submit(&self, request: &Request<'_>) -> Option<tokio::sync::oneshot::Receiver<Response>> {
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        let job = Job { handler: self.core.clone(), request: py_request(request), reply };
-        self.executor.jobs.send(job).ok()?;
-        Some(rx)
-    }
-
-    /// Used only when the Python threads are gone.
-    fn handle(&self, request: &Request<'_>) -> Response {
-        gil::attach_from_worker(|py| self.core.call(py, py_request(request))).unwrap_or_else(shutting_down)
-    }
-}
-
-/// A request for the Python threads.
-struct Job {
-    handler: Arc<PyCallable>,
-    request: PyRequest,
-    reply: tokio::sync::oneshot::Sender<Response>,
-}
-
-/// Threads that run a server's Python handlers. They end when the last handler and the
-/// server's `ServerCore` are gone (the channel closes).
-struct Executor {
-    jobs: std::sync::mpsc::Sender<Job>,
-}
-
-/// Python handlers that may block at once without making the others wait.
-const PYTHON_THREADS: usize = 4;
-
-impl Executor {
-    fn start(server: &Server) -> PyResult<Arc<Executor>> {
-        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-        let queue = Arc::new(std::sync::Mutex::new(queue));
-        for _ in 0..PYTHON_THREADS {
-            let queue = queue.clone();
-            let mark = server.thread_marker();
-            std::thread::Builder::new()
-                .name("netcore-python".into())
-                .spawn(move || {
-                    // Counts as one of the server's threads: a handler's stop only asks.
-                    mark();
-                    run_jobs(&queue);
-                })
-                .map_err(|e| {
-                    pyo3::exceptions::PyOSError::new_err(format!("cannot start the Python handler threads: {e}"))
-                })?;
-        }
-        Ok(Arc::new(Executor { jobs }))
-    }
-}
-
-fn run_jobs(queue: &std::sync::Mutex<std::sync::mpsc::Receiver<Job>>) {
-    let run = |py: Python<'_>, job: Job| {
-        let Job { handler, request, reply } = job;
-        let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.call(py, request)))
-            .unwrap_or_else(|_| Response::Error("internal error in handler".into()));
-        let _ = reply.send(response);
-    };
-    loop {
-        // Wait without the GIL; then, holding it, take every request already queued.
-        let first = match queue.lock().unwrap_or_else(|e| e.into_inner()).recv() {
-            Ok(job) => job,
-            Err(_) => return,
-        };
-        let mut first = Some(first);
-        gil::attach_from_worker(|py| {
-            run(py, first.take().expect("taken once"));
-            loop {
-                // try_lock: never wait for the queue (another thread may sit in recv) with the GIL.
-                let next = match queue.try_lock() {
-                    Ok(q) => q.try_recv().ok(),
-                    Err(_) => None,
-                };
-                match next {
-                    Some(job) => run(py, job),
-                    None => break,
-                }
-            }
-        });
-        // The interpreter is ending: answer without calling into Python.
-        if let Some(job) = first {
-            let _ = job.reply.send(shutting_down());
-        }
-    }
-}
-
-fn shutting_down() -> Response {
-    Response::Error("the Python interpreter is shutting down".into())
 }
 
 /// Servers started from Python, so that interpreter exit can stop them first.
@@ -338,12 +246,11 @@ fn log_failure(py: Python<'_>, name: &str, err: PyErr) {
     }
 }
 
-fn handler(name: &str, func: Bound<'_, PyAny>, executor: &Arc<Executor>) -> PyResult<Arc<dyn Handler>> {
+fn handler(name: &str, func: Bound<'_, PyAny>, executor: &Executor, blocking: bool) -> PyResult<Arc<dyn Handler>> {
     if !func.is_callable() {
         return Err(PyTypeError::new_err(format!("handler for {name:?} is not callable")));
     }
-    let core = Arc::new(PyCallable { name: name.to_string(), func: func.unbind() });
-    Ok(Arc::new(PyHandler { core, executor: executor.clone() }))
+    executor.handler(PyCallable { name: name.to_string(), func: func.unbind() }, blocking)
 }
 
 /// The listen address `addr` gives (the core's rule: `listen_addr`), or a Unix path.
@@ -471,23 +378,25 @@ impl PyServerCore {
         config.workers = workers.or(config.workers);
         DeployOptions { reuse_port, proxy_protocol, handshake_timeout, metrics, fds, systemd, log_connections }
             .apply(py, &mut config)?;
-        let server = gil::detach(py, || Server::start(config)).py_err(py)?;
-        let executor = Executor::start(&server)?;
-        let server = Arc::new(server);
+        let server = Arc::new(gil::detach(py, || Server::start(config)).py_err(py)?);
+        let executor = Executor::new(&server);
         remember_live(&server);
         Ok(PyServerCore { server: Some(server), executor })
     }
 
     /// Adds or replaces the command `name`: `handler(request)` returns str, bytes or None.
-    fn add_command(&self, py: Python<'_>, name: &str, handler: Bound<'_, PyAny>) -> PyResult<()> {
-        let h = self::handler(name, handler, &self.executor)?;
+    /// `blocking`: it may block (sleep, I/O), so it runs on the server's Python threads
+    /// rather than on the engine worker that read the request (`handlers.rs`).
+    #[pyo3(signature = (name, handler, blocking = false))]
+    fn add_command(&self, py: Python<'_>, name: &str, handler: Bound<'_, PyAny>, blocking: bool) -> PyResult<()> {
+        let h = self::handler(name, handler, &self.executor, blocking)?;
         self.server()?.add_command_arc(name.as_bytes(), h).py_err(py)
     }
 
     /// Sets (None: removes) the handler for requests no command matches.
-    #[pyo3(signature = (handler))]
-    fn set_default_handler(&self, py: Python<'_>, handler: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let h = handler.map(|f| self::handler("(default)", f, &self.executor)).transpose()?;
+    #[pyo3(signature = (handler, blocking = false))]
+    fn set_default_handler(&self, py: Python<'_>, handler: Option<Bound<'_, PyAny>>, blocking: bool) -> PyResult<()> {
+        let h = handler.map(|f| self::handler("(default)", f, &self.executor, blocking)).transpose()?;
         self.server()?.set_default_arc(h).py_err(py)
     }
 

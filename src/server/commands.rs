@@ -18,17 +18,23 @@ const RESP_HELP: &[u8] = b", echo MESSAGE";
 
 /// Answers the built-in command the request names; `None` if there is none of that name.
 /// `seed`: the `command` service's own commands are there too.
-pub(crate) fn builtin(d: &Dispatcher, request: &Request<'_>, seed: bool, out: &mut ReplyOut<'_>) -> Option<Outcome> {
+/// Whether `name` is a built-in command here (`seed`: the command service's seed commands).
+pub(crate) fn is_builtin(name: &[u8], seed: bool, wire: Wire) -> bool {
     let mut buf = [0u8; 32];
-    let name = lower_name(request.command(), &mut buf);
-    let resp = out.wire != Wire::Text;
-    let known = match &*name {
+    let resp = wire != Wire::Text;
+    match &*lower_name(name, &mut buf) {
         b"ping" => seed || resp,
         b"date" | b"os" | b"ls" | b"help" | b"quit" | b"exit" | b"stats" => seed,
         b"echo" => resp,
         _ => false,
-    };
-    if !known {
+    }
+}
+
+pub(crate) fn builtin(d: &Dispatcher, request: &Request<'_>, seed: bool, out: &mut ReplyOut<'_>) -> Option<Outcome> {
+    let mut buf = [0u8; 32];
+    let name = lower_name(request.command(), &mut buf);
+    let resp = out.wire != Wire::Text;
+    if !is_builtin(&name, seed, out.wire) {
         return None;
     }
     // Line framing: the arguments are the rest of the line; RESP: the array's elements.
@@ -223,7 +229,7 @@ mod tests {
         let mut out = ReplyOut::new(&mut buf, wire);
         let outcome = match d.dispatch(request, &mut out) {
             Answer::Ready(o) => o,
-            Answer::Pending(rx) => write_response(rx.blocking_recv().unwrap(), &mut out),
+            Answer::Pending(rx) => write_response(rx.blocking_recv().unwrap().remove(0), &mut out),
         };
         (outcome, buf)
     }

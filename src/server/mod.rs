@@ -15,6 +15,7 @@
 //! ```
 
 pub mod activation;
+mod batch;
 mod commands;
 mod config;
 mod engine;
@@ -26,6 +27,7 @@ mod service;
 pub mod testing;
 mod unix;
 
+pub use batch::{Batch, Enter, Lane, Offload};
 pub use config::{
     check_command_name, check_token, handshake_timeout_secs, idle_timeout_secs, listen_addr, parse_addr, Framing,
     Limits, Listen, ProxyProtocol, ServerConfig, Service, DEFAULT_BANNER,

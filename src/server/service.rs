@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
+use super::batch::{call_caught, handler_failed, Batch, Lane};
 use super::commands::{self, text_problem};
 use super::config::Service;
 use super::reply::{Outcome, Reply, ReplyOut, Wire};
@@ -104,11 +105,15 @@ pub trait Handler: Send + Sync {
         true
     }
 
-    /// For handlers that run on threads of their own (the Python face): take the request and
-    /// return where the response will arrive; the client's task waits for it without holding
-    /// a worker thread. `None` (the default): `handle` is called on the worker.
-    fn submit(&self, _request: &Request<'_>) -> Option<tokio::sync::oneshot::Receiver<Response>> {
-        None
+    /// Where `handle` runs: by default `Lane::Blocking` or `Lane::Inline`, from `blocking`.
+    /// Requests of one read for handlers of the same lane are answered as one batch, in
+    /// order (`batch.rs`).
+    fn lane(&self) -> Lane {
+        if self.blocking() {
+            Lane::Blocking
+        } else {
+            Lane::Inline
+        }
     }
 }
 
@@ -168,7 +173,7 @@ pub(crate) enum Answer {
     /// Answered: the reply, if any, is in the output.
     Ready(Outcome),
     /// A handler on another thread answers: `Answer::outcome` waits and appends its reply.
-    Pending(tokio::sync::oneshot::Receiver<Response>),
+    Pending(tokio::sync::oneshot::Receiver<Vec<Response>>),
 }
 
 impl Answer {
@@ -177,7 +182,10 @@ impl Answer {
     pub async fn outcome(self, out: &mut ReplyOut<'_>) -> Outcome {
         match self {
             Answer::Ready(outcome) => outcome,
-            Answer::Pending(rx) => write_response(rx.await.unwrap_or_else(|_| handler_failed()), out),
+            Answer::Pending(rx) => {
+                let answer = rx.await.ok().and_then(|mut all| all.pop());
+                write_response(answer.unwrap_or_else(handler_failed), out)
+            }
         }
     }
 }
@@ -248,13 +256,39 @@ impl Dispatcher {
     /// with no allocation of their own). Never panics: a panicking user handler becomes an
     /// error reply.
     pub fn dispatch(&self, request: &Request<'_>, out: &mut ReplyOut<'_>) -> Answer {
-        Answer::Ready(match &self.service {
+        match self.route(request, out.wire) {
+            Some(handler) => call_user(handler, request, out),
+            None => Answer::Ready(self.dispatch_builtin(request, out)),
+        }
+    }
+
+    /// The user handler that answers `request`, if one does: the user command of its name,
+    /// else the default handler when no built-in command has the name. Streams answer user
+    /// handlers' requests in batches (`engine/connection.rs`).
+    pub fn route(&self, request: &Request<'_>, wire: Wire) -> Option<Arc<dyn Handler>> {
+        let seed = match &self.service {
+            Service::Command => true,
+            Service::Custom => false,
+            Service::Echo | Service::Banner(_) | Service::Greet => return None,
+        };
+        if let Some(handler) = self.user_command(request.command()) {
+            return Some(handler);
+        }
+        if commands::is_builtin(request.command(), seed, wire) {
+            return None;
+        }
+        self.default_handler.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Answers a request that no user handler takes (`route` gave `None`).
+    pub fn dispatch_builtin(&self, request: &Request<'_>, out: &mut ReplyOut<'_>) -> Outcome {
+        match &self.service {
             Service::Echo => out.bulk(request.line),
             Service::Banner(text) => out.bulk(text).and_close(),
             Service::Greet => commands::greet(request, out),
-            Service::Command => return self.command(request, true, out),
-            Service::Custom => return self.command(request, false, out),
-        })
+            Service::Command => self.command(request, true, out),
+            Service::Custom => self.command(request, false, out),
+        }
     }
 
     fn user_command(&self, name: &[u8]) -> Option<Arc<dyn Handler>> {
@@ -266,19 +300,12 @@ impl Dispatcher {
         self.commands.read().unwrap_or_else(|e| e.into_inner()).get(&*key).cloned()
     }
 
-    fn command(&self, request: &Request<'_>, seed_builtins: bool, out: &mut ReplyOut<'_>) -> Answer {
+    fn command(&self, request: &Request<'_>, seed_builtins: bool, out: &mut ReplyOut<'_>) -> Outcome {
         let name = request.command();
-        if let Some(handler) = self.user_command(name) {
-            return call_user(&*handler, request, out);
-        }
         if let Some(outcome) = commands::builtin(self, request, seed_builtins, out) {
-            return Answer::Ready(outcome);
+            return outcome;
         }
-        let default = self.default_handler.read().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(handler) = default {
-            return call_user(&*handler, request, out);
-        }
-        Answer::Ready(if out.wire != Wire::Text {
+        if out.wire != Wire::Text {
             commands::unknown_command(request, out)
         } else if let Some(problem) = text_problem(request.line) {
             out.error(format_args!("{problem}"))
@@ -286,13 +313,8 @@ impl Dispatcher {
             out.bulk(b"welcome")
         } else {
             out.error(format_args!("unknown command: {}", String::from_utf8_lossy(name)))
-        })
+        }
     }
-}
-
-/// What a client gets when a handler panicked or went away.
-fn handler_failed() -> Response {
-    Response::Error("internal error in handler".into())
 }
 
 /// Appends a handler's response to `out`.
@@ -310,12 +332,11 @@ pub(crate) fn write_response(response: Response, out: &mut ReplyOut<'_>) -> Outc
 /// Words of a line for a user handler's `argv`: kept on the stack up to this many.
 const STACK_WORDS: usize = 16;
 
-/// Runs a user handler, inside `block_in_place` when it says it may block (see
-/// `Handler::blocking`). Built-in services never block and never get here. A request of one
-/// line gets its words as `argv` first.
-fn call_user(handler: &dyn Handler, request: &Request<'_>, out: &mut ReplyOut<'_>) -> Answer {
+/// Calls `f` with `request`, its words as `argv` when it is one line (line and message
+/// framing, UDP) and has none yet.
+pub(crate) fn with_argv<R>(request: &Request<'_>, f: impl FnOnce(&Request<'_>) -> R) -> R {
     if !request.argv.is_empty() || request.line.is_empty() {
-        return run_user(handler, request, out);
+        return f(request);
     }
     let mut stack: [&[u8]; STACK_WORDS] = [&[]; STACK_WORDS];
     let mut n = 0;
@@ -326,20 +347,34 @@ fn call_user(handler: &dyn Handler, request: &Request<'_>, out: &mut ReplyOut<'_
     }
     let rest: Vec<&[u8]> = words.collect();
     if rest.is_empty() {
-        return run_user(handler, &Request { argv: &stack[..n], ..*request }, out);
+        return f(&Request { argv: &stack[..n], ..*request });
     }
     let all: Vec<&[u8]> = stack.iter().copied().chain(rest).collect();
-    run_user(handler, &Request { argv: &all, ..*request }, out)
+    f(&Request { argv: &all, ..*request })
 }
 
-fn run_user(handler: &dyn Handler, request: &Request<'_>, out: &mut ReplyOut<'_>) -> Answer {
-    if let Ok(Some(rx)) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.submit(request))) {
-        return Answer::Pending(rx);
-    }
-    let run = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.handle(request)));
-    let result = if handler.blocking() { tokio::task::block_in_place(run) } else { run() };
-    Answer::Ready(write_response(result.unwrap_or_else(|_| handler_failed()), out))
+/// Runs one request's user handler in its lane, as a batch of one (UDP, message framing).
+fn call_user(handler: Arc<dyn Handler>, request: &Request<'_>, out: &mut ReplyOut<'_>) -> Answer {
+    let response = match handler.lane() {
+        Lane::Inline => call_caught(&*handler, request),
+        Lane::Blocking => tokio::task::block_in_place(|| call_caught(&*handler, request)),
+        Lane::Entered(context) => {
+            let mut response = None;
+            context.enter(&mut || response = Some(call_caught(&*handler, request)));
+            response.unwrap_or_else(|| call_caught(&*handler, request))
+        }
+        Lane::Offloaded(threads) => {
+            let mut batch = Batch::new(request.peer, request.transport, usize::MAX);
+            batch.push(handler.clone(), request.line);
+            match threads.submit(batch) {
+                Ok(rx) => return Answer::Pending(rx),
+                Err(batch) => tokio::task::block_in_place(|| batch.answer()).remove(0),
+            }
+        }
+    };
+    Answer::Ready(write_response(response, out))
 }
+
 /// Lines a web browser would send: closing on them stops cross-protocol attacks.
 pub(crate) fn looks_like_http(line: &[u8]) -> bool {
     // Checked for every request: most start with none of the letters that begin a method or

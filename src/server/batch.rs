@@ -1,0 +1,153 @@
+//! Batches: the requests of one read that go to user handlers of the same `Lane`, answered
+//! together and in order. A connection cuts every complete request out of what it read, then
+//! answers them in order; consecutive requests whose handlers share a lane are one batch, so
+//! whatever a lane costs (taking the GIL, `block_in_place`, a hop to another thread) is paid
+//! once per batch instead of once per request. Replies go out with one write per read, as
+//! every reply does (`engine/connection.rs`).
+
+use std::sync::Arc;
+
+use super::service::{with_argv, Handler, Request, Response, Transport};
+
+/// Where and how a user handler runs (`Handler::lane`).
+#[derive(Clone)]
+pub enum Lane {
+    /// On the engine worker that read the requests, called directly: for handlers that never
+    /// block. While one runs, that worker serves no other client (the other workers go on,
+    /// and may take over its waiting clients).
+    Inline,
+    /// On the engine worker inside `tokio::task::block_in_place`, entered once per batch: the
+    /// worker's other clients are handed to another thread first, so the handler may block.
+    /// What `Handler::blocking` (true by default) asks for.
+    Blocking,
+    /// On the engine worker, inside `Enter::enter` once per batch (the Python face takes the
+    /// GIL there), then called directly as `Inline`.
+    Entered(Arc<dyn Enter>),
+    /// On threads of the handler's own: the batch goes to `Offload::submit` as one job, and
+    /// the connection waits for the answers without holding a worker (Python handlers marked
+    /// blocking).
+    Offloaded(Arc<dyn Offload>),
+}
+
+impl Lane {
+    /// Whether requests for handlers of these two lanes can be one batch.
+    pub(crate) fn same(&self, other: &Lane) -> bool {
+        match (self, other) {
+            (Lane::Inline, Lane::Inline) | (Lane::Blocking, Lane::Blocking) => true,
+            (Lane::Entered(a), Lane::Entered(b)) => Arc::ptr_eq(a, b),
+            (Lane::Offloaded(a), Lane::Offloaded(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Debug for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Lane::Inline => "Inline",
+            Lane::Blocking => "Blocking",
+            Lane::Entered(_) => "Entered",
+            Lane::Offloaded(_) => "Offloaded",
+        })
+    }
+}
+
+/// The context a batch of `Lane::Entered` handlers runs in.
+pub trait Enter: Send + Sync {
+    /// Runs `batch` (which calls the handlers in order) on the calling thread, inside the
+    /// context they need. It must call `batch` exactly once, unless it cannot run it at all
+    /// (then the handlers' `handle` is called one by one, outside it).
+    fn enter(&self, batch: &mut dyn FnMut());
+}
+
+/// Threads that answer `Lane::Offloaded` batches.
+pub trait Offload: Send + Sync {
+    /// Takes a batch; its answers (`Batch::answer`: in order, at least one) arrive on the
+    /// receiver. `Err(batch)`: the threads are gone, and the engine answers the batch on its
+    /// worker (`Batch::answer` inside `block_in_place`).
+    fn submit(&self, batch: Batch) -> Result<tokio::sync::oneshot::Receiver<Vec<Response>>, Batch>;
+}
+
+/// Requests of one connection copied out of its input, with their handlers, for another
+/// thread: one copy of the peer for all of them, the lines in one buffer.
+pub struct Batch {
+    peer: String,
+    transport: Transport,
+    text: Vec<u8>,
+    /// (handler, end of the request's line in `text`)
+    requests: Vec<(Arc<dyn Handler>, usize)>,
+    /// Answering stops once the replies hold this many bytes (`Limits::max_output`).
+    max_bytes: usize,
+}
+
+impl Batch {
+    pub(crate) fn new(peer: &str, transport: Transport, max_bytes: usize) -> Batch {
+        Batch { peer: peer.to_string(), transport, text: Vec::new(), requests: Vec::new(), max_bytes }
+    }
+
+    pub(crate) fn push(&mut self, handler: Arc<dyn Handler>, line: &[u8]) {
+        self.text.extend_from_slice(line);
+        self.requests.push((handler, self.text.len()));
+    }
+
+    pub fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty()
+    }
+
+    /// Calls each request's handler in order, on this thread. Stops after a response that
+    /// closes the connection (the requests after it are never answered, as without batches)
+    /// and once the replies hold `max_bytes` (the connection sends them, then the rest again).
+    pub fn answer(&self) -> Vec<Response> {
+        let mut responses = Vec::with_capacity(self.requests.len());
+        let mut bytes = 0;
+        let mut start = 0;
+        for (handler, end) in &self.requests {
+            let request = Request::from_line(&self.text[start..*end], &self.peer, self.transport);
+            start = *end;
+            let response = call_caught(&**handler, &request);
+            bytes += response_len(&response);
+            let closes = closes(&response);
+            responses.push(response);
+            if closes || bytes >= self.max_bytes {
+                break;
+            }
+        }
+        responses
+    }
+
+    /// Answers every request with `response` without calling a handler (the threads cannot
+    /// call them any more, such as while the Python interpreter ends).
+    pub fn refuse(&self, response: Response) -> Vec<Response> {
+        vec![response; self.requests.len()]
+    }
+}
+
+/// Calls a handler; a panic becomes the `internal error in handler` reply.
+/// The request gets its words as `argv` first (`service::with_argv`).
+pub(crate) fn call_caught(handler: &dyn Handler, request: &Request<'_>) -> Response {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| with_argv(request, |r| handler.handle(r))))
+        .unwrap_or_else(|_| handler_failed())
+}
+
+/// What a client gets when a handler panicked or went away.
+pub(crate) fn handler_failed() -> Response {
+    Response::Error("internal error in handler".into())
+}
+
+/// Whether the connection closes after this response.
+pub(crate) fn closes(response: &Response) -> bool {
+    matches!(response, Response::Close | Response::ReplyAndClose(_))
+}
+
+fn response_len(response: &Response) -> usize {
+    match response {
+        Response::Reply(b) | Response::ReplyAndClose(b) => b.len() + 1,
+        Response::Error(t) => t.len() + 8,
+        Response::Close | Response::NoReply => 0,
+        Response::Value(_) => 16,
+    }
+}
