@@ -14,8 +14,10 @@
 //! only around a batch, after its requests are cut and routed, and gives it back before any
 //! wait.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
@@ -37,7 +39,7 @@ impl<C: Call> Handler for PyHandler<C> {
     /// Called inside the lane's GIL hold (taking the GIL again there is a counter increment);
     /// alone, it takes the GIL itself.
     fn handle(&self, request: &Request<'_>) -> Response {
-        gil::attach_from_worker(|py| self.call.call(py, request)).unwrap_or_else(shutting_down)
+        in_python(|| gil::attach_from_worker(|py| self.call.call(py, request))).flatten().unwrap_or_else(shutting_down)
     }
 
     fn lane(&self) -> Lane {
@@ -49,6 +51,38 @@ fn shutting_down() -> Response {
     Response::Error("the Python interpreter is shutting down".into())
 }
 
+/// Set at interpreter exit (`stop_calling_python`): no handler is called any more.
+static CLOSING: AtomicBool = AtomicBool::new(false);
+/// Threads of netcore's inside a handler batch right now.
+static IN_PYTHON: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `f` (which calls handlers) counted in `IN_PYTHON`; `None` once exit has begun.
+fn in_python<R>(f: impl FnOnce() -> R) -> Option<R> {
+    // Count first, then look: `stop_calling_python` sets the flag first, then waits for the
+    // count, so no thread can slip past both.
+    IN_PYTHON.fetch_add(1, SeqCst);
+    let result = if CLOSING.load(SeqCst) { None } else { Some(f()) };
+    IN_PYTHON.fetch_sub(1, SeqCst);
+    result
+}
+
+/// At interpreter exit, before the servers stop: handlers are no longer called (their
+/// clients get `error: the Python interpreter is shutting down`). A thread of netcore's
+/// still inside Python when finalization starts would be ended by CPython with
+/// pthread_exit, which aborts the process: clients that keep pipelining to a server that
+/// drains on stop would otherwise keep handlers running until then.
+pub(super) fn stop_calling_python() {
+    CLOSING.store(true, SeqCst);
+}
+
+/// Waits (without the GIL) up to `limit` for the handlers still running to return.
+pub(super) fn wait_out_of_python(limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while IN_PYTHON.load(SeqCst) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// The GIL around a batch on an engine worker: one lane for every Python handler of every
 /// server, since the GIL is one.
 struct HoldGil;
@@ -57,7 +91,7 @@ impl Enter for HoldGil {
     fn enter(&self, batch: &mut dyn FnMut()) {
         // None: the interpreter is ending; the engine then calls each `handle`, which answers
         // without Python.
-        let _ = gil::attach_from_worker(|_py| batch());
+        let _ = in_python(|| gil::attach_from_worker(|_py| batch()));
     }
 }
 
@@ -149,16 +183,18 @@ fn run_jobs(queue: &Mutex<mpsc::Receiver<Job>>) {
             Err(_) => return,
         };
         let mut first = Some(first);
-        gil::attach_from_worker(|_py| {
-            let mut next = first.take();
-            while let Some(Job { batch, reply }) = next {
-                let _ = reply.send(batch.answer());
-                // try_lock: never wait for the queue (another thread may sit in recv) with the GIL.
-                next = match queue.try_lock() {
-                    Ok(q) => q.try_recv().ok(),
-                    Err(_) => None,
-                };
-            }
+        in_python(|| {
+            gil::attach_from_worker(|_py| {
+                let mut next = first.take();
+                while let Some(Job { batch, reply }) = next {
+                    let _ = reply.send(batch.answer());
+                    // try_lock: never wait for the queue (another thread may sit in recv) with the GIL.
+                    next = match queue.try_lock() {
+                        Ok(q) => q.try_recv().ok(),
+                        Err(_) => None,
+                    };
+                }
+            })
         });
         // The interpreter is ending: answer without calling into Python.
         if let Some(Job { batch, reply }) = first {

@@ -145,10 +145,13 @@ fn _stop_all_servers(py: Python<'_>) {
         let mut live = LIVE_SERVERS.lock().unwrap_or_else(|e| e.into_inner());
         live.drain(..).filter_map(|w| w.upgrade()).collect()
     };
+    // From here on handlers answer without Python; the ones still running are waited for.
+    super::handlers::stop_calling_python();
     gil::detach(py, move || {
         for server in servers {
             let _ = server.stop(Duration::from_secs(2));
         }
+        super::handlers::wait_out_of_python(Duration::from_secs(2));
     });
 }
 
