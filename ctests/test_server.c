@@ -575,7 +575,8 @@ static void test_batches(void) {
 
     /* Stopping from a callback in the middle of a batch: the rest is still answered. */
     s.next = 500;
-    send_all(fd, "n 500\nstop\nn 501\nos\n", 22);
+    const char *batch = "n 500\nstop\nn 501\nos\n";
+    send_all(fd, batch, strlen(batch));
     char all[256];
     read_all(fd, all, sizeof all);
     CHECK_STR(all, "501\nstopping\n502\n[posix]\n");
