@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
-use super::scan::{constant_time_eq, find_newline, has_line_break, strip_line_ending};
+use super::scan::{constant_time_eq, find_newline, has_line_break, has_telnet_bytes, strip_line_ending, strip_telnet};
 use super::stats::add;
 use super::ServerState;
 use crate::server::config::{Framing, Service};
@@ -74,6 +74,8 @@ pub(super) struct Connection<S> {
     uncounted: u64,
     /// Requests per command since the last flush, added to the shared counts with it.
     tally: CommandTally,
+    /// The start of a telnet command cut off at the end of the last read (scan::strip_telnet).
+    telnet_pending: Vec<u8>,
 }
 
 impl<S: Stream> Connection<S> {
@@ -89,6 +91,7 @@ impl<S: Stream> Connection<S> {
             authed,
             uncounted: 0,
             tally: CommandTally::default(),
+            telnet_pending: Vec::new(),
         }
     }
 
@@ -209,6 +212,12 @@ impl<S: Stream> Connection<S> {
                     }
                 }
                 Framing::Line => {
+                    // A telnet client ends lines with CR NUL and negotiates options (RFC 854):
+                    // rare bytes, looked for only in what was just read.
+                    let fresh = self.input.len() - n;
+                    if !self.telnet_pending.is_empty() || has_telnet_bytes(&self.input[fresh..]) {
+                        strip_telnet(&mut self.input, fresh, &mut self.telnet_pending);
+                    }
                     let mut start = 0;
                     let mut close = false;
                     let input = std::mem::take(&mut self.input);
