@@ -251,6 +251,10 @@ impl Session {
                 Err(Failure::network(format!("connection closed by {} before replying in full", self.target)))
             }
             Err(Error::ConnectionClosed) => Ok(Exchanged::Closed { after_quit, replied: false }),
+            // A reset (the server closed with this request unread) or EPIPE is its close too.
+            Err(e) if matches!(e.code(), libc::ECONNRESET | libc::EPIPE) => {
+                Ok(Exchanged::Closed { after_quit, replied: false })
+            }
             Err(e) => Err(Failure::network(format!("request to {} failed: {}", self.target, self.explain_failed(&e)))),
         }
     }
