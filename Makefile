@@ -20,9 +20,10 @@ install: all
 	$(STRIP) --strip-debug $(DESTDIR)$(PREFIX)/lib/libnetcore.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libnetcore.a
 	install -m 0644 include/netcore.h $(DESTDIR)$(PREFIX)/include/netcore.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' netcore.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/netcore.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' netcore-static.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/netcore-static.pc
 
 uninstall:
-	rm -f $(PREFIX)/lib/libnetcore.so* $(PREFIX)/lib/libnetcore.a $(PREFIX)/include/netcore.h $(PREFIX)/lib/pkgconfig/netcore.pc
+	rm -f $(PREFIX)/lib/libnetcore.so* $(PREFIX)/lib/libnetcore.a $(PREFIX)/include/netcore.h $(PREFIX)/lib/pkgconfig/netcore.pc $(PREFIX)/lib/pkgconfig/netcore-static.pc
 
 test:
 	./scripts/test

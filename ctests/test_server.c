@@ -215,6 +215,10 @@ static void test_bad_arguments(void) {
     CHECK_OK(netcore_server_config_listen_tcp(cfg, addr));
     CHECK_STATUS(netcore_server_start(cfg, &srv), NETCORE_STATUS_OS_ERROR);
     CHECK(netcore_last_error_code() == EADDRINUSE);
+    char expected[128], got[128];
+    snprintf(expected, sizeof expected, "cannot listen on %s: address already in use", addr);
+    CHECK_OK(netcore_last_error_message(got, sizeof got, NULL));
+    CHECK(strcmp(got, expected) == 0);
     netcore_server_config_free(cfg);
     close(taken);
 

@@ -49,6 +49,10 @@ pub enum Error {
     /// An operating-system error, with its errno.
     #[error("[Errno {}] {}", .0.raw_os_error().unwrap_or(0), strerror_of(.0))]
     Os(#[from] io::Error),
+    /// Binding a server address failed: `addr` names it (`127.0.0.1:21560`, a socket path);
+    /// `source` keeps the errno (EADDRINUSE, EACCES, ...).
+    #[error("cannot listen on {addr}: {}", lowercase_first(&strerror_of(.source)))]
+    Listen { addr: String, source: io::Error },
 }
 
 impl Error {
@@ -61,7 +65,7 @@ impl Error {
     pub fn code(&self) -> i32 {
         match self {
             Error::AddressInfo { code, .. } | Error::Host { code, .. } => *code,
-            Error::Os(e) => e.raw_os_error().unwrap_or(0),
+            Error::Os(e) | Error::Listen { source: e, .. } => e.raw_os_error().unwrap_or(0),
             Error::Timeout => libc::ETIMEDOUT,
             _ => 0,
         }
@@ -86,6 +90,15 @@ pub fn strerror(errno: i32) -> String {
             return format!("Unknown error {errno}");
         }
         std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+/// "Address already in use" -> "address already in use", for the middle of a sentence.
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -114,5 +127,14 @@ mod tests {
         assert_eq!(e.to_string(), "[Errno -2] Name or service not known");
         assert_eq!(Error::ServiceNotFound.to_string(), "service/proto not found");
         assert_eq!(Error::PortNotFound.message(), "port/proto not found");
+    }
+
+    #[test]
+    fn a_listen_error_names_the_address_and_keeps_the_errno() {
+        let e =
+            Error::Listen { addr: "127.0.0.1:21560".into(), source: io::Error::from_raw_os_error(libc::EADDRINUSE) };
+        assert_eq!(e.to_string(), "cannot listen on 127.0.0.1:21560: address already in use");
+        assert_eq!(e.code(), libc::EADDRINUSE);
+        assert_eq!(e.message(), e.to_string());
     }
 }

@@ -575,6 +575,7 @@ fn unix_socket_files_stale_live_and_foreign() {
     // A live server is never taken over.
     let err = Server::start(ServerConfig::new(Service::Echo).unix(&path)).unwrap_err();
     assert_eq!(err.code(), libc::EADDRINUSE, "{err}");
+    assert_eq!(err.to_string(), format!("cannot listen on {}: address already in use", path.display()));
     let mut c = UnixStream::connect(&path).unwrap();
     c.write_all(b"still\n").unwrap();
     c.shutdown(Shutdown::Write).unwrap();
@@ -657,6 +658,7 @@ fn bad_configs_fail_cleanly() {
     let taken = std::net::TcpListener::bind(local()).unwrap();
     let err = Server::start(ServerConfig::new(Service::Echo).tcp(taken.local_addr().unwrap())).unwrap_err();
     assert_eq!(err.code(), libc::EADDRINUSE);
+    assert_eq!(err.to_string(), format!("cannot listen on {}: address already in use", taken.local_addr().unwrap()));
     let bad = Limits { max_line: 0, ..Limits::default() };
     assert!(Server::start(ServerConfig::new(Service::Echo).limits(bad)).is_err());
 }

@@ -10,7 +10,9 @@ fn netcore() -> Command {
     Command::new(env!("CARGO_BIN_EXE_netcore"))
 }
 
-fn serve_and_signal(args: &[&str], signal: i32, exchange: impl FnOnce(&str)) {
+/// Runs `netcore serve ARGS`, lets `exchange` talk to it, stops it with `signal` and returns
+/// its last stderr line, the shutdown summary.
+fn serve_and_signal(args: &[&str], signal: i32, exchange: impl FnOnce(&str)) -> String {
     let mut child = netcore().arg("serve").args(args).stderr(Stdio::piped()).spawn().unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
@@ -25,6 +27,7 @@ fn serve_and_signal(args: &[&str], signal: i32, exchange: impl FnOnce(&str)) {
     err.read_to_string(&mut rest).unwrap();
     assert_eq!(status.code(), Some(0), "{rest}");
     assert!(rest.contains("netcore: stopped after"), "{rest}");
+    rest.lines().last().unwrap_or_default().to_string()
 }
 
 #[test]
@@ -69,4 +72,33 @@ fn bad_serve_arguments_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(!out.stderr.is_empty());
     }
+}
+
+#[test]
+fn the_shutdown_summary_gets_its_plurals_right() {
+    let listen = ["--listen", "127.0.0.1:0"];
+    assert_eq!(
+        serve_and_signal(&listen, libc::SIGTERM, |_| {}),
+        "netcore: stopped after 0 connections, 0 requests (0 errors, 0 rejected)"
+    );
+    let one = serve_and_signal(&listen, libc::SIGTERM, |addr| {
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        c.write_all(b"quit\n").unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+    });
+    assert_eq!(one, "netcore: stopped after 1 connection, 1 request (0 errors, 0 rejected)");
+}
+
+#[test]
+fn a_port_in_use_is_named_in_the_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = netcore().args(["serve", "--listen", &addr]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("netcore: cannot listen on {addr}: address already in use\n")
+    );
 }

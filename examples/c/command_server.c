@@ -38,6 +38,9 @@ static int hello(void *userdata, const netcore_request *req, netcore_reply *repl
     return 0;
 }
 
+/* "1 connection", "2 connections": the suffix for a count. */
+static const char *plural(unsigned long long n) { return n == 1 ? "" : "s"; }
+
 /* Called once by netcore when no configuration or server uses the command any more. */
 static void free_hello(void *userdata) { free(userdata); }
 
@@ -126,8 +129,9 @@ int main(int argc, char **argv) {
     netcore_server_stop(srv, 5000);
     netcore_server_stats stats;
     if (netcore_server_get_stats(srv, &stats) == NETCORE_STATUS_OK)
-        printf("stopped by signal %d after %llu connections, %llu requests\n", sig,
-               (unsigned long long)stats.connections_total, (unsigned long long)stats.requests);
+        printf("stopped by signal %d after %llu connection%s, %llu request%s\n", sig,
+               (unsigned long long)stats.connections_total, plural(stats.connections_total),
+               (unsigned long long)stats.requests, plural(stats.requests));
     netcore_server_free(srv); /* last user of the hello command: free_hello runs here */
     return 0;
 }

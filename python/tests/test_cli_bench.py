@@ -2,6 +2,7 @@
 hang up or stay silent: every reply is checked and every failure counted."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -41,7 +42,12 @@ def test_text_summary_and_progress_line(pong_port):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == 'netcore bench localhost:%d: 2 connections, pipeline 1, request "PING"' % pong_port
-    assert "requests/s" in out.stdout
+    # People read whole requests/s and latencies to three significant digits.
+    assert re.search(r"^  throughput  \d+ requests/s$", out.stdout, re.M), out.stdout
+    latency = re.search(r"^  latency ms  p50 (\S+)  p90 (\S+)  p99 (\S+)  p99.9 (\S+)  max (\S+)$", out.stdout, re.M)
+    assert latency, out.stdout
+    for figure in latency.groups():
+        assert len(figure.replace(".", "").lstrip("0")) <= 3 or "." not in figure, figure
     assert "errors      0 (wrong reply 0, timeout 0, closed 0, other 0)" in out.stdout
     assert "latency ms  p50 " in out.stdout and " p99.9 " in out.stdout and " max " in out.stdout
     # Not a terminal: the progress line is printed once a second.

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import netcore
+import pytest
 from client_servers import (
     start_command_server,
     start_greet_server,
@@ -162,8 +164,119 @@ def test_terminal_server_going_away_is_reported(line_port):
     t.type("half\r")
     code, out = t.finish()
     assert code == 1
-    assert "netcore: request to 127.0.0.1:%d failed: the server closed the connection" % line_port in out
+    assert "netcore: connection closed by 127.0.0.1:%d before replying in full" % line_port in out
     assert restored(out), out
+
+
+@pytest.fixture
+def engine_port():
+    """The port of netcore's own command server (line framing), as `netcore serve` runs it."""
+    with netcore.CommandServer(("127.0.0.1", 0)) as server:
+        yield server.server_address[1]
+
+
+def test_terminal_quit_ends_the_session_at_once_with_exit_0(engine_port):
+    t = Terminal(NETCORE + ["client", "127.0.0.1", str(engine_port)])
+    t.expect("> ")
+    t.type("os\r")
+    t.expect(r"\[posix\]\r\n")
+    t.expect("> ")
+    t.type("quit\r")
+    t.expect("bye\r\n")
+    code, out = t.finish()
+    assert code == 0, out
+    after = out.split("bye\r\n", 1)[1]
+    # One line saying so, and no fresh prompt.
+    assert after.startswith("netcore: connection closed by 127.0.0.1:%d\r\n" % engine_port), after
+    assert "> " not in after.split("exit=")[0], after
+    assert "before replying" not in out
+    assert restored(out), out
+
+
+def one_reply_then_hang_up():
+    """A server that answers one line, then closes without being asked. Returns (port, stop)."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        conn.makefile("rb").readline()
+        conn.sendall(b"one reply\n")
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1], srv.close
+
+
+def test_terminal_server_closing_unasked_is_exit_1():
+    port, stop = one_reply_then_hang_up()
+    try:
+        t = Terminal(NETCORE + ["client", "127.0.0.1", str(port)])
+        t.expect("> ")
+        t.type("a\r")
+        t.expect("one reply\r\n")
+        t.type("b\r")  # if the close was not seen with the reply, it is before sending this
+        code, out = t.finish()
+    finally:
+        stop()
+    assert code == 1, out
+    assert "netcore: connection closed by 127.0.0.1:%d\r\n" % port in out
+    assert "before replying" not in out
+    assert restored(out), out
+
+
+def test_terminal_quit_answered_by_a_bare_close_is_exit_0(line_port):
+    # The line server closes without a word on `quit`: the close the client asked for.
+    t = Terminal(NETCORE + ["client", "127.0.0.1", str(line_port)])
+    t.expect("> ")
+    t.type("quit\r")
+    code, out = t.finish()
+    assert code == 0, out
+    assert "netcore: connection closed by 127.0.0.1:%d\r\n" % line_port in out
+    assert restored(out), out
+
+
+def test_pipe_quit_stops_reading_input_and_exits_0(engine_port):
+    out = run("client", "127.0.0.1", str(engine_port), stdin="os\nquit\nos\n")
+    assert (out.returncode, out.stdout) == (0, "[posix]\nbye\n")
+    assert out.stderr == "netcore: connection closed by 127.0.0.1:%d\n" % engine_port
+
+
+def test_pipe_close_not_asked_for_is_one_line_and_exit_1():
+    port, stop = one_reply_then_hang_up()
+    try:
+        out = run("client", "127.0.0.1", str(port), stdin="a\nb\nc\n")
+    finally:
+        stop()
+    assert (out.returncode, out.stdout) == (1, "one reply\n")
+    assert out.stderr == "netcore: connection closed by 127.0.0.1:%d\n" % port
+
+
+def test_pipe_close_before_any_reply_does_not_say_in_full(line_port):
+    # `quit` on the line server closes at once: the client sent it, so exit 0.
+    out = run("client", "127.0.0.1", str(line_port), stdin="x\nquit\nnever\n")
+    assert (out.returncode, out.stdout) == (0, "got x\n")
+    assert out.stderr == "netcore: connection closed by 127.0.0.1:%d\n" % line_port
+    # Part of a reply, then the close: the one case that says "before replying in full".
+    out = run("client", "127.0.0.1", str(line_port), stdin="half\nnever\n")
+    assert out.returncode == 1
+    assert out.stderr == "netcore: connection closed by 127.0.0.1:%d before replying in full\n" % line_port
+
+
+def test_a_message_without_reply_suggests_line_framing(engine_port):
+    out = run("send", "--message", "--timeout", "0.5", "127.0.0.1", str(engine_port), "date")
+    assert out.returncode == 1
+    assert out.stderr == (
+        "netcore: request to 127.0.0.1:%d failed: timed out after 0.5 s with no reply "
+        "(the server may be using line framing: try without --message)\n" % engine_port
+    )
+    out = run("client", "--message", "--timeout", "0.5", "127.0.0.1", str(engine_port), stdin="date\n")
+    assert out.returncode == 1
+    assert "the server may be using line framing" in out.stderr
 
 
 def run(*args, stdin=None, timeout=60):
@@ -301,7 +414,7 @@ def test_send_tcp_message_and_udp(line_port):
     assert "UDP request to 127.0.0.1:" in out.stderr and "Connection refused" in out.stderr
     out = run("send", "127.0.0.1", str(line_port), "quit", "more")
     assert out.returncode == 1
-    assert "closed the connection" in out.stderr
+    assert out.stderr == "netcore: connection closed by 127.0.0.1:%d after 1 of 2 messages\n" % line_port
     assert run("send", "127.0.0.1", str(line_port)).returncode == 2  # no message
 
 

@@ -407,7 +407,8 @@ def test_bad_arguments():
     taken.listen()
     with pytest.raises(OSError) as info:
         netcore.Server(taken.getsockname())
-    assert info.value.errno == errno.EADDRINUSE
+    assert type(info.value) is OSError and info.value.errno == errno.EADDRINUSE
+    assert info.value.strerror == "cannot listen on 127.0.0.1:%d: address already in use" % taken.getsockname()[1]
     taken.close()
     with netcore.Server() as server:
         with pytest.raises(TypeError):

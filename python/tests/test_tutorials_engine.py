@@ -57,6 +57,18 @@ def test_seed000_engine_command_server(client_flavour):
     assert lines == ["waiting for connection...", f"stopped after {len(requests) + 1} connections"]
 
 
+def test_seed000_engine_summary_says_1_connection_and_0_connections():
+    for clients, summary in ((1, "stopped after 1 connection"), (0, "stopped after 0 connections")):
+        port = free_port()
+        server = Server("seed000/command_server_engine.py", [port], "netcore", "waiting for connection")
+        try:
+            for _ in range(clients):
+                run_client("seed000/command_client.py", ["127.0.0.1", port], "netcore", stdin="os\n")
+        finally:
+            lines = interrupt(server)
+        assert lines == ["waiting for connection...", summary]
+
+
 @pytest.mark.parametrize("client_flavour", FLAVOURS)
 def test_seed002_engine_greet_server_tcp_and_udp(client_flavour):
     tcp_port, udp_port = free_port(), free_port(socket.SOCK_DGRAM)

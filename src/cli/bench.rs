@@ -33,6 +33,12 @@ use crate::error::Error;
 /// Longest reply line accepted.
 const MAX_REPLY: usize = 1 << 20;
 
+/// Examples naming 127.0.0.1:21560 measure `netcore` itself; the others name their server.
+const BENCH_EXAMPLES: &str = "  netcore bench 127.0.0.1 21560 --conns 50 --requests 100000 --request os --expect '[posix]'
+  netcore bench 127.0.0.1 21560 --conns 4 --pipeline 16 --duration 2 --request date --json
+  netcore bench 127.0.0.1 6379 --conns 50 --requests 100000 --request PING --expect +PONG   # server: redis-server
+  netcore bench --unix /tmp/netcore.sock --conns 8 --requests 50000 --request os   # server: netcore serve --unix /tmp/netcore.sock";
+
 /// Measure a line server: requests per second and latency percentiles.
 ///
 /// Opens --conns connections, keeps --pipeline requests in flight on each and sends
@@ -42,11 +48,7 @@ const MAX_REPLY: usize = 1 << 20;
 #[derive(Args, Debug)]
 #[command(
     group(ArgGroup::new("amount").required(true).args(["requests", "duration"])),
-    after_help = "Examples:\n  netcore bench 127.0.0.1 6379 --conns 50 --pipeline 1 --requests 100000 --request PING --expect +PONG\n  \
-                  netcore bench localhost 7000 --conns 4 --pipeline 16 --duration 5 --request 'echo hi' --json\n  \
-                  netcore bench --unix /tmp/line.sock --conns 8 --requests 50000 --request PING\n\n\
-                  Exit codes: 0 every reply arrived and matched, 1 a connection failed or any request \
-                  failed (the summary says how many and why), 2 usage error."
+    after_help = super::exit::help("bench", BENCH_EXAMPLES)
 )]
 pub struct BenchArgs {
     /// Server host name or address
@@ -482,7 +484,7 @@ fn summary_text(plan: &Plan, r: &Report) -> String {
         String::from_utf8_lossy(plan.request.strip_suffix(b"\n").unwrap_or(&plan.request)).trim_end_matches('\r')
     );
     s += &format!("  completed   {} requests in {:.3} s\n", r.completed(), r.elapsed.as_secs_f64());
-    s += &format!("  throughput  {:.2} requests/s\n", r.rate());
+    s += &format!("  throughput  {:.0} requests/s\n", r.rate());
     s += &format!(
         "  errors      {} (wrong reply {}, timeout {}, closed {}, other {})\n",
         e.total(),
@@ -498,12 +500,12 @@ fn summary_text(plan: &Plan, r: &Report) -> String {
         s += &format!("  connections lost {} of {}\n", r.connections_lost, r.connections);
     }
     s += &format!(
-        "  latency ms  p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}\n",
-        r.ms(0.5),
-        r.ms(0.9),
-        r.ms(0.99),
-        r.ms(0.999),
-        r.histogram.max() as f64 / 1e6
+        "  latency ms  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}\n",
+        significant3(r.ms(0.5)),
+        significant3(r.ms(0.9)),
+        significant3(r.ms(0.99)),
+        significant3(r.ms(0.999)),
+        significant3(r.histogram.max() as f64 / 1e6)
     );
     s += &format!(
         "  client cpu  {:.2} s user + {:.2} s system ({:.2} cores)\n",
@@ -512,6 +514,19 @@ fn summary_text(plan: &Plan, r: &Report) -> String {
         r.cpu_cores()
     );
     s
+}
+
+/// `x` to three significant digits for people: 0.0412, 1.23, 12.3, 123, 1230. The JSON
+/// summary keeps full precision.
+fn significant3(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    // Rounding first (via the exponent form) makes 9.996 come out as 10.0, not 10.00.
+    let rounded: f64 = format!("{x:.2e}").parse().unwrap_or(x);
+    let digits_before_point = rounded.abs().log10().floor() as i32 + 1;
+    let decimals = (3 - digits_before_point).max(0) as usize;
+    format!("{rounded:.decimals$}")
 }
 
 fn summary_json(plan: &Plan, r: &Report) -> String {
@@ -635,6 +650,16 @@ mod tests {
             alive: true,
         };
         (conn, server)
+    }
+
+    #[test]
+    fn the_summary_rounds_to_three_significant_digits() {
+        let cases = [(0.041234, "0.0412"), (1.23456, "1.23"), (12.3456, "12.3"), (123.456, "123"), (1234.5, "1230")];
+        for (x, text) in cases {
+            assert_eq!(significant3(x), text, "{x}");
+        }
+        assert_eq!(significant3(9.996), "10.0");
+        assert_eq!(significant3(0.0), "0");
     }
 
     #[test]

@@ -11,6 +11,20 @@ use super::Failure;
 use crate::client::{udp, Client, Options, Target};
 use crate::error::Error;
 
+/// Examples naming 127.0.0.1:21560 talk to `netcore` (the README's command server, line
+/// framing); the others name the server they need after `server:`.
+const CLIENT_EXAMPLES: &str = "  netcore client 127.0.0.1 21560               # type date, os, ls; quit ends it
+  printf 'date\\nos\\n' | netcore client 127.0.0.1 21560
+  netcore client localhost 6379                # server: redis-server (type PING, see +PONG)
+  netcore client --message 127.0.0.1 21561     # seed 000's client: type date, Ctrl+D sends
+                                               #   server: netcore serve --framing message --listen 127.0.0.1:21561
+  netcore client --unix /tmp/netcore.sock      # server: netcore serve --unix /tmp/netcore.sock";
+
+const SEND_EXAMPLES: &str = "  netcore send 127.0.0.1 21560 date os 'ls src'
+  netcore send --udp 127.0.0.1 9000 client1 client2   # server: netcore serve --service greet --udp 127.0.0.1:9000
+  netcore send --message 127.0.0.1 21561 date         # server: netcore serve --framing message --listen 127.0.0.1:21561
+  netcore send localhost 6379 PING 'ECHO hi'          # server: redis-server";
+
 /// Talk to a line server: each line is sent and the reply printed.
 ///
 /// At a terminal you get line editing and history; Enter sends the line (empty lines are
@@ -24,11 +38,7 @@ use crate::error::Error;
 /// is not taken for the first reply; a server that greets and hangs up (seed 003's
 /// thank-you server) ends the session with exit code 0 after its greeting.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  netcore client localhost 6379              # type PING, see +PONG\n  \
-                        netcore client --message 127.0.0.1 21560   # seed 000: type date, Ctrl+D sends\n  \
-                        printf 'PING\\nPING\\n' | netcore client localhost 6379\n  \
-                        netcore client --unix /tmp/line.sock\n\n\
-                        Exit codes: 0 done, 1 connect or network error, 2 usage error.")]
+#[command(after_help = super::exit::help("client", CLIENT_EXAMPLES))]
 pub struct ClientArgs {
     /// Server host name or address (IPv4 or IPv6)
     #[arg(required_unless_present = "unix")]
@@ -60,10 +70,7 @@ pub struct ClientArgs {
 /// is quiet. A greeting sent within --greeting-wait of connecting is printed first. With
 /// --udp each MSG is one datagram and the first datagram back is printed.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  netcore send localhost 6379 PING 'ECHO hi'\n  \
-                        netcore send --udp 127.0.0.1 9000 client1 client2   # seed 002's UDP server\n  \
-                        netcore send --message 127.0.0.1 21560 date\n\n\
-                        Exit codes: 0 every reply received, 1 network error, 2 usage error.")]
+#[command(after_help = super::exit::help("send", SEND_EXAMPLES))]
 pub struct SendArgs {
     /// Server host name or address
     pub host: String,
@@ -190,9 +197,37 @@ struct Session {
     timeout: Duration,
 }
 
+/// How long to wait, after the reply to a `quit` or `exit` the client sent, for the server
+/// to close the connection: it closes right after its `bye`, so this is only an upper bound.
+const QUIT_GRACE: Duration = Duration::from_secs(1);
+
+/// What one exchange ended with.
+#[derive(Debug, PartialEq, Eq)]
+enum Exchanged {
+    /// The reply was printed; the connection is open.
+    Replied,
+    /// The server closed the connection. `after_quit`: the request was a `quit` or `exit`
+    /// the client sent; `replied`: its reply arrived (and was printed) first.
+    Closed { after_quit: bool, replied: bool },
+    /// Ctrl+C, or stdout went away: stop quietly.
+    Stopped,
+}
+
+/// `quit`, `EXIT`, ` Quit now`: a request asking the server to hang up.
+fn is_quit(request: &[u8]) -> bool {
+    let word = request.split(|b| b.is_ascii_whitespace()).find(|w| !w.is_empty()).unwrap_or_default();
+    word.eq_ignore_ascii_case(b"quit") || word.eq_ignore_ascii_case(b"exit")
+}
+
 impl Session {
-    /// Sends one request or message and prints the reply. `Ok(false)`: the server has gone.
-    fn exchange(&mut self, data: &[u8], out: &mut impl Write) -> Result<bool, Failure> {
+    /// Sends one request or message and prints the reply, then notices a close that came
+    /// with it (waiting up to `QUIT_GRACE` for it after a quit).
+    fn exchange(&mut self, data: &[u8], out: &mut impl Write) -> Result<Exchanged, Failure> {
+        let after_quit = is_quit(data);
+        // A server that hung up while the user typed: say so instead of failing to send.
+        if self.closed_now(Duration::ZERO)? {
+            return Ok(Exchanged::Closed { after_quit: false, replied: false });
+        }
         let mut check = || if interrupted() { Err(Error::Failed(INTERRUPT.into())) } else { Ok(()) };
         let result = if self.message {
             self.client.message_checked(data, Some(&mut check))
@@ -203,14 +238,52 @@ impl Session {
             Ok(reply) => {
                 // stdout closed (e.g. `| head`): stop quietly.
                 if print_reply(out, &reply, !self.message).is_err() {
-                    return Ok(false);
+                    return Ok(Exchanged::Stopped);
                 }
-                Ok(self.client.is_open())
+                let wait = if after_quit { QUIT_GRACE } else { Duration::ZERO };
+                if !self.client.is_open() || self.closed_now(wait)? {
+                    return Ok(Exchanged::Closed { after_quit, replied: true });
+                }
+                Ok(Exchanged::Replied)
             }
-            Err(Error::Failed(m)) if m == INTERRUPT => Ok(false),
-            Err(e) => {
-                Err(Failure::network(format!("request to {} failed: {}", self.target, explain(&e, self.timeout))))
+            Err(Error::Failed(m)) if m == INTERRUPT => Ok(Exchanged::Stopped),
+            Err(Error::ConnectionClosed) if self.client.closed_mid_reply() => {
+                Err(Failure::network(format!("connection closed by {} before replying in full", self.target)))
             }
+            Err(Error::ConnectionClosed) => Ok(Exchanged::Closed { after_quit, replied: false }),
+            // A reset (the server closed with this request unread) or EPIPE is its close too.
+            Err(e) if matches!(e.code(), libc::ECONNRESET | libc::EPIPE) => {
+                Ok(Exchanged::Closed { after_quit, replied: false })
+            }
+            Err(e) => Err(Failure::network(format!("request to {} failed: {}", self.target, self.explain_failed(&e)))),
+        }
+    }
+
+    /// True when the server has closed the connection (waiting up to `wait` for it).
+    fn closed_now(&mut self, wait: Duration) -> Result<bool, Failure> {
+        self.client.wait_for_close(wait).map_err(|e| {
+            Failure::network(format!("connection to {} failed: {}", self.target, explain(&e, self.timeout)))
+        })
+    }
+
+    /// `explain`, plus the likely cause when a message gets no reply at all.
+    fn explain_failed(&self, e: &Error) -> String {
+        let why = explain(e, self.timeout);
+        if self.message && matches!(e, Error::Timeout) {
+            format!("{why} with no reply (the server may be using line framing: try without --message)")
+        } else {
+            why
+        }
+    }
+
+    /// Ends the session after the server closed: one line, exit 0 after a quit, 1 otherwise.
+    fn closed(&self, after_quit: bool) -> Result<(), Failure> {
+        let line = format!("connection closed by {}", self.target);
+        if after_quit {
+            eprintln!("netcore: {line}");
+            Ok(())
+        } else {
+            Err(Failure::network(line))
         }
     }
 }
@@ -279,8 +352,10 @@ fn piped(session: &mut Session) -> Result<(), Failure> {
         if line.is_empty() {
             continue;
         }
-        if !session.exchange(&line, &mut out)? {
-            break;
+        match session.exchange(&line, &mut out)? {
+            Exchanged::Replied => {}
+            Exchanged::Closed { after_quit, .. } => return session.closed(after_quit),
+            Exchanged::Stopped => break,
         }
     }
     Ok(())
@@ -313,20 +388,20 @@ fn interactive(session: &mut Session) -> Result<(), Failure> {
                 if session.message {
                     // Seed 000 joins the lines with nothing between them.
                     gathered.extend_from_slice(line.as_bytes());
-                } else if !session.exchange(line.as_bytes(), &mut out)? {
-                    if !interrupted() {
-                        let _ = writeln!(out, "{} closed the connection", session.target);
-                    }
-                    return Ok(());
+                    continue;
+                }
+                match session.exchange(line.as_bytes(), &mut out)? {
+                    Exchanged::Replied => {}
+                    Exchanged::Closed { after_quit, .. } => return session.closed(after_quit),
+                    Exchanged::Stopped => return Ok(()),
                 }
             }
             Err(ReadlineError::Eof) if session.message && !gathered.is_empty() => {
                 let data = std::mem::take(&mut gathered);
-                if !session.exchange(&data, &mut out)? {
-                    if !interrupted() {
-                        let _ = writeln!(out, "{} closed the connection", session.target);
-                    }
-                    return Ok(());
+                match session.exchange(&data, &mut out)? {
+                    Exchanged::Replied => {}
+                    Exchanged::Closed { after_quit, .. } => return session.closed(after_quit),
+                    Exchanged::Stopped => return Ok(()),
                 }
             }
             Err(ReadlineError::Eof | ReadlineError::Interrupted) => return Ok(()),
@@ -368,13 +443,20 @@ pub fn send(args: &SendArgs) -> Result<(), Failure> {
         return Err(Failure::network(format!("{} closed the connection after its greeting", session.target)));
     }
     for (i, msg) in args.messages.iter().enumerate() {
-        if !session.exchange(msg.as_bytes(), &mut out)? && i + 1 < args.messages.len() {
-            return Err(Failure::network(format!(
-                "{} closed the connection after {} of {} messages",
-                session.target,
-                i + 1,
-                args.messages.len()
-            )));
+        let last = i + 1 == args.messages.len();
+        match session.exchange(msg.as_bytes(), &mut out)? {
+            Exchanged::Replied => {}
+            Exchanged::Stopped => return Ok(()),
+            // Every reply arrived, or the last message was the `quit` that asked for the close.
+            Exchanged::Closed { after_quit, replied } if last && (after_quit || replied) => return Ok(()),
+            Exchanged::Closed { .. } => {
+                return Err(Failure::network(format!(
+                    "connection closed by {} after {} of {} messages",
+                    session.target,
+                    i + 1,
+                    args.messages.len()
+                )))
+            }
         }
     }
     Ok(())

@@ -11,6 +11,10 @@ use super::Failure;
 use crate::client::url;
 use crate::error::Error;
 
+const FETCH_EXAMPLES: &str = "  netcore fetch file:/etc/hostname
+  netcore fetch http://127.0.0.1:8000/ -o index.html   # server: python3 -m http.server 8000 --bind 127.0.0.1
+  netcore fetch gopher://localhost:7070/0/about        # server: a Gopher server on port 7070";
+
 /// Download a URL: http://, file: or gopher://.
 ///
 /// Without -o the body goes to stdout. With -o FILE it is saved to FILE with a progress bar
@@ -18,11 +22,7 @@ use crate::error::Error;
 /// appears only when the download is complete. HTTP redirects are followed (up to 10); a
 /// status outside 2xx is an error.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  netcore fetch http://localhost:8000/index.html\n  \
-                        netcore fetch http://127.0.0.1:8000/big.bin -o big.bin\n  \
-                        netcore fetch file:/etc/hostname\n  \
-                        netcore fetch gopher://localhost:7070/0/about\n\n\
-                        Exit codes: 0 fetched, 1 network error or a non-2xx status, 2 usage error (bad URL).")]
+#[command(after_help = super::exit::help("fetch", FETCH_EXAMPLES))]
 pub struct FetchArgs {
     /// The URL to fetch
     pub url: String,

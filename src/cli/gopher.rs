@@ -21,17 +21,15 @@ pub const EXIT_RECEIVE: i32 = 6;
 /// Exit code: the server answered with an error item (no such selector).
 pub const EXIT_NOT_FOUND: i32 = 7;
 
+const GOPHER_EXAMPLES: &str = "  netcore gopher localhost               # server: a Gopher server on port 70
+  netcore gopher localhost /about --port 7070   # server: a Gopher server on port 7070";
+
 /// Fetch a Gopher document or menu and print it (seed 003's Gopher client).
 ///
 /// Sends SELECTOR and CRLF to HOST on port 70 (or --port) and copies the reply to stdout
 /// until the server closes the connection.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  netcore gopher localhost            # the root menu\n  \
-                        netcore gopher localhost /about --port 7070\n\n\
-                        Exit codes:\n  0  the document was printed\n  1  writing the output failed\n  \
-                        2  usage error\n  3  look-up failed (unknown host)\n  4  connect failed (refused, unreachable, timed out)\n  \
-                        5  sending the selector failed\n  6  receiving the reply failed\n  \
-                        7  selector not found (the server sent an error item)")]
+#[command(after_help = super::exit::help("gopher", GOPHER_EXAMPLES))]
 pub struct GopherArgs {
     /// Gopher server host name or address
     pub host: String,

@@ -19,7 +19,7 @@ pub enum Family {
 
 /// Resolve a host name to its addresses (getaddrinfo), with its canonical name.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  netcore resolve localhost\n  netcore resolve ::1 --family 6")]
+#[command(after_help = super::exit::help("resolve", "  netcore resolve localhost\n  netcore resolve ::1 --family 6"))]
 pub struct ResolveArgs {
     /// Host name or address literal
     pub host: String,
@@ -30,7 +30,7 @@ pub struct ResolveArgs {
 
 /// Look up a service's port (`port http tcp`) or, given a number, the service on a port.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  netcore port http tcp    # 80\n  netcore port 25          # smtp")]
+#[command(after_help = super::exit::help("port", "  netcore port http tcp    # 80\n  netcore port 25          # smtp"))]
 pub struct PortArgs {
     /// Service name (http, smtp, ...) or port number
     pub name: String,

@@ -1,10 +1,11 @@
 //! The `netcore` command-line program, compiled into the program (src/main.rs) and the Python
-//! module (`python -m netcore`), never into the C library. Exit codes: 0 success, 1 remote or
-//! network error, 2 usage error; `gopher` adds 3-7 (its `--help` lists them).
+//! module (`python -m netcore`), never into the C library. Exit codes: the table in `exit`
+//! (0 success, 1 remote or network error, 2 usage error, 3-7 gopher's stages).
 
 mod bench;
 mod client;
 mod deploy;
+mod exit;
 mod fetch;
 mod gopher;
 mod lookup;
@@ -19,6 +20,19 @@ pub const EXIT_FAILURE: i32 = 1;
 /// Exit code for a usage error.
 pub const EXIT_USAGE: i32 = 2;
 
+/// `netcore --help`'s examples: those naming 127.0.0.1:21560 talk to `netcore` itself (the
+/// README's server); the others say which server they need.
+const TOP_EXAMPLES: &str = "Examples:
+  netcore                                        # the command server on 127.0.0.1:21560
+  netcore serve --service greet --listen 127.0.0.1:8000 --udp 127.0.0.1:9000
+  netcore client 127.0.0.1 21560                 # type `date`, `os`, `ls`
+  netcore send 127.0.0.1 21560 date os
+  netcore bench 127.0.0.1 21560 --conns 50 --requests 100000 --request os --expect '[posix]'
+  netcore gopher localhost / --port 7070         # server: a Gopher server on port 7070
+  netcore fetch http://127.0.0.1:8000/ -o index.html   # server: python3 -m http.server 8000 --bind 127.0.0.1
+  netcore resolve localhost
+  netcore port http tcp";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "netcore",
@@ -27,16 +41,7 @@ pub const EXIT_USAGE: i32 = 2;
     long_about = "A networking engine with Python's socket semantics: look-ups, servers and clients.\n\n\
                   With no subcommand, netcore runs its default job: the command server on 127.0.0.1:21560\n\
                   (`netcore serve --service command --listen 127.0.0.1:21560`).",
-    after_help = "Examples:\n  \
-                  netcore                                        # the command server on 127.0.0.1:21560\n  \
-                  netcore serve --service greet --listen 127.0.0.1:8000 --udp 127.0.0.1:9000\n  \
-                  netcore client 127.0.0.1 21560                 # type `date`, `os`, `ls`\n  \
-                  netcore send 127.0.0.1 21560 date os\n  \
-                  netcore bench 127.0.0.1 21560 --conns 50 --requests 100000 --request os --expect '[posix]'\n  \
-                  netcore gopher localhost / --port 7070\n  \
-                  netcore fetch http://localhost:8000/file -o file\n  \
-                  netcore resolve localhost\n  \
-                  netcore port http tcp"
+    after_help = format!("{TOP_EXAMPLES}\n\n{}", exit::table())
 )]
 struct Cli {
     #[command(subcommand)]

@@ -32,12 +32,12 @@ fn with_default(text: &str, default: impl std::fmt::Display) -> String {
 ///
 /// Every engine option has a flag; a flag not given leaves the engine's default.
 #[derive(Args, Debug, Default)]
-#[command(after_help = "Examples:\n  netcore serve --service command --listen 127.0.0.1:21560\n  \
+#[command(after_help = super::exit::help("serve", "  netcore serve --service command --listen 127.0.0.1:21560\n  \
                         netcore serve --service greet --framing message --listen 127.0.0.1:8000 --udp 127.0.0.1:9000\n  \
                         netcore serve --service banner --banner 'Thank you for connection' --listen 8088\n  \
                         netcore serve --unix /tmp/netcore.sock --token-file ~/.netcore-token --workers 2\n  \
                         netcore serve --listen 127.0.0.1:21560 --reuse-port --proxy-protocol --metrics 127.0.0.1:9100\n  \
-                        systemd-socket-activate -l 127.0.0.1:21560 netcore serve")]
+                        systemd-socket-activate -l 127.0.0.1:21560 netcore serve"))]
 pub struct ServeArgs {
     /// The service to run [default: command]
     #[arg(long, value_parser = service_names())]
@@ -158,6 +158,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
     };
     let server = Server::start(config).map_err(|e| match e {
         crate::Error::InvalidArgument(m) => Failure::usage(m),
+        e @ crate::Error::Listen { .. } => Failure::network(e.to_string()),
         other => Failure::network(format!("cannot start the server: {other}")),
     })?;
     for a in server.local_addrs() {
@@ -176,10 +177,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
     eprintln!("netcore: stopping");
     server.stop(Duration::from_secs(5)).map_err(|e| Failure::network(e.to_string()))?;
     let stats = server.stats();
-    eprintln!(
-        "netcore: stopped after {} connections, {} requests ({} errors, {} rejected)",
-        stats.connections_total, stats.requests, stats.errors, stats.rejected
-    );
+    eprintln!("netcore: stopped after {}", stats.summary());
     Ok(())
 }
 

@@ -253,6 +253,8 @@ pub struct Client {
     target: Target,
     /// Why the connection was closed, when an error closed it.
     closed_by: Option<String>,
+    /// The server closed after sending part of a reply (not before its first byte).
+    closed_mid_reply: bool,
 }
 
 impl Client {
@@ -278,7 +280,7 @@ impl Client {
         }
         let socket = connect_socket(&target, opts.timeout, &mut check)?;
         block_in_slices(&socket)?;
-        Ok(Client { socket: Some(socket), buf: Vec::new(), opts, target, closed_by: None })
+        Ok(Client { socket: Some(socket), buf: Vec::new(), opts, target, closed_by: None, closed_mid_reply: false })
     }
 
     /// Where this client is connected.
@@ -323,6 +325,34 @@ impl Client {
     /// True until `close` or an error closed the connection.
     pub fn is_open(&self) -> bool {
         self.socket.is_some()
+    }
+
+    /// After `Error::ConnectionClosed`: true when part of a reply had arrived, false when the
+    /// server closed before sending a byte of it.
+    pub fn closed_mid_reply(&self) -> bool {
+        self.closed_mid_reply
+    }
+
+    /// Waits up to `wait` (zero: just looks) for the server to close the connection. `Ok(true)`:
+    /// it has closed, and so has this client; `Ok(false)`: still open, or bytes arrived instead
+    /// (kept for the next read).
+    pub fn wait_for_close(&mut self, wait: Duration) -> Result<bool> {
+        if !self.buf.is_empty() {
+            return Ok(false);
+        }
+        match self.fill(Some(Instant::now() + wait), &mut None) {
+            Ok(Filled::Bytes) | Err(Error::Timeout) => Ok(false),
+            Ok(Filled::Eof) => {
+                self.socket = None;
+                self.closed_by = Some("the server closed the connection".into());
+                Ok(true)
+            }
+            Err(e) => {
+                self.socket = None;
+                self.closed_by = Some(e.to_string());
+                Err(e)
+            }
+        }
     }
 
     /// Closes the connection. Closing twice is harmless.
@@ -444,7 +474,10 @@ impl Client {
             }
             match self.fill(deadline_after(self.opts.timeout), check)? {
                 Filled::Bytes => {}
-                Filled::Eof => return Err(Error::ConnectionClosed),
+                Filled::Eof => {
+                    self.closed_mid_reply = !self.buf.is_empty();
+                    return Err(Error::ConnectionClosed);
+                }
             }
         }
     }
@@ -524,7 +557,10 @@ impl Client {
                 }
                 let mut chunk = [0u8; 16384];
                 match recv_into(socket, &mut chunk, libc::MSG_DONTWAIT) {
-                    Ok(0) => return Err(Error::ConnectionClosed),
+                    Ok(0) => {
+                        c.closed_mid_reply = !c.buf.is_empty();
+                        return Err(Error::ConnectionClosed);
+                    }
                     Ok(n) => {
                         c.buf.extend_from_slice(&chunk[..n]);
                         continue;
@@ -546,7 +582,10 @@ impl Client {
         if self.buf.is_empty() {
             match self.fill(deadline_after(self.opts.timeout), check)? {
                 Filled::Bytes => {}
-                Filled::Eof => return Err(Error::ConnectionClosed),
+                Filled::Eof => {
+                    self.closed_mid_reply = false;
+                    return Err(Error::ConnectionClosed);
+                }
             }
         }
         while !eof && self.buf.len() <= limit {
@@ -666,6 +705,7 @@ mod tests {
         let port = serve_once(|_| None);
         let mut c = Client::connect("127.0.0.1", port, opts()).unwrap();
         assert!(matches!(c.request(b"x"), Err(Error::ConnectionClosed)));
+        assert!(!c.closed_mid_reply(), "nothing of the reply had arrived");
         assert!(matches!(c.request(b"x"), Err(Error::InvalidState(_))));
         // A partial reply, then EOF, is "closed" too.
         let calls = std::sync::atomic::AtomicUsize::new(0);
@@ -674,6 +714,25 @@ mod tests {
         });
         let mut c = Client::connect("127.0.0.1", port, opts()).unwrap();
         assert!(matches!(c.pipeline(&["a", "b"]), Err(Error::ConnectionClosed)));
+        assert!(c.closed_mid_reply());
+    }
+
+    #[test]
+    fn wait_for_close_sees_the_server_hang_up_and_keeps_early_bytes() {
+        let port = serve_once(|l| (l != "bye").then(|| format!("{l}\n")));
+        let mut c = Client::connect("127.0.0.1", port, opts()).unwrap();
+        assert_eq!(c.request(b"a").unwrap(), b"a");
+        assert!(!c.wait_for_close(Duration::ZERO).unwrap());
+        assert!(!c.wait_for_close(Duration::from_millis(20)).unwrap());
+        c.send(b"bye\n").unwrap();
+        assert!(c.wait_for_close(Duration::from_secs(5)).unwrap());
+        assert!(!c.is_open());
+
+        let port = serve_once(|l| Some(format!("{l}\nunasked\n")));
+        let mut c = Client::connect("127.0.0.1", port, opts()).unwrap();
+        assert_eq!(c.request(b"b").unwrap(), b"b");
+        assert!(!c.wait_for_close(Duration::from_secs(5)).unwrap(), "bytes, not a close");
+        assert_eq!(c.read_line().unwrap(), b"unasked");
     }
 
     #[test]

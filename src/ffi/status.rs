@@ -92,7 +92,7 @@ impl From<&Error> for netcore_status {
             Error::Overflow(_) => Self::OVERFLOW,
             Error::InvalidArgument(_) => Self::INVALID_ARGUMENT,
             Error::Timeout => Self::TIMEOUT,
-            Error::Os(e) => match e.raw_os_error() {
+            Error::Os(e) | Error::Listen { source: e, .. } => match e.raw_os_error() {
                 Some(libc::ECONNREFUSED) => Self::CONNECTION_REFUSED,
                 Some(libc::ECONNRESET | libc::EPIPE) => Self::CONNECTION_RESET,
                 _ => Self::OS_ERROR,

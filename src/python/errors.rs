@@ -25,6 +25,8 @@ pub fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
             Some(errno) => PyOSError::new_err((errno, crate::error::strerror(errno))),
             None => PyOSError::new_err(e.to_string()),
         },
+        // OSError(EADDRINUSE, "cannot listen on ADDR: address already in use").
+        e @ Error::Listen { .. } => PyOSError::new_err((e.code(), e.to_string())),
     }
 }
 

@@ -25,4 +25,5 @@ signal.signal(signal.SIGTERM, signal.default_int_handler)
 try:
     server.serve_forever()  # Ctrl+C stops it
 except KeyboardInterrupt:
-    print("stopped after %d connections" % server.stats["connections_total"])
+    n = server.stats["connections_total"]
+    print("stopped after %d connection%s" % (n, "" if n == 1 else "s"))

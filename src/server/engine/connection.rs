@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
-use super::scan::{constant_time_eq, find_newline, has_line_break, strip_line_ending};
+use super::scan::{constant_time_eq, find_newline, has_line_break, has_telnet_bytes, strip_line_ending, strip_telnet};
 use super::stats::add;
 use super::ServerState;
 use crate::server::batch::{call_caught, handler_failed, Batch, Lane, Offload};
@@ -95,6 +95,8 @@ pub(super) struct Connection<S> {
     uncounted: u64,
     /// Requests per command since the last flush, added to the shared counts with it.
     tally: CommandTally,
+    /// The start of a telnet command cut off at the end of the last read (scan::strip_telnet).
+    telnet_pending: Vec<u8>,
 }
 
 impl<S: Stream> Connection<S> {
@@ -110,6 +112,7 @@ impl<S: Stream> Connection<S> {
             authed,
             uncounted: 0,
             tally: CommandTally::default(),
+            telnet_pending: Vec::new(),
         }
     }
 
@@ -230,6 +233,12 @@ impl<S: Stream> Connection<S> {
                     }
                 }
                 Framing::Line => {
+                    // A telnet client ends lines with CR NUL and negotiates options (RFC 854):
+                    // rare bytes, looked for only in what was just read.
+                    let fresh = self.input.len() - n;
+                    if !self.telnet_pending.is_empty() || has_telnet_bytes(&self.input[fresh..]) {
+                        strip_telnet(&mut self.input, fresh, &mut self.telnet_pending);
+                    }
                     let input = std::mem::take(&mut self.input);
                     let answered = self.answer_lines(&input, scanned).await;
                     self.input = input;

@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, UnixListener};
 use super::connection::{Connection, Stream};
 use super::stats::add;
 use super::ServerState;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::server::config::Framing;
 use crate::server::proxy::{read_proxy_header, ProxySource};
 use crate::server::service::Transport;
@@ -74,6 +74,15 @@ pub(super) fn bind_tcp(addr: SocketAddr, dual_stack: bool, reuse_port: bool) -> 
     sock.listen(1024)?;
     sock.set_nonblocking(true)?;
     Ok(sock.into())
+}
+
+/// A bind failure naming the address: "cannot listen on 127.0.0.1:21560: address already in
+/// use". Errors that are not the socket's own (a bad path) pass through unchanged.
+pub(super) fn listen_error(addr: String, e: Error) -> Error {
+    match e {
+        Error::Os(source) if source.raw_os_error().is_some() => Error::Listen { addr, source },
+        other => other,
+    }
 }
 
 pub(super) fn bind_udp(addr: SocketAddr, dual_stack: bool, reuse_port: bool) -> Result<std::net::UdpSocket> {

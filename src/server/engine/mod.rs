@@ -28,7 +28,7 @@ use super::service::{Dispatcher, Handler};
 use super::unix::UnixSocketFile;
 use crate::error::{Error, Result};
 pub use listen::BoundAddr;
-use listen::{accept_tcp, accept_unix, bind_tcp, bind_udp, listener_task, BoundSocket};
+use listen::{accept_tcp, accept_unix, bind_tcp, bind_udp, listen_error, listener_task, BoundSocket};
 use stats::Counters;
 pub use stats::Stats;
 
@@ -137,17 +137,19 @@ impl Server {
             let proxy = config.proxy_protocol.expects_header(l);
             match l {
                 Listen::Tcp(a) => {
-                    let s = bind_tcp(*a, config.dual_stack, config.reuse_port)?;
+                    let s = bind_tcp(*a, config.dual_stack, config.reuse_port)
+                        .map_err(|e| listen_error(a.to_string(), e))?;
                     addrs.push(BoundAddr::Tcp(s.local_addr()?));
                     bound.push((BoundSocket::Tcp(s), proxy));
                 }
                 Listen::Udp(a) => {
-                    let s = bind_udp(*a, config.dual_stack, config.reuse_port)?;
+                    let s = bind_udp(*a, config.dual_stack, config.reuse_port)
+                        .map_err(|e| listen_error(format!("{a} (udp)"), e))?;
                     addrs.push(BoundAddr::Udp(s.local_addr()?));
                     bound.push((BoundSocket::Udp(s), false));
                 }
                 Listen::Unix(p) => {
-                    let (s, file) = super::unix::bind(p)?;
+                    let (s, file) = super::unix::bind(p).map_err(|e| listen_error(p.display().to_string(), e))?;
                     addrs.push(BoundAddr::Unix(p.clone()));
                     bound.push((BoundSocket::Unix(s), proxy));
                     unix_files.0.push(file);
@@ -176,7 +178,9 @@ impl Server {
             }
         }
         let metrics_listener = match config.metrics {
-            Some(addr) => Some(bind_tcp(addr, config.dual_stack, false)?),
+            Some(addr) => Some(
+                bind_tcp(addr, config.dual_stack, false).map_err(|e| listen_error(format!("{addr} (metrics)"), e))?,
+            ),
             None => None,
         };
 

@@ -22,6 +22,29 @@ pub struct Stats {
     pub handshake_failures: u64,
 }
 
+impl Stats {
+    /// "1 connection, 5 requests (0 errors, 0 rejected)": the shutdown summary, with plurals
+    /// right for 0, 1 and N.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}, {} ({}, {} rejected)",
+            count(self.connections_total, "connection"),
+            count(self.requests, "request"),
+            count(self.errors, "error"),
+            self.rejected
+        )
+    }
+}
+
+/// "1 request", "0 requests", "2 requests".
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[derive(Default)]
 pub(super) struct Counters {
     pub(super) open: AtomicU64,
@@ -54,4 +77,18 @@ impl Counters {
 
 pub(super) fn add(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_says_one_connection_and_two_requests() {
+        let stats =
+            |connections_total, requests, errors| Stats { connections_total, requests, errors, ..Stats::default() };
+        assert_eq!(stats(0, 0, 0).summary(), "0 connections, 0 requests (0 errors, 0 rejected)");
+        assert_eq!(stats(1, 1, 1).summary(), "1 connection, 1 request (1 error, 0 rejected)");
+        assert_eq!(stats(2, 5, 3).summary(), "2 connections, 5 requests (3 errors, 0 rejected)");
+    }
 }
