@@ -46,13 +46,29 @@ pub enum Error {
     /// The operation's deadline passed (Python raises `socket.timeout`).
     #[error("timed out")]
     Timeout,
-    /// An operating-system error, with its errno.
-    #[error("[Errno {}] {}", .0.raw_os_error().unwrap_or(0), strerror_of(.0))]
+    /// A wait was abandoned because its interrupt hook asked (Ctrl+C in the Python face and the
+    /// CLI); the face that set the hook knows why (Python re-raises the pending exception).
+    #[error("interrupted")]
+    Interrupted,
+    /// An operating-system error, with its errno (`[Errno N] text`; just the text if it has none).
+    #[error("{}", os_text(.0))]
     Os(#[from] io::Error),
     /// Binding a server address failed: `addr` names it (`127.0.0.1:21560`, a socket path);
     /// `source` keeps the errno (EADDRINUSE, EACCES, ...).
     #[error("cannot listen on {addr}: {}", lowercase_first(&strerror_of(.source)))]
     Listen { addr: String, source: io::Error },
+    /// An operating-system error on a file the user named: Python's `OSError` with `filename`,
+    /// shown as `[Errno 28] No space left on device: 'out.bin'`.
+    #[error("{}: '{}'", os_text(.source), .path.display())]
+    File { path: std::path::PathBuf, source: io::Error },
+}
+
+/// `[Errno N] strerror`, or the message alone for an error with no errno (never `[Errno 0]`).
+fn os_text(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(errno) => format!("[Errno {errno}] {}", strerror(errno)),
+        None => e.to_string(),
+    }
 }
 
 impl Error {
@@ -65,7 +81,9 @@ impl Error {
     pub fn code(&self) -> i32 {
         match self {
             Error::AddressInfo { code, .. } | Error::Host { code, .. } => *code,
-            Error::Os(e) | Error::Listen { source: e, .. } => e.raw_os_error().unwrap_or(0),
+            Error::Os(e) | Error::Listen { source: e, .. } | Error::File { source: e, .. } => {
+                e.raw_os_error().unwrap_or(0)
+            }
             Error::Timeout => libc::ETIMEDOUT,
             _ => 0,
         }
@@ -75,7 +93,7 @@ impl Error {
     pub fn message(&self) -> String {
         match self {
             Error::AddressInfo { message, .. } | Error::Host { message, .. } => message.clone(),
-            Error::Os(e) => strerror_of(e),
+            Error::Os(e) | Error::File { source: e, .. } => strerror_of(e),
             other => other.to_string(),
         }
     }
@@ -119,6 +137,15 @@ mod tests {
         assert_eq!(e.to_string(), "[Errno 111] Connection refused");
         assert_eq!(e.code(), 111);
         assert_eq!(e.message(), "Connection refused");
+    }
+
+    #[test]
+    fn no_error_reads_errno_0() {
+        let e = Error::Os(io::Error::other("body ended early"));
+        assert_eq!(e.to_string(), "body ended early");
+        let f = Error::File { path: "out.bin".into(), source: io::Error::from_raw_os_error(libc::ENOSPC) };
+        assert_eq!(f.to_string(), "[Errno 28] No space left on device: 'out.bin'");
+        assert_eq!((f.code(), f.message()), (28, "No space left on device".to_string()));
     }
 
     #[test]

@@ -187,9 +187,6 @@ pub(crate) fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-/// The error a check returns when Ctrl+C was pressed.
-const INTERRUPT: &str = "interrupted";
-
 struct Session {
     client: Client,
     target: Target,
@@ -228,7 +225,7 @@ impl Session {
         if self.closed_now(Duration::ZERO)? {
             return Ok(Exchanged::Closed { after_quit: false, replied: false });
         }
-        let mut check = || if interrupted() { Err(Error::Failed(INTERRUPT.into())) } else { Ok(()) };
+        let mut check = || if interrupted() { Err(Error::Interrupted) } else { Ok(()) };
         let result = if self.message {
             self.client.message_checked(data, Some(&mut check))
         } else {
@@ -246,7 +243,7 @@ impl Session {
                 }
                 Ok(Exchanged::Replied)
             }
-            Err(Error::Failed(m)) if m == INTERRUPT => Ok(Exchanged::Stopped),
+            Err(Error::Interrupted) => Ok(Exchanged::Stopped),
             Err(Error::ConnectionClosed) if self.client.closed_mid_reply() => {
                 Err(Failure::network(format!("connection closed by {} before replying in full", self.target)))
             }

@@ -25,6 +25,7 @@
 //! The `*_checked` methods call `check` between waits of at most `CHECK_SLICE`; an error from
 //! `check` abandons the operation (the Python face uses it to honour Ctrl+C).
 
+pub mod download;
 pub mod gopher;
 pub mod udp;
 pub mod url;
@@ -185,7 +186,7 @@ pub fn connect_socket(target: &Target, timeout: Option<Duration>, check: &mut Ch
                 match connect_one(&SockAddr::from(addr), Domain::for_address(addr), deadline, check) {
                     Ok(s) => return Ok(s),
                     Err(e @ Error::Timeout) => return Err(e),
-                    Err(Error::Failed(m)) => return Err(Error::Failed(m)), // interrupted
+                    Err(e @ Error::Interrupted) => return Err(e),
                     Err(e) => last = Some(e),
                 }
             }

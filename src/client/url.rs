@@ -302,17 +302,7 @@ pub fn retrieve(
 /// place only when the body is complete (an error, or one from `progress`, removes it).
 /// Returns the byte count.
 pub fn save(response: &mut UrlResponse, path: &Path, progress: &mut dyn FnMut(u64) -> Result<()>) -> Result<u64> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    // 0666 less the umask, like any new file (tempfile's default would be 0600).
-    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o666);
-    let mut tmp = tempfile::Builder::new().prefix(".netcore-fetch-").permissions(mode).tempfile_in(&dir)?;
-    let n = copy_body(response, tmp.as_file_mut(), progress)?;
-    tmp.as_file_mut().flush()?;
-    tmp.persist(path).map_err(|e| Error::Os(e.error))?;
-    Ok(n)
+    super::download::save_to(path, &mut |out| copy_body(response, out, progress))
 }
 
 #[cfg(test)]
@@ -369,9 +359,9 @@ mod tests {
     #[test]
     fn a_download_cancelled_by_progress_leaves_no_file() {
         let (dir, url, dst) = file_to_fetch();
-        let cancel = |_| Err(Error::Failed("cancelled".into()));
+        let cancel = |_| Err(Error::Interrupted);
         let err = retrieve(&url, &dst, None, &mut |_| {}, &mut { cancel }).unwrap_err();
-        assert!(matches!(err, Error::Failed(ref m) if m == "cancelled"), "{err:?}");
+        assert!(matches!(err, Error::Interrupted), "{err:?}");
         assert!(!dst.exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the temporary file is gone too");
     }

@@ -92,6 +92,9 @@ impl From<&Error> for netcore_status {
             Error::Overflow(_) => Self::OVERFLOW,
             Error::InvalidArgument(_) => Self::INVALID_ARGUMENT,
             Error::Timeout => Self::TIMEOUT,
+            Error::File { .. } => Self::OS_ERROR,
+            // C has no interrupt hooks; a wait abandoned by one is a failure.
+            Error::Interrupted => Self::FAILED,
             Error::Os(e) | Error::Listen { source: e, .. } => match e.raw_os_error() {
                 Some(libc::ECONNREFUSED) => Self::CONNECTION_REFUSED,
                 Some(libc::ECONNRESET | libc::EPIPE) => Self::CONNECTION_RESET,

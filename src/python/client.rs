@@ -26,7 +26,7 @@ fn run_detached<T: Send>(py: Python<'_>, f: impl for<'c> FnOnce(Check<'c>) -> cr
         let mut check = || -> crate::Result<()> {
             gil::check_signals().map_err(|e| {
                 pending = Some(e);
-                Error::Failed("interrupted".into())
+                Error::Interrupted
             })
         };
         f(Some(&mut check))
@@ -264,6 +264,14 @@ fn udp_request<'py>(
 
 type Body = BufReader<url::UrlResponse>;
 
+/// A body read's error as the core's: a timeout is `Error::Timeout`.
+fn body_error(e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => Error::Timeout,
+        _ => Error::Os(e),
+    }
+}
+
 /// Where a response's body is: ready for the next read, out with a read that is still running
 /// (one interrupted by Ctrl+C goes on to its end on its own thread), or closed.
 enum BodySlot {
@@ -348,7 +356,7 @@ impl PyUrlResponse {
         &self,
         py: Python<'_>,
         ready_now: impl FnOnce(&Body) -> bool,
-        op: impl FnOnce(&mut Body) -> std::io::Result<T> + Send + 'static,
+        op: impl FnOnce(&mut Body) -> crate::Result<T> + Send + 'static,
     ) -> PyResult<T> {
         let shared = Arc::clone(&self.body);
         let taken = gil::detach(py, || shared.take());
@@ -364,10 +372,7 @@ impl PyUrlResponse {
                 return Err(Error::Failed("reading the response failed".into()));
             };
             shared.give_back(body);
-            result.map_err(|e| match e.kind() {
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => Error::Timeout,
-                _ => Error::Os(e),
-            })
+            result
         };
         let result = if now { gil::detach(py, run) } else { gil::run_interruptible(py, client::CHECK_SLICE, run)? };
         result.map_err(|e| to_pyerr(py, e))
@@ -384,9 +389,9 @@ impl PyUrlResponse {
         let data = self.with_body(py, buffered, move |b| {
             let mut out = Vec::new();
             if amt < 0 {
-                b.read_to_end(&mut out)?;
+                b.read_to_end(&mut out).map_err(body_error)?;
             } else {
-                b.take(amt as u64).read_to_end(&mut out)?;
+                b.take(amt as u64).read_to_end(&mut out).map_err(body_error)?;
             }
             Ok(out)
         })?;
@@ -402,9 +407,9 @@ impl PyUrlResponse {
         let data = self.with_body(py, buffered, move |b| {
             let mut out = Vec::new();
             if limit < 0 {
-                b.read_until(b'\n', &mut out)?;
+                b.read_until(b'\n', &mut out).map_err(body_error)?;
             } else {
-                b.take(limit as u64).read_until(b'\n', &mut out)?;
+                b.take(limit as u64).read_until(b'\n', &mut out).map_err(body_error)?;
             }
             Ok(out)
         })?;
@@ -420,7 +425,7 @@ impl PyUrlResponse {
                 let mut lines = Vec::new();
                 loop {
                     let mut line = Vec::new();
-                    if b.read_until(b'\n', &mut line)? == 0 {
+                    if b.read_until(b'\n', &mut line).map_err(body_error)? == 0 {
                         return Ok(lines);
                     }
                     lines.push(line);
@@ -552,14 +557,10 @@ fn urlretrieve<'py>(
         |_| false,
         move |b| {
             let mut progress = |_| match stop.load(Relaxed) {
-                true => Err(Error::Failed("download cancelled".into())),
+                true => Err(Error::Interrupted),
                 false => Ok(()),
             };
-            url::save(b.get_mut(), &target, &mut progress).map_err(|e| match e {
-                Error::Os(e) => e,
-                Error::Timeout => std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
-                e => std::io::Error::other(e.to_string()),
-            })
+            url::save(b.get_mut(), &target, &mut progress)
         },
     );
     if saved.is_err() {

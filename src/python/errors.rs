@@ -20,6 +20,13 @@ pub fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
         e @ Error::LineTooLong { .. } => PyValueError::new_err(e.to_string()),
         Error::InvalidState(m) => PyOSError::new_err(m),
         e @ (Error::ServiceNotFound | Error::PortNotFound | Error::Failed(_)) => PyOSError::new_err(e.to_string()),
+        Error::File { path, source } => match source.raw_os_error() {
+            Some(errno) => {
+                PyOSError::new_err((errno, crate::error::strerror(errno), path.to_string_lossy().into_owned()))
+            }
+            None => PyOSError::new_err(format!("{source}: '{}'", path.display())),
+        },
+        Error::Interrupted => pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted"),
         Error::Os(e) => match e.raw_os_error() {
             // OSError(errno, strerror) picks the stdlib subclass (ConnectionRefusedError, ...).
             Some(errno) => PyOSError::new_err((errno, crate::error::strerror(errno))),

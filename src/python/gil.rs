@@ -111,6 +111,9 @@ pub fn detach<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
 #[pyfunction]
 pub fn _exit_hook(py: Python<'_>) {
     EXITING.store(true, SeqCst);
+    // A download still running on a thread of ours ends with the process: its temporary
+    // file must not outlive it.
+    crate::client::download::remove_pending();
     if REATTACHING.load(SeqCst) == 0 {
         return;
     }
