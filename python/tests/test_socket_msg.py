@@ -160,16 +160,22 @@ BAD_SENDMSG = [
     (([b"x"], [], object()), {}),
     (([b"x"], [], 0, object()), {}),
     (([b"x"], [], 0, 5), {}),
+    (([b"x"], None), {}),
+    (([b"x"], [], 0, None, 1), {}),
+    (([b"x"], [], 1 << 40), {}),
     (([b"x"], [(stdsocket.SOL_SOCKET, stdsocket.SCM_RIGHTS, b"\xff\xff\xff\x7f")]), {}),
     (([b"x"], [(stdsocket.SOL_SOCKET, 12345, b"")]), {}),
 ]
 
 
 def test_sendmsg_without_arguments_is_a_type_error():
-    # The one message that differs: PyO3 names the missing argument.
+    # The messages that differ: PyO3 names the missing argument or the keyword it refuses.
     for mod in (netcore, stdsocket):
-        with mod.socket() as s, pytest.raises(TypeError):
-            s.sendmsg()
+        with mod.socket() as s:
+            with pytest.raises(TypeError):
+                s.sendmsg()
+            with pytest.raises(TypeError):
+                s.sendmsg([b"x"], flags=0)
 
 
 @pytest.mark.parametrize("args, kwargs", BAD_SENDMSG)
@@ -209,6 +215,21 @@ def test_recvmsg_argument_errors_match_the_stdlib(call):
             b.close()
 
     assert same(run)[0] == "err"
+
+
+def test_a_bytearray_that_changes_size_between_calls():
+    for mod in (netcore, stdsocket):
+        a, b = pair(mod)
+        data = bytearray(b"ab")
+        assert a.sendmsg([data]) == 2
+        data.extend(b"cdef")
+        assert a.sendmsg([data]) == 6
+        out = bytearray(4)
+        assert b.recv_into(out) == 4 and out == b"abab"
+        out.extend(bytes(4))
+        assert b.recvmsg_into([out])[0] == 4 and out[:4] == b"cdef"
+        a.close()
+        b.close()
 
 
 def test_any_buffer_and_memoryview_slices_in_and_out():

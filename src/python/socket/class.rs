@@ -306,16 +306,24 @@ impl PySocket {
     }
 
     /// sendmsg(buffers[, ancdata[, flags[, address]]]) -> count
-    #[pyo3(signature = (buffers, ancdata = None, flags = 0, address = None))]
-    fn sendmsg(
-        &self,
-        py: Python<'_>,
-        buffers: &Bound<'_, PyAny>,
-        ancdata: Option<&Bound<'_, PyAny>>,
-        flags: i32,
-        address: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<usize> {
-        msg::sendmsg(&self.inner, py, buffers, ancdata, flags, address)
+    ///
+    /// Positional only, as the stdlib's: an explicit `None` for `ancdata` is a TypeError there
+    /// too, while `None` for `address` means "no address".
+    #[pyo3(signature = (buffers, *rest))]
+    fn sendmsg(&self, py: Python<'_>, buffers: &Bound<'_, PyAny>, rest: &Bound<'_, PyTuple>) -> PyResult<usize> {
+        if rest.len() > 3 {
+            return Err(PyTypeError::new_err(format!(
+                "sendmsg() takes at most 4 arguments ({} given)",
+                rest.len() + 1
+            )));
+        }
+        let ancdata = rest.get_item(0).ok();
+        let flags = match rest.get_item(1) {
+            Ok(f) => msg::c_int_arg(&f)?,
+            Err(_) => 0,
+        };
+        let address = rest.get_item(2).ok();
+        msg::sendmsg(&self.inner, py, buffers, ancdata.as_ref(), flags, address.as_ref())
     }
 
     /// recvmsg(bufsize[, ancbufsize[, flags]]) -> (data, ancdata, msg_flags, address)

@@ -22,7 +22,7 @@ fn items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Bound<'py, Py
 }
 
 /// An `i` format argument: an int that fits a C int.
-fn c_int_arg(obj: &Bound<'_, PyAny>) -> PyResult<i32> {
+pub(super) fn c_int_arg(obj: &Bound<'_, PyAny>) -> PyResult<i32> {
     let v: i64 = obj.extract()?;
     i32::try_from(v).map_err(|_| {
         PyOverflowError::new_err(if v < 0 {
