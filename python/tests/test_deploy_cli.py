@@ -184,9 +184,15 @@ def test_metrics_endpoint_and_stats_command():
             stats = read_line(c)
         assert "requests=3 " in stats and "cmd_ping=2" in stats and "cmd_os=1" in stats, stats
         host, port = server.metrics()
-        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=20) as r:
-            assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-            text = r.read().decode()
+        # A request's duration is recorded just after its reply is written, so the stats
+        # request's may not be counted yet when its reply arrives: ask again (bounded).
+        for _ in range(50):
+            with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=20) as r:
+                assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+                text = r.read().decode()
+            if "netcore_request_duration_seconds_count 4" in text:
+                break
+            time.sleep(0.1)
         for want in [
             "netcore_requests_total 4",
             'netcore_command_requests_total{command="ping"} 2',
