@@ -116,6 +116,15 @@ enum netcore_status
    * The object is in the wrong state for the call (closed, already started, stopped).
    */
   NETCORE_STATUS_INVALID_STATE = 7207,
+  /**
+   * A TLS handshake or session failed (Python: ssl.SSLError).
+   */
+  NETCORE_STATUS_TLS = 7208,
+  /**
+   * The peer's certificate was refused; `netcore_last_error_code` gives OpenSSL's verify
+   * code (Python: ssl.SSLCertVerificationError).
+   */
+  NETCORE_STATUS_TLS_CERTIFICATE = 7209,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -132,6 +141,10 @@ typedef enum netcore_transport {
   NETCORE_TRANSPORT_TCP = 0,
   NETCORE_TRANSPORT_UNIX = 1,
   NETCORE_TRANSPORT_UDP = 2,
+  /**
+   * TLS over TCP.
+   */
+  NETCORE_TRANSPORT_TLS = 3,
 } netcore_transport;
 
 /**
@@ -168,6 +181,21 @@ typedef struct netcore_server_config netcore_server_config;
  * An immutable list of strings owned by netcore (aliases, addresses, directory names).
  */
 typedef struct netcore_string_list netcore_string_list;
+
+/**
+ * TLS settings of a client; every field may be NULL. No `cafile` or `capath`: the system's
+ * trust store (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured). `certfile`/`keyfile`: the
+ * client's certificate for mutual TLS (`keyfile` NULL: the key is in `certfile`).
+ * `server_hostname`: the name checked and sent as SNI (default: the host connected to).
+ * Verification cannot be turned off from C.
+ */
+typedef struct netcore_tls_options {
+  const char *cafile;
+  const char *capath;
+  const char *certfile;
+  const char *keyfile;
+  const char *server_hostname;
+} netcore_tls_options;
 
 /**
  * One result of `netcore_getaddrinfo`. The strings belong to the list it came from.
@@ -211,7 +239,8 @@ typedef struct netcore_addrinfo {
  * One request, as a command callback sees it. Every pointer is valid only during the call.
  * `line` is the whole request without its line ending, as bytes: it may hold invalid UTF-8
  * and NUL bytes, so use the lengths. `command` is its first word, `args` the rest without
- * surrounding whitespace. `peer` is `IP:PORT` or `unix`, NUL-terminated.
+ * surrounding whitespace. `peer` is `IP:PORT` or `unix`, NUL-terminated. `peer_cert` is the
+ * subject of the client's TLS certificate (`CN=alice, O=Example`), or NULL.
  */
 typedef struct netcore_request {
   const uint8_t *line;
@@ -222,6 +251,7 @@ typedef struct netcore_request {
   size_t args_len;
   const char *peer;
   enum netcore_transport transport;
+  const char *peer_cert;
 } netcore_request;
 
 /**
@@ -275,9 +305,12 @@ typedef struct netcore_server_stats {
    */
   uint64_t rejected;
   /**
-   * Connection handshakes completed (PROXY protocol headers) and refused.
+   * Connection handshakes completed: TLS, and PROXY protocol headers.
    */
   uint64_t handshakes;
+  /**
+   * Handshakes that failed, timed out or (TLS) found too many others in progress.
+   */
   uint64_t handshake_failures;
 } netcore_server_stats;
 
@@ -300,6 +333,18 @@ netcore_status netcore_client_new(const char *host,
                                   uint16_t port,
                                   uint32_t timeout_ms,
                                   struct netcore_client **out_client);
+
+/**
+ * As `netcore_client_new`, then a TLS handshake with `opts` (NULL: the system's trust
+ * store, the host name checked). A refused certificate: NETCORE_STATUS_TLS_CERTIFICATE
+ * (`netcore_last_error_code` gives OpenSSL's verify code, e.g. 10 expired, 20 unknown CA,
+ * 62 wrong host name); another TLS failure: NETCORE_STATUS_TLS.
+ */
+netcore_status netcore_client_new_tls(const char *host,
+                                      uint16_t port,
+                                      uint32_t timeout_ms,
+                                      const struct netcore_tls_options *opts,
+                                      struct netcore_client **out_client);
 
 /**
  * Connects to the Unix stream socket at `path`. Otherwise as `netcore_client_new`.
@@ -678,6 +723,24 @@ netcore_status netcore_server_config_set_workers(struct netcore_server_config *c
  */
 netcore_status netcore_server_config_set_token(struct netcore_server_config *config,
                                                const char *token);
+
+/**
+ * Serves TLS: `cert` and `key` are PEM files (the certificate chain and its private key),
+ * `client_ca` a PEM CA file whose client certificates are required (mutual TLS), or NULL.
+ * Every TCP listener becomes TLS. The files are read by `netcore_server_start`, which fails
+ * with NETCORE_STATUS_INVALID_ARGUMENT naming a missing or bad file.
+ */
+netcore_status netcore_server_config_tls(struct netcore_server_config *config,
+                                         const char *cert,
+                                         const char *key,
+                                         const char *client_ca);
+
+/**
+ * Re-reads the TLS files of a running server: new handshakes use them, open connections
+ * keep theirs. On an error the old ones stay (NETCORE_STATUS_INVALID_ARGUMENT names the
+ * file); a server without TLS: NETCORE_STATUS_INVALID_STATE.
+ */
+netcore_status netcore_server_reload_tls(const struct netcore_server *server);
 
 /**
  * Adds a user command: requests whose first word is `name` go to `callback` with

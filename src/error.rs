@@ -50,6 +50,14 @@ pub enum Error {
     /// CLI); the face that set the hook knows why (Python re-raises the pending exception).
     #[error("interrupted")]
     Interrupted,
+    /// A TLS handshake or session failure other than the certificate check (Python:
+    /// `ssl.SSLError`).
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The peer's certificate was refused: `code` is OpenSSL's verify code, `message` its
+    /// words (Python: `ssl.SSLCertVerificationError` with `verify_code`/`verify_message`).
+    #[error("certificate verify failed: {message}")]
+    TlsCertificate { code: i32, message: String },
     /// An operating-system error, with its errno (`[Errno N] text`; just the text if it has none).
     #[error("{}", os_text(.0))]
     Os(#[from] io::Error),
@@ -85,6 +93,7 @@ impl Error {
                 e.raw_os_error().unwrap_or(0)
             }
             Error::Timeout => libc::ETIMEDOUT,
+            Error::TlsCertificate { code, .. } => *code,
             _ => 0,
         }
     }

@@ -13,6 +13,7 @@ pub mod ffi;
 pub mod resolve;
 pub mod server;
 pub mod socket;
+pub mod tls;
 
 #[cfg(feature = "python")]
 mod cli;

@@ -1,6 +1,7 @@
 """Type stubs for the compiled core, ``netcore._netcore``."""
 
 import os
+import ssl
 from http.client import HTTPMessage
 from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Union, final
 
@@ -571,6 +572,8 @@ class Request:
     def peer(self) -> str: ...
     @property
     def transport(self) -> str: ...
+    @property
+    def peer_cert(self) -> Optional[str]: ...
 
 _Reply = Union[str, bytes, bytearray, int, float, None, Sequence[Any], Dict[Any, Any], BaseException]
 
@@ -608,7 +611,11 @@ class ServerCore:
         fds: Optional[List[int]] = None,
         systemd: Optional[bool] = None,
         log_connections: Optional[bool] = None,
+        tls_cert: Optional[str] = None,
+        tls_key: Optional[str] = None,
+        tls_client_ca: Optional[str] = None,
     ) -> ServerCore: ...
+    def reload_tls(self) -> None: ...
     def add_command(self, name: str, handler: Callable[[Request], _Reply], blocking: bool = False) -> None: ...
     def set_default_handler(self, handler: Optional[Callable[[Request], _Reply]], blocking: bool = False) -> None: ...
     def addresses(self) -> List[Tuple[str, Any]]: ...
@@ -636,6 +643,11 @@ class Client:
         timeout: Optional[float] = ...,
         max_reply: Optional[int] = None,
         quiet: Optional[float] = None,
+        tls: bool = False,
+        cafile: Optional[Union[str, os.PathLike[str]]] = None,
+        server_hostname: Optional[str] = None,
+        certfile: Optional[Union[str, os.PathLike[str]]] = None,
+        keyfile: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> Client: ...
     def request(self, line: _Data) -> str: ...
     def pipeline(self, lines: Sequence[_Data]) -> List[str]: ...
@@ -679,11 +691,22 @@ class UrlResponse:
     def __next__(self) -> bytes: ...
 
 def udp_request(host: str, port: int, data: _Data, timeout: float = 2.0, retries: int = 2) -> bytes: ...
-def urlopen(url: str, timeout: Optional[float] = None) -> UrlResponse: ...
+def urlopen(
+    url: str,
+    timeout: Optional[float] = None,
+    *,
+    cafile: Optional[Union[str, os.PathLike[str]]] = None,
+    capath: Optional[Union[str, os.PathLike[str]]] = None,
+    context: Optional[ssl.SSLContext] = None,
+) -> UrlResponse: ...
 def urlretrieve(
     url: str,
     filename: Optional[Union[str, os.PathLike[str]]] = None,
     timeout: Optional[float] = None,
+    *,
+    cafile: Optional[Union[str, os.PathLike[str]]] = None,
+    capath: Optional[Union[str, os.PathLike[str]]] = None,
+    context: Optional[ssl.SSLContext] = None,
 ) -> Tuple[str, HTTPMessage]: ...
 
 # Interpreter-exit hooks, registered with atexit at import (src/python/gil.rs, server.rs).

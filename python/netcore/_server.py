@@ -25,6 +25,10 @@ _Handler = Callable[[Request], _Reply]
 _F = TypeVar("_F", bound=_Handler)
 
 
+def _path_or_none(value: Optional[_PathLike]) -> Optional[str]:
+    return None if value is None else os.fspath(value)
+
+
 class Server:
     """A netcore server running one of the built-in services.
 
@@ -49,6 +53,11 @@ class Server:
     Prometheus ``/metrics`` endpoint), ``fds`` (descriptors of bound sockets to serve — the
     server owns them, pass ``sock.detach()``), ``systemd`` (serve the sockets systemd passed
     in ``LISTEN_FDS``), ``log_connections`` (a line on stderr per client).
+
+    TLS: ``tls_cert`` and ``tls_key`` (PEM files) make every TCP listener a TLS listener;
+    ``tls_client_ca`` also requires client certificates signed by that CA (mutual TLS), whose
+    subject handlers find in ``request.peer_cert``. ``reload_tls()`` re-reads the files.
+    ``handshake_timeout`` also bounds the TLS handshake.
 
     Handlers are called as ``handler(request)`` with the GIL held and return ``str``,
     ``bytes`` or ``None`` (no reply). By default a handler runs on the engine thread that read
@@ -89,6 +98,9 @@ class Server:
         fds: Optional[Iterable[int]] = None,
         systemd: Optional[bool] = None,
         log_connections: Optional[bool] = None,
+        tls_cert: Optional[_PathLike] = None,
+        tls_key: Optional[_PathLike] = None,
+        tls_client_ca: Optional[_PathLike] = None,
     ) -> None:
         self._core = _netcore.ServerCore(
             service or self.service,
@@ -111,6 +123,9 @@ class Server:
             fds=list(fds) if fds is not None else None,
             systemd=systemd,
             log_connections=log_connections,
+            tls_cert=_path_or_none(tls_cert),
+            tls_key=_path_or_none(tls_key),
+            tls_client_ca=_path_or_none(tls_client_ca),
         )
         # Stop at interpreter exit at the latest, before handlers can no longer take the GIL.
         self._finalizer = weakref.finalize(self, self._core.stop, 1.0)
@@ -150,6 +165,11 @@ class Server:
 
     def set_default_handler(self, handler: Optional[_Handler], blocking: bool = False) -> None:
         self._core.set_default_handler(handler, blocking)
+
+    def reload_tls(self) -> None:
+        """Re-reads the TLS certificate, key and client CA files: new handshakes use them,
+        open connections keep theirs. On an error (raised) the old ones stay in use."""
+        self._core.reload_tls()
 
     # -- lifecycle
     def serve_forever(self, poll_interval: float = 0.5) -> None:

@@ -33,3 +33,12 @@ def line_port():
     port, stop = start_line_server()
     yield port
     stop()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """A test PKI made with the openssl command (scripts/make-test-certs): ca.pem, server.pem/.key
+    (localhost, 127.0.0.1), expired.*, other.* (other.example), client.* (CN=alice), rogue-*."""
+    path = tmp_path_factory.mktemp("pki")
+    subprocess.run([str(ROOT / "scripts" / "make-test-certs"), str(path)], check=True)
+    return path

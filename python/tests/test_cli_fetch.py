@@ -92,7 +92,7 @@ def test_fetch_failures(http_root, tmp_path):
     assert out.stderr.decode().endswith("[Errno 111] Connection refused\n")
     out = run("fetch", "ftp://localhost/x")
     assert out.returncode == 2
-    assert "unsupported URL" in out.stderr.decode()
+    assert "unknown url type: ftp" in out.stderr.decode()
     # A failed download leaves an existing file as it was, and no temporary file behind.
     keep = tmp_path / "keep.txt"
     keep.write_bytes(b"precious")

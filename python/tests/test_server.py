@@ -321,7 +321,17 @@ def test_shutdown_from_another_thread_and_stats():
     st = server.stats
     assert st["requests"] == 1 and st["connections_total"] == 1 and st["connections_open"] == 0
     assert st["bytes_in"] == 3 and st["bytes_out"] == 8
-    assert set(st) == {"connections_open", "connections_total", "requests", "bytes_in", "bytes_out", "errors", "rejected", "handshakes", "handshake_failures"}
+    assert set(st) == {
+        "connections_open",
+        "connections_total",
+        "requests",
+        "bytes_in",
+        "bytes_out",
+        "errors",
+        "rejected",
+        "handshakes",
+        "handshake_failures",
+    }
     server.stop()  # again: harmless
     c.close()
 

@@ -19,6 +19,7 @@
 use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{ArgGroup, Args};
@@ -29,6 +30,7 @@ use super::client::{explain, interrupted, seconds, SigintGuard};
 use super::Failure;
 use crate::client::{connect_socket, wait_fd, Target};
 use crate::error::Error;
+use crate::tls::session::{PolledTls, TlsSession};
 
 /// Longest reply line accepted.
 const MAX_REPLY: usize = 1 << 20;
@@ -37,7 +39,8 @@ const MAX_REPLY: usize = 1 << 20;
 const BENCH_EXAMPLES: &str = "  netcore bench 127.0.0.1 21560 --conns 50 --requests 100000 --request os --expect '[posix]'
   netcore bench 127.0.0.1 21560 --conns 4 --pipeline 16 --duration 2 --request date --json
   netcore bench 127.0.0.1 6379 --conns 50 --requests 100000 --request PING --expect +PONG   # server: redis-server
-  netcore bench --unix /tmp/netcore.sock --conns 8 --requests 50000 --request os   # server: netcore serve --unix /tmp/netcore.sock";
+  netcore bench --unix /tmp/netcore.sock --conns 8 --requests 50000 --request os   # server: netcore serve --unix /tmp/netcore.sock
+  netcore bench localhost 8443 --tls --cafile certs/ca.pem --reconnect --conns 8 --duration 2 --request os   # server: the TLS example of netcore serve --help";
 
 /// Measure a line server: requests per second and latency percentiles.
 ///
@@ -94,10 +97,20 @@ pub struct BenchArgs {
     /// No progress line
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Open a new connection for every batch (with --pipeline 1: every request); with --tls
+    /// the summary gives handshakes per second
+    #[arg(long)]
+    pub reconnect: bool,
+    #[command(flatten)]
+    pub tls: super::tls_args::TlsArgs,
 }
 
 struct Conn {
     socket: Socket,
+    /// The TLS session over `socket` (--tls).
+    tls: Option<PolledTls>,
+    /// A batch was sent on it (--reconnect then replaces it once the batch is answered).
+    used: bool,
     out: Vec<u8>,
     out_pos: usize,
     inbuf: Vec<u8>,
@@ -138,6 +151,8 @@ pub struct Report {
     pub connections_lost: usize,
     /// CPU time this process used during the run (user, system).
     pub cpu: (Duration, Duration),
+    /// Connections opened during the run (--reconnect), each a handshake with --tls.
+    pub reconnects: u64,
 }
 
 impl Report {
@@ -146,6 +161,10 @@ impl Report {
     }
     pub fn rate(&self) -> f64 {
         self.completed() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+    /// New connections (TLS: handshakes) per second during the run (--reconnect).
+    pub fn reconnect_rate(&self) -> f64 {
+        self.reconnects as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
     /// CPU seconds (user + system) per wall-clock second: how many cores the generator used.
     pub fn cpu_cores(&self) -> f64 {
@@ -180,6 +199,64 @@ pub struct Plan {
     pub timeout: Duration,
     /// Lines read and discarded on each connection before the first request.
     pub greeting_lines: usize,
+    /// TLS on every connection.
+    pub tls: Option<BenchTls>,
+    /// A new connection for every batch.
+    pub reconnect: bool,
+}
+
+/// What every TLS connection of a run uses.
+#[derive(Debug, Clone)]
+pub struct BenchTls {
+    pub config: Arc<rustls::ClientConfig>,
+    pub name: rustls::pki_types::ServerName<'static>,
+}
+
+/// Reads from the connection: the socket's bytes, or with TLS the decrypted ones.
+fn read_from(socket: &Socket, tls: Option<&mut PolledTls>, chunk: &mut [u8]) -> io::Result<usize> {
+    match tls {
+        Some(t) => t.read(socket, chunk),
+        None => (&*socket).read(chunk),
+    }
+}
+
+/// Connects (and shakes hands with --tls), then skips the greeting.
+fn open_conn(plan: &Plan) -> Result<Conn, Failure> {
+    let deadline = Some(Instant::now() + plan.timeout);
+    let fail = |e: Error| Failure::network(format!("cannot connect to {}: {}", plan.target, explain(&e, plan.timeout)));
+    let socket = connect_socket(&plan.target, Some(plan.timeout), &mut None).map_err(fail)?;
+    let mut tls = match &plan.tls {
+        Some(t) => Some(PolledTls::from_session(
+            TlsSession::handshake(&socket, t.config.clone(), t.name.clone(), deadline, &mut None).map_err(fail)?,
+        )),
+        None => None,
+    };
+    let mut inbuf = Vec::with_capacity(16 * 1024);
+    if plan.greeting_lines > 0 {
+        skip_greeting(&socket, tls.as_mut(), plan.greeting_lines, plan.timeout, &mut inbuf).map_err(|e| {
+            Failure::network(format!(
+                "no greeting of {} line(s) from {}: {}",
+                plan.greeting_lines,
+                plan.target,
+                explain(&e, plan.timeout)
+            ))
+        })?;
+    }
+    Ok(Conn {
+        socket,
+        tls,
+        used: false,
+        out: Vec::new(),
+        out_pos: 0,
+        inbuf,
+        in_flight: VecDeque::with_capacity(plan.pipeline),
+        alive: true,
+    })
+}
+
+/// Bytes wait to be written: the batch, or with TLS its encrypted records.
+fn has_output(c: &Conn) -> bool {
+    c.out_pos < c.out.len() || c.tls.as_ref().is_some_and(PolledTls::wants_write)
 }
 
 /// CPU time used by this process so far (user, system).
@@ -195,12 +272,18 @@ fn cpu_times() -> (Duration, Duration) {
 
 /// Reads and discards `lines` lines from a fresh connection (a server's greeting); bytes
 /// after them stay in `inbuf` as the start of the replies.
-fn skip_greeting(socket: &Socket, lines: usize, timeout: Duration, inbuf: &mut Vec<u8>) -> Result<(), Error> {
+fn skip_greeting(
+    socket: &Socket,
+    mut tls: Option<&mut PolledTls>,
+    lines: usize,
+    timeout: Duration,
+    inbuf: &mut Vec<u8>,
+) -> Result<(), Error> {
     let deadline = Some(Instant::now() + timeout);
     let mut seen = 0;
     let mut chunk = [0u8; 4096];
     while seen < lines {
-        match (&*socket).read(&mut chunk) {
+        match read_from(socket, tls.as_deref_mut(), &mut chunk) {
             Ok(0) => return Err(Error::ConnectionClosed),
             Ok(n) => inbuf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -236,29 +319,9 @@ fn progress_line(done: u64, amount: Amount, started: Instant, errors: u64) -> St
 pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failure> {
     let mut conns = Vec::with_capacity(plan.conns);
     for _ in 0..plan.conns {
-        let socket = connect_socket(&plan.target, Some(plan.timeout), &mut None).map_err(|e| {
-            Failure::network(format!("cannot connect to {}: {}", plan.target, explain(&e, plan.timeout)))
-        })?;
-        let mut inbuf = Vec::with_capacity(16 * 1024);
-        if plan.greeting_lines > 0 {
-            skip_greeting(&socket, plan.greeting_lines, plan.timeout, &mut inbuf).map_err(|e| {
-                Failure::network(format!(
-                    "no greeting of {} line(s) from {}: {}",
-                    plan.greeting_lines,
-                    plan.target,
-                    explain(&e, plan.timeout)
-                ))
-            })?;
-        }
-        conns.push(Conn {
-            socket,
-            out: Vec::new(),
-            out_pos: 0,
-            inbuf,
-            in_flight: VecDeque::with_capacity(plan.pipeline),
-            alive: true,
-        });
+        conns.push(open_conn(plan)?);
     }
+    let mut reconnects = 0u64;
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds");
     let mut errors = Errors::default();
     let mut ok = 0u64;
@@ -283,6 +346,23 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
                 (_, Some(at)) => now < at,
                 _ => false,
             };
+        // --reconnect: an answered connection makes room for a new one.
+        if sending && plan.reconnect {
+            for c in conns.iter_mut().filter(|c| c.alive && c.used && c.in_flight.is_empty()) {
+                match open_conn(plan) {
+                    Ok(fresh) => {
+                        *c = fresh;
+                        reconnects += 1;
+                    }
+                    Err(f) => {
+                        errors.other += 1;
+                        errors.note(|| f.message.clone());
+                        c.alive = false;
+                        lost += 1;
+                    }
+                }
+            }
+        }
         // Start a new batch on every idle connection.
         if sending {
             for c in conns.iter_mut().filter(|c| c.alive && c.in_flight.is_empty()) {
@@ -295,6 +375,7 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
                 }
                 c.out.clear();
                 c.out_pos = 0;
+                c.used = true;
                 for _ in 0..batch {
                     c.out.extend_from_slice(&plan.request);
                 }
@@ -310,7 +391,7 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
         }
 
         // Write what is pending; sockets are non-blocking.
-        for c in conns.iter_mut().filter(|c| c.alive && c.out_pos < c.out.len()) {
+        for c in conns.iter_mut().filter(|c| c.alive && has_output(c)) {
             if let Err(e) = send_pending(c) {
                 drop_conn(c, &mut errors, &mut lost, Error::Os(e));
             }
@@ -322,7 +403,7 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
             if c.alive && !c.in_flight.is_empty() {
                 events |= libc::POLLIN;
             }
-            if c.alive && c.out_pos < c.out.len() {
+            if c.alive && has_output(c) {
                 events |= libc::POLLOUT;
             }
             pfds.push(libc::pollfd { fd: if events == 0 { -1 } else { c.socket.as_raw_fd() }, events, revents: 0 });
@@ -340,7 +421,7 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
             if !c.alive || p.revents == 0 {
                 continue;
             }
-            if p.revents & libc::POLLOUT != 0 && c.out_pos < c.out.len() {
+            if p.revents & libc::POLLOUT != 0 && has_output(c) {
                 if let Err(e) = send_pending(c) {
                     drop_conn(c, &mut errors, &mut lost, Error::Os(e));
                     continue;
@@ -366,7 +447,7 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
     let elapsed = started.elapsed();
     let cpu_after = cpu_times();
     let cpu = (cpu_after.0.saturating_sub(cpu_before.0), cpu_after.1.saturating_sub(cpu_before.1));
-    Ok(Report { ok, errors, elapsed, histogram, connections: plan.conns, connections_lost: lost, cpu })
+    Ok(Report { ok, errors, elapsed, histogram, connections: plan.conns, connections_lost: lost, cpu, reconnects })
 }
 
 /// Writes what is pending on a non-blocking connection. A batch's requests are stamped just
@@ -375,6 +456,18 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Report, Failur
 fn send_pending(c: &mut Conn) -> io::Result<()> {
     let first_write = c.out_pos == 0;
     let at = Instant::now();
+    if let Some(tls) = &mut c.tls {
+        // rustls takes the whole batch at once; the records go out as the socket takes them.
+        if c.out_pos < c.out.len() {
+            tls.write(&c.socket, &c.out[c.out_pos..])?;
+            c.out_pos = c.out.len();
+            if first_write {
+                c.in_flight.iter_mut().for_each(|sent| *sent = at);
+            }
+            return Ok(());
+        }
+        return tls.flush(&c.socket);
+    }
     match c.socket.send_with_flags(&c.out[c.out_pos..], libc::MSG_NOSIGNAL) {
         Ok(n) => {
             if first_write && n > 0 {
@@ -422,7 +515,7 @@ fn read_replies(
     // Replies that arrived before an EOF or error still count.
     let mut gone: Option<Error> = None;
     loop {
-        match (&c.socket).read(chunk) {
+        match read_from(&c.socket, c.tls.as_mut(), chunk) {
             Ok(0) => {
                 gone = Some(Error::ConnectionClosed);
                 break;
@@ -499,6 +592,10 @@ fn summary_text(plan: &Plan, r: &Report) -> String {
     if r.connections_lost > 0 {
         s += &format!("  connections lost {} of {}\n", r.connections_lost, r.connections);
     }
+    if plan.reconnect {
+        let what = if plan.tls.is_some() { "handshakes" } else { "connections" };
+        s += &format!("  {what}  {} new ({:.2}/s)\n", r.reconnects, r.reconnect_rate());
+    }
     s += &format!(
         "  latency ms  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}\n",
         significant3(r.ms(0.5)),
@@ -555,6 +652,9 @@ fn summary_json(plan: &Plan, r: &Report) -> String {
         "cpu_user_s": r.cpu.0.as_secs_f64(),
         "cpu_system_s": r.cpu.1.as_secs_f64(),
         "cpu_cores": r.cpu_cores(),
+        "tls": plan.tls.is_some(),
+        "reconnects": r.reconnects,
+        "reconnects_per_sec": r.reconnect_rate(),
     });
     value.to_string()
 }
@@ -582,6 +682,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         (None, Some(host), Some(port)) => Target::Tcp { host: host.clone(), port },
         _ => return Err(Failure::usage("give HOST and PORT, or --unix PATH")),
     };
+    let target_for_tls = target.clone();
     let plan = Plan {
         target,
         conns: args.conns,
@@ -591,6 +692,18 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         expect: args.expect.clone().map(String::into_bytes),
         timeout: seconds("timeout", args.timeout)?,
         greeting_lines: args.greeting_lines,
+        tls: match args.tls.client_tls()? {
+            None => None,
+            Some(tls) => {
+                let host = match &target_for_tls {
+                    Target::Tcp { host, .. } => host.clone(),
+                    Target::Unix(_) => "localhost".to_string(),
+                };
+                let usage = |e: Error| Failure::usage(e.to_string());
+                Some(BenchTls { config: tls.load().map_err(usage)?, name: tls.server_name(&host).map_err(usage)? })
+            }
+        },
+        reconnect: args.reconnect,
     };
     let _sigint = SigintGuard::install();
     let stderr = io::stderr();
@@ -643,6 +756,8 @@ mod tests {
         let (server, _) = listener.accept().unwrap();
         let conn = Conn {
             socket: Socket::from(client),
+            tls: None,
+            used: true,
             out: b"PING\n".repeat(requests),
             out_pos: 0,
             inbuf: Vec::new(),

@@ -61,6 +61,8 @@ pub struct ClientArgs {
     /// How long to wait for a greeting after connecting (0: do not wait)
     #[arg(long, default_value_t = 0.2, value_name = "SECONDS")]
     pub greeting_wait: f64,
+    #[command(flatten)]
+    pub tls: super::tls_args::TlsArgs,
 }
 
 /// Send one or more requests and print each reply.
@@ -94,6 +96,8 @@ pub struct SendArgs {
     /// TCP: how long to wait for a greeting after connecting (0: do not wait)
     #[arg(long, default_value_t = 0.2, value_name = "SECONDS")]
     pub greeting_wait: f64,
+    #[command(flatten)]
+    pub tls: super::tls_args::TlsArgs,
 }
 
 pub(crate) fn seconds(name: &str, value: f64) -> Result<Duration, Failure> {
@@ -320,7 +324,7 @@ pub fn client(args: &ClientArgs) -> Result<(), Failure> {
         (None, Some(host), Some(port)) => Target::Tcp { host: host.clone(), port },
         _ => return Err(Failure::usage("give HOST and PORT, or --unix PATH")),
     };
-    let opts = Options { timeout: Some(timeout), quiet, ..Options::default() };
+    let opts = Options { timeout: Some(timeout), quiet, tls: args.tls.client_tls()?, ..Options::default() };
     let _sigint = SigintGuard::install();
     let client = connect(&target, opts)?;
     let mut session = Session { client, target, message: args.message, timeout };
@@ -411,6 +415,9 @@ pub fn send(args: &SendArgs) -> Result<(), Failure> {
     let timeout = seconds("timeout", args.timeout)?;
     let _sigint = SigintGuard::default_action();
     let mut out = io::stdout().lock();
+    if args.udp && args.tls.tls {
+        return Err(Failure::usage("--tls is for TCP: UDP has no TLS (DTLS is not supported)"));
+    }
     if args.udp {
         let opts = udp::UdpOptions { timeout, retries: args.retries };
         for msg in &args.messages {
@@ -432,7 +439,7 @@ pub fn send(args: &SendArgs) -> Result<(), Failure> {
         return Err(Failure::usage("a message must be non-empty and, without --message, a single line"));
     }
     let target = Target::Tcp { host: args.host.clone(), port: args.port };
-    let opts = Options { timeout: Some(timeout), ..Options::default() };
+    let opts = Options { timeout: Some(timeout), tls: args.tls.client_tls()?, ..Options::default() };
     let wait = greeting_wait(args.greeting_wait)?;
     let client = connect(&target, opts)?;
     let mut session = Session { client, target, message: args.message, timeout };

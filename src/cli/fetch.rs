@@ -13,9 +13,10 @@ use crate::error::Error;
 
 const FETCH_EXAMPLES: &str = "  netcore fetch file:/etc/hostname
   netcore fetch http://127.0.0.1:8000/ -o index.html   # server: python3 -m http.server 8000 --bind 127.0.0.1
-  netcore fetch gopher://localhost:7070/0/about        # server: a Gopher server on port 7070";
+  netcore fetch gopher://localhost:7070/0/about        # server: a Gopher server on port 7070
+  netcore fetch https://localhost:8443/README.md --cafile certs/ca.pem   # server (certs: scripts/make-test-certs certs): openssl s_server -WWW -accept 8443 -cert certs/server.pem -key certs/server.key";
 
-/// Download a URL: http://, file: or gopher://.
+/// Download a URL: http://, https://, file: or gopher://.
 ///
 /// Without -o the body goes to stdout. With -o FILE it is saved to FILE with a progress bar
 /// on stderr (at a terminal) and a closing line saying how many bytes were saved; FILE
@@ -32,6 +33,15 @@ pub struct FetchArgs {
     /// Seconds to wait for connecting and for each read
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub timeout: f64,
+    /// https: PEM CA file to trust instead of the system's store
+    #[arg(long, value_name = "FILE")]
+    pub cafile: Option<PathBuf>,
+    /// https: directory of PEM CA files to trust instead of the system's store
+    #[arg(long, value_name = "DIR")]
+    pub capath: Option<PathBuf>,
+    /// https: accept any certificate (tests only; says so on stderr)
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 pub fn fetch(args: &FetchArgs) -> Result<(), Failure> {
@@ -41,7 +51,16 @@ pub fn fetch(args: &FetchArgs) -> Result<(), Failure> {
         Error::InvalidArgument(m) => Failure::usage(format!("fetch: {m}")),
         e => Failure::network(format!("fetch {}: {}", args.url, explain(&e, timeout))),
     };
-    let mut response = url::open(&args.url, Some(timeout)).map_err(failed)?;
+    let tls = crate::tls::ClientTls {
+        cafile: args.cafile.clone(),
+        capath: args.capath.clone(),
+        verify: if args.insecure { crate::tls::Verify::None } else { crate::tls::Verify::Full },
+        ..Default::default()
+    };
+    if args.insecure {
+        eprintln!("netcore: warning: --insecure: the server's certificate is not checked");
+    }
+    let mut response = url::open_with(&args.url, Some(timeout), &tls).map_err(failed)?;
     if !response.is_success() {
         let status = format!("{} {}", response.status, response.reason);
         let via = if response.url != args.url { format!(" (redirected to {})", response.url) } else { String::new() };

@@ -10,6 +10,7 @@ mod fetch;
 mod gopher;
 mod lookup;
 mod serve;
+mod tls_args;
 
 use std::ffi::OsString;
 

@@ -31,13 +31,20 @@ fn with_default(text: &str, default: impl std::fmt::Display) -> String {
 /// Serve a built-in service on TCP, UDP and Unix sockets until Ctrl+C.
 ///
 /// Every engine option has a flag; a flag not given leaves the engine's default.
+///
+/// TLS: with --tls-cert and --tls-key every --listen address serves TLS, unless --tls-listen
+/// names the TLS ones (then --listen stays plain TCP). SIGHUP re-reads the TLS files.
 #[derive(Args, Debug, Default)]
 #[command(after_help = super::exit::help("serve", "  netcore serve --service command --listen 127.0.0.1:21560\n  \
                         netcore serve --service greet --framing message --listen 127.0.0.1:8000 --udp 127.0.0.1:9000\n  \
                         netcore serve --service banner --banner 'Thank you for connection' --listen 8088\n  \
                         netcore serve --unix /tmp/netcore.sock --token-file ~/.netcore-token --workers 2\n  \
                         netcore serve --listen 127.0.0.1:21560 --reuse-port --proxy-protocol --metrics 127.0.0.1:9100\n  \
-                        systemd-socket-activate -l 127.0.0.1:21560 netcore serve"))]
+                        systemd-socket-activate -l 127.0.0.1:21560 netcore serve\n  \
+                        netcore serve --listen 8443 --tls-cert certs/server.pem --tls-key certs/server.key   \
+                        # certs: scripts/make-test-certs certs\n  \
+                        netcore serve --listen 8000 --tls-listen 8443 --tls-cert certs/server.pem --tls-key certs/server.key \
+                        --tls-client-ca certs/ca.pem"))]
 pub struct ServeArgs {
     /// The service to run [default: command]
     #[arg(long, value_parser = service_names())]
@@ -83,6 +90,18 @@ pub struct ServeArgs {
     pub banner: Option<String>,
     #[command(flatten)]
     pub deploy: DeployArgs,
+    /// PEM certificate (chain) of the TLS listeners
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA file: clients must present a certificate it signed (mutual TLS)
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// A TLS address (repeatable); with it, --listen addresses stay plain TCP
+    #[arg(long, value_name = "ADDR")]
+    pub tls_listen: Vec<String>,
 }
 
 impl ServeArgs {
@@ -103,12 +122,21 @@ impl ServeArgs {
             config.framing = framing.parse().map_err(usage)?;
         }
         let mut listen = self.listen.clone();
-        if listen.is_empty() && self.udp.is_empty() && self.unix.is_empty() {
+        if listen.is_empty() && self.udp.is_empty() && self.unix.is_empty() && self.tls_listen.is_empty() {
             listen.push(DEFAULT_LISTEN.into());
         }
         for a in &listen {
             config = config.tcp(parse_addr(a).map_err(usage)?);
         }
+        for a in &self.tls_listen {
+            config = config.tls_listener(parse_addr(a).map_err(usage)?);
+        }
+        config.tls = crate::tls::ServerTls::from_options(
+            self.tls_cert.clone(),
+            self.tls_key.clone(),
+            self.tls_client_ca.clone(),
+        )
+        .map_err(usage)?;
         for a in &self.udp {
             config = config.udp(parse_addr(a).map_err(usage)?);
         }
@@ -149,12 +177,12 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::network(format!("cannot wait for signals: {e}")))?;
-    let (mut interrupt, mut terminate) = {
+    let (mut interrupt, mut terminate, mut hangup) = {
         use tokio::signal::unix::{signal, SignalKind};
         let _guard = signals.enter();
         let install =
             |kind| signal(kind).map_err(|e| Failure::network(format!("cannot install a signal handler: {e}")));
-        (install(SignalKind::interrupt())?, install(SignalKind::terminate())?)
+        (install(SignalKind::interrupt())?, install(SignalKind::terminate())?, install(SignalKind::hangup())?)
     };
     let server = Server::start(config).map_err(|e| match e {
         crate::Error::InvalidArgument(m) => Failure::usage(m),
@@ -162,16 +190,28 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
         other => Failure::network(format!("cannot start the server: {other}")),
     })?;
     for a in server.local_addrs() {
-        eprintln!("netcore: serving {} ({} framing) on {} {a}", server.service_name(), framing.name(), a.kind());
+        let tls = matches!(a, crate::server::BoundAddr::Tcp(s) if server.tls_addrs().contains(s));
+        eprintln!(
+            "netcore: serving {} ({} framing) on {} {a}",
+            server.service_name(),
+            framing.name(),
+            if tls { "tls" } else { a.kind() }
+        );
     }
     if let Some(a) = server.metrics_addr() {
         eprintln!("netcore: metrics on http://{a}/metrics");
     }
     eprintln!("netcore: press Ctrl+C to stop");
     signals.block_on(async {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
+        loop {
+            tokio::select! {
+                _ = interrupt.recv() => break,
+                _ = terminate.recv() => break,
+                _ = hangup.recv() => match server.reload_tls() {
+                    Ok(()) => eprintln!("netcore: SIGHUP: TLS certificate and key re-read"),
+                    Err(e) => eprintln!("netcore: SIGHUP: TLS files not reloaded, the old ones stay: {e}"),
+                },
+            }
         }
     });
     eprintln!("netcore: stopping");

@@ -80,11 +80,13 @@ pub struct Options {
     pub max_reply: usize,
     /// Message framing: the silence after the first byte that ends a reply.
     pub quiet: Duration,
+    /// Speak TLS over the connection (docs/tls.md). `None`: plain bytes.
+    pub tls: Option<crate::tls::ClientTls>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { timeout: Some(DEFAULT_TIMEOUT), max_reply: DEFAULT_MAX_REPLY, quiet: DEFAULT_QUIET }
+        Options { timeout: Some(DEFAULT_TIMEOUT), max_reply: DEFAULT_MAX_REPLY, quiet: DEFAULT_QUIET, tls: None }
     }
 }
 
@@ -248,6 +250,8 @@ fn strip_terminator(line: &[u8]) -> &[u8] {
 #[derive(Debug)]
 pub struct Client {
     socket: Option<Socket>,
+    /// The TLS session over `socket`, when `Options::tls` is set.
+    tls: Option<crate::tls::session::TlsSession>,
     /// Bytes received but not yet handed out.
     buf: Vec<u8>,
     opts: Options,
@@ -279,9 +283,33 @@ impl Client {
         if opts.max_reply == 0 {
             return Err(Error::InvalidArgument("max_reply must be at least 1".into()));
         }
+        let deadline = deadline_after(opts.timeout);
         let socket = connect_socket(&target, opts.timeout, &mut check)?;
-        block_in_slices(&socket)?;
-        Ok(Client { socket: Some(socket), buf: Vec::new(), opts, target, closed_by: None, closed_mid_reply: false })
+        let tls = match &opts.tls {
+            None => {
+                block_in_slices(&socket)?;
+                None
+            }
+            Some(tls) => {
+                let host = match &target {
+                    Target::Tcp { host, .. } => host.as_str(),
+                    Target::Unix(_) => "localhost",
+                };
+                let config = tls.load()?;
+                let name = tls.server_name(host)?;
+                // TLS keeps the socket non-blocking: its session waits in `poll` itself.
+                Some(crate::tls::session::TlsSession::handshake(&socket, config, name, deadline, &mut check)?)
+            }
+        };
+        Ok(Client {
+            socket: Some(socket),
+            tls,
+            buf: Vec::new(),
+            opts,
+            target,
+            closed_by: None,
+            closed_mid_reply: false,
+        })
     }
 
     /// Where this client is connected.
@@ -358,6 +386,10 @@ impl Client {
 
     /// Closes the connection. Closing twice is harmless.
     pub fn close(&mut self) {
+        if let (Some(tls), Some(socket)) = (&mut self.tls, &self.socket) {
+            tls.close(socket);
+        }
+        self.tls = None;
         self.socket = None;
         self.buf.clear();
         self.closed_by.get_or_insert_with(|| "closed".into());
@@ -380,6 +412,7 @@ impl Client {
         if let Err(e) = &result {
             if !matches!(e, Error::InvalidArgument(_)) {
                 self.socket = None;
+                self.tls = None;
                 self.buf.clear();
                 self.closed_by = Some(e.to_string());
             }
@@ -390,6 +423,12 @@ impl Client {
     /// Reads what is available into `buf` after waiting up to `deadline`: blocked in `recv`
     /// one slice at a time while a whole slice is left, then in `poll` for the rest.
     fn fill(&mut self, deadline: Option<Instant>, check: &mut Check<'_>) -> Result<Filled> {
+        if let (Some(tls), Some(socket)) = (&mut self.tls, &self.socket) {
+            return match tls.read(socket, &mut self.buf, deadline, check)? {
+                0 => Ok(Filled::Eof),
+                _ => Ok(Filled::Bytes),
+            };
+        }
         let socket = self.socket()?;
         let fd = socket.as_raw_fd();
         loop {
@@ -443,6 +482,15 @@ impl Client {
             return Err(Error::LineTooLong { limit });
         }
         Ok(())
+    }
+
+    /// Sends all of `data`, encrypted when the connection is TLS.
+    fn send_data(&mut self, data: &[u8], check: &mut Check<'_>) -> Result<()> {
+        let timeout = self.opts.timeout;
+        match (&mut self.tls, &self.socket) {
+            (Some(tls), Some(socket)) => tls.send_all(socket, data, deadline_after(timeout), check),
+            _ => send_all(self.socket()?, data, timeout, check),
+        }
     }
 
     /// Takes one complete line out of `buf`, if there is one; checks the length limit.
@@ -502,7 +550,7 @@ impl Client {
     pub fn request_checked(&mut self, line: &[u8], mut check: Check<'_>) -> Result<Vec<u8>> {
         let out = Self::framed(line)?;
         self.guarded(|c| {
-            send_all(c.socket()?, &out, c.opts.timeout, &mut check)?;
+            c.send_data(&out, &mut check)?;
             c.read_line_inner(&mut check)
         })
     }
@@ -514,7 +562,7 @@ impl Client {
 
     /// `send` with an interrupt check.
     pub fn send_checked(&mut self, data: &[u8], mut check: Check<'_>) -> Result<()> {
-        self.guarded(|c| send_all(c.socket()?, data, c.opts.timeout, &mut check))
+        self.guarded(|c| c.send_data(data, &mut check))
     }
 
     /// Reads one line (a greeting, or the reply to something sent with `send`).
@@ -538,6 +586,9 @@ impl Client {
         let mut out = Vec::new();
         for line in lines {
             out.extend_from_slice(&Self::framed(line.as_ref())?);
+        }
+        if self.tls.is_some() {
+            return self.guarded(|c| c.pipeline_tls(&out, lines.len(), &mut check));
         }
         self.guarded(|c| {
             let mut replies = Vec::with_capacity(lines.len());
@@ -574,6 +625,38 @@ impl Client {
             }
             Ok(replies)
         })
+    }
+
+    /// The pipeline over TLS: sends a slice, then takes the replies already there, so
+    /// neither side's buffers fill while the other waits.
+    fn pipeline_tls(&mut self, out: &[u8], count: usize, check: &mut Check<'_>) -> Result<Vec<Vec<u8>>> {
+        const SLICE: usize = 32 * 1024;
+        let mut replies = Vec::with_capacity(count);
+        let mut scanned = 0;
+        for part in out.chunks(SLICE) {
+            self.send_data(part, check)?;
+            loop {
+                while let Some(line) = self.take_line(&mut scanned)? {
+                    replies.push(line);
+                }
+                match self.fill(Some(Instant::now()), check) {
+                    Ok(Filled::Bytes) => {}
+                    Ok(Filled::Eof) => return Err(Error::ConnectionClosed),
+                    Err(Error::Timeout) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        while replies.len() < count {
+            if let Some(line) = self.take_line(&mut scanned)? {
+                replies.push(line);
+                continue;
+            }
+            if let Filled::Eof = self.fill(deadline_after(self.opts.timeout), check)? {
+                return Err(Error::ConnectionClosed);
+            }
+        }
+        Ok(replies)
     }
 
     fn read_message_inner(&mut self, check: &mut Check<'_>) -> Result<Vec<u8>> {
@@ -622,7 +705,7 @@ impl Client {
             return Err(Error::InvalidArgument("a message must not be empty".into()));
         }
         self.guarded(|c| {
-            send_all(c.socket()?, data, c.opts.timeout, &mut check)?;
+            c.send_data(data, &mut check)?;
             c.read_message_inner(&mut check)
         })
     }
@@ -630,7 +713,15 @@ impl Client {
     /// Waits up to `wait` for unsolicited bytes (a greeting); none is `Ok(None)` and the
     /// connection stays open. Otherwise reads them with message framing, as `receive`.
     pub fn greeting(&mut self, wait: Duration) -> Result<Option<Vec<u8>>> {
-        if self.buf.is_empty() {
+        if self.buf.is_empty() && self.tls.is_some() {
+            // The socket may be readable with only TLS records (session tickets): wait for
+            // decrypted bytes instead.
+            match self.fill(Some(Instant::now() + wait), &mut None) {
+                Err(Error::Timeout) => return Ok(None),
+                Err(e) => return Err(e),
+                Ok(_) => {}
+            }
+        } else if self.buf.is_empty() {
             let fd = self.socket()?.as_raw_fd();
             match wait_fd(fd, libc::POLLIN, Some(Instant::now() + wait), &mut None) {
                 Err(Error::Timeout) => return Ok(None),

@@ -1,6 +1,7 @@
-//! Seed 003's `urlopen` / `urlretrieve` for `http://`, `file:` and `gopher://` URLs.
-//! HTTP is the `ureq` crate's (redirects followed, up to `MAX_REDIRECTS`); this module only
-//! picks the scheme and turns each source into the same `UrlResponse`.
+//! Seed 003's `urlopen` / `urlretrieve` for `http://`, `https://`, `file:` and `gopher://`
+//! URLs. HTTP is the `ureq` crate's (redirects followed, up to `MAX_REDIRECTS`; from https
+//! to plain http refused), TLS netcore's (`crate::tls::https`); this module only picks the
+//! scheme and turns each source into the same `UrlResponse`.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -148,6 +149,9 @@ fn content_type_for(path: &Path) -> &'static str {
 fn map_ureq(url: &str, e: ureq::Error) -> Error {
     match e {
         ureq::Error::Io(e) if e.raw_os_error().is_some() => Error::Os(e),
+        ureq::Error::Io(e) if crate::tls::rustls_error_in(&e).is_some() => {
+            Error::Tls(crate::tls::rustls_error_in(&e).map(crate::tls::describe).unwrap_or_default())
+        }
         ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => Error::Timeout,
         // ureq's resolver reports a failed look-up as an errno-less I/O error.
         ureq::Error::Io(e) if e.to_string().contains("lookup address") => {
@@ -160,14 +164,23 @@ fn map_ureq(url: &str, e: ureq::Error) -> Error {
         }
         ureq::Error::BadUri(m) => Error::InvalidArgument(format!("bad URL {url}: {m}")),
         ureq::Error::TooManyRedirects => Error::Failed(format!("too many redirects (more than {MAX_REDIRECTS})")),
-        ureq::Error::TlsRequired => Error::InvalidArgument("https is not supported: this build has no TLS".into()),
+        ureq::Error::Other(e) => match e.downcast::<crate::tls::https::HandshakeFailed>() {
+            Ok(failed) => failed.0,
+            Err(e) => Error::Failed(e.to_string()),
+        },
         other => Error::Failed(other.to_string()),
     }
 }
 
-fn open_http(url: &str, timeout: Option<Duration>) -> Result<UrlResponse> {
+fn open_http(url: &str, timeout: Option<Duration>, tls: &crate::tls::ClientTls) -> Result<UrlResponse> {
+    use ureq::unversioned::resolver::DefaultResolver;
+    use ureq::unversioned::transport::{Connector, TcpConnector};
     use ureq::ResponseExt;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let connector =
+        ().chain(crate::tls::https::NoDowngrade::default())
+            .chain(TcpConnector::default())
+            .chain(crate::tls::https::TlsConnector::new(tls.clone()));
+    let agent_config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(MAX_REDIRECTS)
         .timeout_resolve(timeout)
@@ -176,8 +189,11 @@ fn open_http(url: &str, timeout: Option<Duration>) -> Result<UrlResponse> {
         .timeout_recv_response(timeout)
         .timeout_per_read(timeout)
         .user_agent(concat!("netcore/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+        // Every hop connects anew, so the downgrade check sees each one.
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
+        .build();
+    let agent = ureq::Agent::with_parts(agent_config, connector, DefaultResolver::default());
     let response = agent.get(url).call().map_err(|e| map_ureq(url, e))?;
     let final_url = response.get_uri().to_string();
     let status = response.status();
@@ -231,18 +247,63 @@ fn open_gopher(url: &str, timeout: Option<Duration>) -> Result<UrlResponse> {
     })
 }
 
-/// Opens `url` (`http://`, `file:` or `gopher://`). HTTP statuses outside 2xx are returned,
-/// not raised: check `status`. `timeout` bounds connecting and each wait for data.
-pub fn open(url: &str, timeout: Option<Duration>) -> Result<UrlResponse> {
+/// The scheme of `url` when netcore opens it (`http`, `https`, `file`, `gopher`), checked
+/// before anything connects. The error says `unknown url type: ...` as urllib does.
+pub fn scheme(url: &str) -> std::result::Result<&'static str, SchemeError> {
     let lower = url.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        open_http(url, timeout)
-    } else if lower.starts_with("file:") {
-        open_file(url)
-    } else if lower.starts_with("gopher://") {
-        open_gopher(url, timeout)
-    } else {
-        Err(Error::InvalidArgument(format!("unsupported URL (use http://, file: or gopher://): {url}")))
+    for (prefix, name) in [("http://", "http"), ("https://", "https"), ("file:", "file"), ("gopher://", "gopher")] {
+        if lower.starts_with(prefix) {
+            return Ok(name);
+        }
+    }
+    match url.split_once(':') {
+        Some((s, _)) if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => {
+            Err(SchemeError::Unsupported(s.to_ascii_lowercase()))
+        }
+        _ => Err(SchemeError::Missing(url.to_string())),
+    }
+}
+
+/// Why `scheme` refused a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemeError {
+    /// No scheme at all (urllib: `ValueError`).
+    Missing(String),
+    /// A scheme netcore does not open (urllib: `URLError`).
+    Unsupported(String),
+}
+
+impl SchemeError {
+    /// urllib's words: `unknown url type: 'x'` (no scheme) or `unknown url type: ftp`.
+    pub fn message(&self) -> String {
+        match self {
+            SchemeError::Missing(url) => format!("unknown url type: {url:?}"),
+            SchemeError::Unsupported(s) => {
+                format!("unknown url type: {s} (netcore opens http://, https://, file: and gopher://)")
+            }
+        }
+    }
+}
+
+impl From<SchemeError> for Error {
+    fn from(e: SchemeError) -> Self {
+        Error::InvalidArgument(e.message())
+    }
+}
+
+/// Opens `url` (`http://`, `https://`, `file:` or `gopher://`). HTTP statuses outside 2xx
+/// are returned, not raised: check `status`. `timeout` bounds connecting and each wait for
+/// data. https uses the system's trust store (see `open_with`).
+pub fn open(url: &str, timeout: Option<Duration>) -> Result<UrlResponse> {
+    open_with(url, timeout, &crate::tls::ClientTls::default())
+}
+
+/// `open`, with the TLS settings for https (trust store, client certificate, verify mode).
+pub fn open_with(url: &str, timeout: Option<Duration>, tls: &crate::tls::ClientTls) -> Result<UrlResponse> {
+    match scheme(url)? {
+        "http" | "https" => open_http(url, timeout, tls),
+        "file" => open_file(url),
+        _ => open_gopher(url, timeout),
     }
 }
 
@@ -330,7 +391,10 @@ mod tests {
     #[test]
     fn unsupported_scheme_is_a_clear_error() {
         let err = open("ftp://localhost/x", None).unwrap_err();
-        assert!(err.to_string().contains("unsupported URL"), "{err}");
+        assert!(err.to_string().contains("unknown url type: ftp"), "{err}");
+        assert_eq!(scheme("HTTPS://x"), Ok("https"));
+        assert_eq!(scheme("nohost"), Err(SchemeError::Missing("nohost".into())));
+        assert_eq!(scheme("foo://x"), Err(SchemeError::Unsupported("foo".into())));
     }
 
     /// A directory holding `src.txt` ("hello file"): (the directory, its file: URL, dst.txt).

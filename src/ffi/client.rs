@@ -38,8 +38,17 @@ fn give_bytes(bytes: Vec<u8>, out_data: &mut *mut u8, out_len: &mut usize) {
 }
 
 fn new_client(target: client::Target, timeout_ms: u32, out_client: *mut *mut netcore_client) -> Result<(), FfiError> {
+    new_client_with(target, timeout_ms, None, out_client)
+}
+
+fn new_client_with(
+    target: client::Target,
+    timeout_ms: u32,
+    tls: Option<crate::tls::ClientTls>,
+    out_client: *mut *mut netcore_client,
+) -> Result<(), FfiError> {
     let out_client = arg_out(out_client, "out_client")?;
-    let opts = Options { timeout: timeout_of(timeout_ms, client::DEFAULT_TIMEOUT), ..Options::default() };
+    let opts = Options { timeout: timeout_of(timeout_ms, client::DEFAULT_TIMEOUT), tls, ..Options::default() };
     let inner = Client::connect_to(target, opts)?;
     *out_client = Box::into_raw(Box::new(netcore_client { inner }));
     Ok(())
@@ -60,6 +69,26 @@ pub extern "C" fn netcore_client_new(
         // SAFETY: checked by arg_str.
         let host = unsafe { arg_str(host, "host")? };
         new_client(client::Target::Tcp { host: host.to_string(), port }, timeout_ms, out_client)
+    })
+}
+
+/// As `netcore_client_new`, then a TLS handshake with `opts` (NULL: the system's trust
+/// store, the host name checked). A refused certificate: NETCORE_STATUS_TLS_CERTIFICATE
+/// (`netcore_last_error_code` gives OpenSSL's verify code, e.g. 10 expired, 20 unknown CA,
+/// 62 wrong host name); another TLS failure: NETCORE_STATUS_TLS.
+#[no_mangle]
+pub extern "C" fn netcore_client_new_tls(
+    host: *const c_char,
+    port: u16,
+    timeout_ms: u32,
+    opts: *const super::netcore_tls_options,
+    out_client: *mut *mut netcore_client,
+) -> netcore_status {
+    ffi_boundary!({
+        // SAFETY: checked by arg_str; `opts` is the caller's promise (see netcore_tls_options).
+        let host = unsafe { arg_str(host, "host")? };
+        let tls = unsafe { super::tls::client_tls(opts)? };
+        new_client_with(client::Target::Tcp { host: host.to_string(), port }, timeout_ms, Some(tls), out_client)
     })
 }
 

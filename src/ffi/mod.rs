@@ -17,10 +17,12 @@ mod server;
 mod socket;
 mod status;
 mod strings;
+mod tls;
 
 pub use boundary::FfiError;
 pub use status::netcore_status;
 pub use strings::netcore_string_list;
+pub use tls::netcore_tls_options;
 
 use std::os::raw::c_char;
 

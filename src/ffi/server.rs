@@ -45,6 +45,8 @@ pub enum netcore_transport {
     TCP = 0,
     UNIX = 1,
     UDP = 2,
+    /// TLS over TCP.
+    TLS = 3,
 }
 
 impl From<Transport> for netcore_transport {
@@ -53,6 +55,7 @@ impl From<Transport> for netcore_transport {
             Transport::Tcp => netcore_transport::TCP,
             Transport::Unix => netcore_transport::UNIX,
             Transport::Udp => netcore_transport::UDP,
+            Transport::Tls => netcore_transport::TLS,
         }
     }
 }
@@ -60,7 +63,8 @@ impl From<Transport> for netcore_transport {
 /// One request, as a command callback sees it. Every pointer is valid only during the call.
 /// `line` is the whole request without its line ending, as bytes: it may hold invalid UTF-8
 /// and NUL bytes, so use the lengths. `command` is its first word, `args` the rest without
-/// surrounding whitespace. `peer` is `IP:PORT` or `unix`, NUL-terminated.
+/// surrounding whitespace. `peer` is `IP:PORT` or `unix`, NUL-terminated. `peer_cert` is the
+/// subject of the client's TLS certificate (`CN=alice, O=Example`), or NULL.
 #[repr(C)]
 pub struct netcore_request {
     pub line: *const u8,
@@ -71,6 +75,7 @@ pub struct netcore_request {
     pub args_len: usize,
     pub peer: *const c_char,
     pub transport: netcore_transport,
+    pub peer_cert: *const c_char,
 }
 
 /// Counters of a running server.
@@ -90,8 +95,9 @@ pub struct netcore_server_stats {
     /// Clients turned away: too many connections, wrong token, HTTP-looking requests, no
     /// valid PROXY header.
     pub rejected: u64,
-    /// Connection handshakes completed (PROXY protocol headers) and refused.
+    /// Connection handshakes completed: TLS, and PROXY protocol headers.
     pub handshakes: u64,
+    /// Handshakes that failed, timed out or (TLS) found too many others in progress.
     pub handshake_failures: u64,
 }
 
@@ -142,6 +148,7 @@ impl Handler for CHandler {
     fn handle(&self, request: &Request<'_>) -> Response {
         let peer = CString::new(request.peer.replace('\0', "")).unwrap_or_default();
         let (command, args) = (request.command(), request.args());
+        let peer_cert = request.peer_cert.map(|s| CString::new(s.replace('\0', "")).unwrap_or_default());
         let c_request = netcore_request {
             line: request.line.as_ptr(),
             line_len: request.line.len(),
@@ -151,6 +158,7 @@ impl Handler for CHandler {
             args_len: args.len(),
             peer: peer.as_ptr(),
             transport: request.transport.into(),
+            peer_cert: peer_cert.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
         };
         let mut reply = netcore_reply { data: Vec::new(), close: false, error: None };
         // SAFETY: the pointers live until the call returns; the callback's contract is C's.
@@ -369,6 +377,38 @@ pub extern "C" fn netcore_server_config_set_token(
         // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let token = unsafe { arg_str(token, "token")? };
         update(config, |c| c.token = Some(token.as_bytes().to_vec()))
+    })
+}
+
+/// Serves TLS: `cert` and `key` are PEM files (the certificate chain and its private key),
+/// `client_ca` a PEM CA file whose client certificates are required (mutual TLS), or NULL.
+/// Every TCP listener becomes TLS. The files are read by `netcore_server_start`, which fails
+/// with NETCORE_STATUS_INVALID_ARGUMENT naming a missing or bad file.
+#[no_mangle]
+pub extern "C" fn netcore_server_config_tls(
+    config: *mut netcore_server_config,
+    cert: *const c_char,
+    key: *const c_char,
+    client_ca: *const c_char,
+) -> netcore_status {
+    ffi_boundary!({
+        // SAFETY: checked by arg_str / arg_opt_str.
+        let (cert, key) = unsafe { (arg_str(cert, "cert")?, arg_str(key, "key")?) };
+        let client_ca = unsafe { super::boundary::arg_opt_str(client_ca, "client_ca")? };
+        let tls = crate::tls::ServerTls::from_options(Some(cert.into()), Some(key.into()), client_ca.map(Into::into))?;
+        config_mut(config)?.tls = tls;
+        Ok(())
+    })
+}
+
+/// Re-reads the TLS files of a running server: new handshakes use them, open connections
+/// keep theirs. On an error the old ones stay (NETCORE_STATUS_INVALID_ARGUMENT names the
+/// file); a server without TLS: NETCORE_STATUS_INVALID_STATE.
+#[no_mangle]
+pub extern "C" fn netcore_server_reload_tls(server: *const netcore_server) -> netcore_status {
+    ffi_boundary!({
+        arg_ref(server, "server")?.server.reload_tls()?;
+        Ok(())
     })
 }
 

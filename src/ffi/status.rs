@@ -51,6 +51,11 @@ pub enum netcore_status {
     LINE_TOO_LONG = 7206,
     /// The object is in the wrong state for the call (closed, already started, stopped).
     INVALID_STATE = 7207,
+    /// A TLS handshake or session failed (Python: ssl.SSLError).
+    TLS = 7208,
+    /// The peer's certificate was refused; `netcore_last_error_code` gives OpenSSL's verify
+    /// code (Python: ssl.SSLCertVerificationError).
+    TLS_CERTIFICATE = 7209,
 }
 
 impl netcore_status {
@@ -78,6 +83,8 @@ impl netcore_status {
             Self::CONNECTION_CLOSED => "connection closed by peer",
             Self::LINE_TOO_LONG => "line too long",
             Self::INVALID_STATE => "invalid state for this call",
+            Self::TLS => "TLS failed",
+            Self::TLS_CERTIFICATE => "certificate verify failed",
         }
     }
 }
@@ -105,6 +112,8 @@ impl From<&Error> for netcore_status {
             Error::InvalidState(_) => Self::INVALID_STATE,
             Error::TypeMismatch(_) => Self::TYPE_MISMATCH,
             Error::Failed(_) => Self::FAILED,
+            Error::Tls(_) => Self::TLS,
+            Error::TlsCertificate { .. } => Self::TLS_CERTIFICATE,
         }
     }
 }

@@ -115,13 +115,16 @@ impl PyClient {
 
 #[pymethods]
 impl PyClient {
-    /// Client(address, port=None, *, unix=None, timeout=10.0, max_reply=1048576, quiet=0.2):
+    /// Client(address, port=None, *, unix=None, timeout=10.0, max_reply=1048576, quiet=0.2,
+    /// tls=False, cafile=None, server_hostname=None, certfile=None, keyfile=None):
     /// `address` is a `(host, port)` tuple or a Unix socket path (the package's one address
     /// rule, `address.rs`), or a host with `port` beside it, as `Client("localhost", 21560)`.
     /// Defaults are the core's (`client::Options::default()`).
     #[new]
     #[pyo3(signature = (address = None, port = None, *, unix = None, timeout = Some(client::DEFAULT_TIMEOUT.as_secs_f64()),
-                        max_reply = None, quiet = None))]
+                        max_reply = None, quiet = None, tls = false, cafile = None, server_hostname = None,
+                        certfile = None, keyfile = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         address: Option<&Bound<'_, PyAny>>,
@@ -130,6 +133,11 @@ impl PyClient {
         timeout: Option<f64>,
         max_reply: Option<usize>,
         quiet: Option<f64>,
+        tls: bool,
+        cafile: Option<PathBuf>,
+        server_hostname: Option<String>,
+        certfile: Option<PathBuf>,
+        keyfile: Option<PathBuf>,
     ) -> PyResult<Self> {
         let target = target(address, port, unix)?;
         let defaults = Options::default();
@@ -140,6 +148,8 @@ impl PyClient {
                 Some(q) => timeout_arg(Some(q))?.unwrap_or_default(),
                 None => defaults.quiet,
             },
+            tls: crate::tls::ClientTls::from_options(tls, cafile, certfile, keyfile, server_hostname)
+                .map_err(|e| to_pyerr(py, e))?,
         };
         let shown = target.to_string();
         let c = run_detached(py, move |check| client::Client::connect_checked(target, opts, check))?;
@@ -504,17 +514,34 @@ fn http_error(py: Python<'_>, resp: Bound<'_, PyUrlResponse>) -> PyErr {
 }
 
 /// Connects, sends the request and reads the status and headers; Ctrl+C interrupts the wait.
-fn open_url(py: Python<'_>, url: String, timeout: Option<Duration>) -> PyResult<url::UrlResponse> {
-    gil::run_interruptible(py, client::CHECK_SLICE, move || url::open(&url, timeout))?.map_err(|e| to_pyerr(py, e))
+/// The scheme is checked first; failures are urllib's (`super::url_face`).
+fn open_url(
+    py: Python<'_>,
+    url: String,
+    timeout: Option<Duration>,
+    tls: crate::tls::ClientTls,
+) -> PyResult<url::UrlResponse> {
+    super::url_face::check_scheme(py, &url)?;
+    gil::run_interruptible(py, client::CHECK_SLICE, move || url::open_with(&url, timeout, &tls))?
+        .map_err(|e| super::url_face::open_error(py, e))
 }
 
-/// urlopen(url, timeout=None) -> UrlResponse. http://, file: and gopher:// URLs; redirects
-/// followed; a non-2xx status raises urllib.error.HTTPError as urllib does.
+/// urlopen(url, timeout=None, *, cafile=None, capath=None, context=None) -> UrlResponse.
+/// http://, https://, file: and gopher:// URLs; redirects followed (not from https to http);
+/// errors as urllib raises them: HTTPError for a non-2xx status, URLError for the rest.
 #[pyfunction]
-#[pyo3(signature = (url, timeout = None))]
-fn urlopen(py: Python<'_>, url: String, timeout: Option<f64>) -> PyResult<Bound<'_, PyUrlResponse>> {
+#[pyo3(signature = (url, timeout = None, *, cafile = None, capath = None, context = None))]
+fn urlopen<'py>(
+    py: Python<'py>,
+    url: String,
+    timeout: Option<f64>,
+    cafile: Option<PathBuf>,
+    capath: Option<PathBuf>,
+    context: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyUrlResponse>> {
     let timeout = timeout_arg(timeout)?;
-    let resp = open_url(py, url, timeout)?;
+    let tls = super::url_face::url_tls(py, cafile, capath, context)?;
+    let resp = open_url(py, url, timeout, tls)?;
     let ok = resp.is_success();
     let obj = Bound::new(py, PyUrlResponse::from_core(resp))?;
     if ok {
@@ -524,17 +551,23 @@ fn urlopen(py: Python<'_>, url: String, timeout: Option<f64>) -> PyResult<Bound<
     }
 }
 
-/// urlretrieve(url, filename=None, timeout=None) -> (filename, headers). Without a filename
+/// urlretrieve(url, filename=None, timeout=None, *, cafile=None, capath=None, context=None)
+/// -> (filename, headers). TLS settings and errors as urlopen's. Without a filename
 /// the body goes to a new temporary file. The file appears only when the download completed.
 #[pyfunction]
-#[pyo3(signature = (url, filename = None, timeout = None))]
+#[pyo3(signature = (url, filename = None, timeout = None, *, cafile = None, capath = None, context = None))]
+#[allow(clippy::too_many_arguments)]
 fn urlretrieve<'py>(
     py: Python<'py>,
     url: String,
     filename: Option<PathBuf>,
     timeout: Option<f64>,
+    cafile: Option<PathBuf>,
+    capath: Option<PathBuf>,
+    context: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<(String, Bound<'py, PyAny>)> {
     let timeout = timeout_arg(timeout)?;
+    let tls = super::url_face::url_tls(py, cafile, capath, context)?;
     let path = match filename {
         Some(p) => p,
         None => {
@@ -542,7 +575,7 @@ fn urlretrieve<'py>(
             tmp.into_temp_path().keep().map_err(|e| to_pyerr(py, Error::Os(e.error)))?
         }
     };
-    let resp = open_url(py, url, timeout)?;
+    let resp = open_url(py, url, timeout, tls)?;
     let obj = Bound::new(py, PyUrlResponse::from_core(resp))?;
     if !(200..300).contains(&obj.borrow().status) {
         return Err(http_error(py, obj));

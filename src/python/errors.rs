@@ -27,6 +27,11 @@ pub fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
             None => PyOSError::new_err(format!("{source}: '{}'", path.display())),
         },
         Error::Interrupted => pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted"),
+        e @ Error::Tls(_) => ssl_err(py, "SSLError", &e, None),
+        Error::TlsCertificate { code, ref message } => {
+            let text = err_text(&err);
+            ssl_err(py, "SSLCertVerificationError", &text, Some((code, message.clone())))
+        }
         Error::Os(e) => match e.raw_os_error() {
             // OSError(errno, strerror) picks the stdlib subclass (ConnectionRefusedError, ...).
             Some(errno) => PyOSError::new_err((errno, crate::error::strerror(errno))),
@@ -34,6 +39,26 @@ pub fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
         },
         // OSError(EADDRINUSE, "cannot listen on ADDR: address already in use").
         e @ Error::Listen { .. } => PyOSError::new_err((e.code(), e.to_string())),
+    }
+}
+
+/// `ssl.<name>(1, "[SSL: ...] text")`, as CPython's `_ssl` builds them; a verification
+/// failure also carries `verify_code` and `verify_message`.
+fn ssl_err(py: Python<'_>, name: &str, text: &dyn std::fmt::Display, verify: Option<(i32, String)>) -> PyErr {
+    let reason = if verify.is_some() { "[SSL: CERTIFICATE_VERIFY_FAILED] " } else { "" };
+    let built =
+        py.import("ssl").and_then(|m| m.getattr(name)).and_then(|cls| cls.call1((1, format!("{reason}{text}"))));
+    match built {
+        Ok(exc) => {
+            if let Some((code, message)) = verify {
+                let _ = exc.setattr("verify_code", code);
+                let _ = exc.setattr("verify_message", message);
+                let _ = exc.setattr("reason", "CERTIFICATE_VERIFY_FAILED");
+                let _ = exc.setattr("library", "SSL");
+            }
+            PyErr::from_value(exc)
+        }
+        Err(e) => e,
     }
 }
 

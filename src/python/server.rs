@@ -32,6 +32,7 @@ pub struct PyRequest {
     argv: Vec<Vec<u8>>,
     peer: String,
     transport: &'static str,
+    peer_cert: Option<String>,
 }
 
 #[pymethods]
@@ -62,10 +63,15 @@ impl PyRequest {
     fn peer(&self) -> &str {
         &self.peer
     }
-    /// "tcp", "udp" or "unix".
+    /// "tcp", "tls", "udp" or "unix".
     #[getter]
     fn transport(&self) -> &'static str {
         self.transport
+    }
+    /// The subject of the client's TLS certificate ("CN=alice, O=Example"), or None.
+    #[getter]
+    fn peer_cert(&self) -> Option<&str> {
+        self.peer_cert.as_deref()
     }
     fn __repr__(&self) -> String {
         format!("<netcore.Request {} from {} ({})>", bytes_repr(&self.line), self.peer, self.transport)
@@ -124,6 +130,7 @@ fn py_request(request: &Request<'_>) -> PyRequest {
         argv: request.argv.iter().map(|a| a.to_vec()).collect(),
         peer: request.peer.to_string(),
         transport: request.transport.name(),
+        peer_cert: request.peer_cert.map(str::to_string),
     }
 }
 
@@ -322,7 +329,7 @@ impl PyServerCore {
                         banner = None, token = None, max_connections = None, max_line = None, idle_timeout = None,
                         max_output = None, workers = None, reuse_port = None, proxy_protocol = None,
                         handshake_timeout = None, metrics = None, fds = None, systemd = None,
-                        log_connections = None))]
+                        log_connections = None, tls_cert = None, tls_key = None, tls_client_ca = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -346,6 +353,9 @@ impl PyServerCore {
         fds: Option<Vec<i32>>,
         systemd: Option<bool>,
         log_connections: Option<bool>,
+        tls_cert: Option<PathBuf>,
+        tls_key: Option<PathBuf>,
+        tls_client_ca: Option<PathBuf>,
     ) -> PyResult<Self> {
         let banner: Option<Vec<u8>> = match banner {
             None => None,
@@ -379,6 +389,7 @@ impl PyServerCore {
         limits.max_output = max_output.unwrap_or(limits.max_output);
         config.token = token.map(String::into_bytes).or(config.token);
         config.workers = workers.or(config.workers);
+        config.tls = crate::tls::ServerTls::from_options(tls_cert, tls_key, tls_client_ca).py_err(py)?;
         DeployOptions { reuse_port, proxy_protocol, handshake_timeout, metrics, fds, systemd, log_connections }
             .apply(py, &mut config)?;
         let server = Arc::new(gil::detach(py, || Server::start(config)).py_err(py)?);
@@ -409,8 +420,14 @@ impl PyServerCore {
         self.server()?.local_addrs().iter().map(|a| Ok((a.kind().to_string(), address_obj(py, a)?))).collect()
     }
 
+    /// Re-reads the TLS certificate, key and client CA; open connections keep theirs.
+    fn reload_tls(&self, py: Python<'_>) -> PyResult<()> {
+        let server = self.server()?.clone();
+        gil::detach(py, move || server.reload_tls()).py_err(py)
+    }
+
     /// The counters: connections_open, connections_total, requests, bytes_in, bytes_out,
-    /// errors, rejected.
+    /// errors, rejected, handshakes, handshake_failures (TLS and PROXY headers).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.server()?.stats();
         let d = PyDict::new(py);

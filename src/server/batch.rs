@@ -73,6 +73,7 @@ pub trait Offload: Send + Sync {
 pub struct Batch {
     peer: String,
     transport: Transport,
+    peer_cert: Option<String>,
     text: Vec<u8>,
     /// (handler, end of the request's line in `text`)
     requests: Vec<(Arc<dyn Handler>, usize)>,
@@ -81,8 +82,17 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub(crate) fn new(peer: &str, transport: Transport, max_bytes: usize) -> Batch {
-        Batch { peer: peer.to_string(), transport, text: Vec::new(), requests: Vec::new(), max_bytes }
+    /// A batch of requests from the same client as `like` (its peer, transport and
+    /// certificate subject).
+    pub(crate) fn new(like: &Request, max_bytes: usize) -> Batch {
+        Batch {
+            peer: like.peer.to_string(),
+            transport: like.transport,
+            peer_cert: like.peer_cert.map(str::to_string),
+            text: Vec::new(),
+            requests: Vec::new(),
+            max_bytes,
+        }
     }
 
     pub(crate) fn push(&mut self, handler: Arc<dyn Handler>, line: &[u8]) {
@@ -106,7 +116,10 @@ impl Batch {
         let mut bytes = 0;
         let mut start = 0;
         for (handler, end) in &self.requests {
-            let request = Request::from_line(&self.text[start..*end], &self.peer, self.transport);
+            let request = Request {
+                peer_cert: self.peer_cert.as_deref(),
+                ..Request::from_line(&self.text[start..*end], &self.peer, self.transport)
+            };
             start = *end;
             let response = call_caught(&**handler, &request);
             bytes += response_len(&response);

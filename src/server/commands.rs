@@ -245,7 +245,7 @@ mod tests {
     /// A RESP request's reply, as text.
     fn resp(d: &Dispatcher, argv: &[&[u8]]) -> String {
         let line = argv.join(&b' ');
-        let request = Request { line: &line, argv, peer: "test", transport: Transport::Tcp };
+        let request = Request { line: &line, argv, peer: "test", transport: Transport::Tcp, peer_cert: None };
         String::from_utf8(answer_in(d, &request, Wire::Resp2).1).unwrap()
     }
 

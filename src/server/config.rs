@@ -149,7 +149,10 @@ fn banner_needs_banner_service(name: &str) -> Error {
 /// One place to listen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Listen {
+    /// Plain TCP; TLS too when the server has `tls` set and no `Listen::Tls` is configured.
     Tcp(SocketAddr),
+    /// TLS over TCP with the server's `tls` certificate, whatever the other listeners are.
+    Tls(SocketAddr),
     Udp(SocketAddr),
     Unix(PathBuf),
     /// A socket bound by someone else (systemd socket activation, a parent process): a
@@ -294,6 +297,9 @@ pub struct ServerConfig {
     /// Writes one line to stderr per stream client accepted, with its address (the real
     /// client's, behind a PROXY protocol balancer). Default false.
     pub log_connections: bool,
+    /// The certificate of the TLS listeners (docs/tls.md). Set with no `Listen::Tls`, every
+    /// TCP listener is TLS; with some `Listen::Tls`, only those are.
+    pub tls: Option<crate::tls::ServerTls>,
     pub(crate) commands: HashMap<Vec<u8>, Arc<dyn Handler>>,
     pub(crate) default_handler: Option<Arc<dyn Handler>>,
 }
@@ -306,6 +312,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("listen", &self.listen)
             .field("root", &self.root)
             .field("limits", &self.limits)
+            .field("tls", &self.tls)
             .field("token", &self.token.as_ref().map(|_| "<set>"))
             .field(
                 "commands",
@@ -332,6 +339,7 @@ impl ServerConfig {
             proxy_protocol: ProxyProtocol::Off,
             metrics: None,
             log_connections: false,
+            tls: None,
             commands: HashMap::new(),
             default_handler: None,
         }
@@ -352,6 +360,24 @@ impl ServerConfig {
     pub fn unix(mut self, path: impl Into<PathBuf>) -> Self {
         self.listen.push(Listen::Unix(path.into()));
         self
+    }
+    /// Serves TLS with this certificate (see `tls`).
+    pub fn tls(mut self, tls: crate::tls::ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+    /// A TLS listener (needs `tls`); the other TCP listeners stay plain.
+    pub fn tls_listener(mut self, addr: SocketAddr) -> Self {
+        self.listen.push(Listen::Tls(addr));
+        self
+    }
+    /// Whether the TCP listener `l` serves TLS under this configuration.
+    pub(crate) fn is_tls(&self, l: &Listen) -> bool {
+        match l {
+            Listen::Tls(_) => true,
+            Listen::Tcp(_) => self.tls.is_some() && !self.listen.iter().any(|l| matches!(l, Listen::Tls(_))),
+            _ => false,
+        }
     }
     pub fn root(mut self, dir: impl Into<PathBuf>) -> Self {
         self.root = Some(dir.into());
@@ -463,6 +489,15 @@ impl ServerConfig {
         }
         if let Some(workers) = self.workers {
             at_least_one("workers", workers)?;
+        }
+        match &self.tls {
+            Some(tls) => tls.validate()?,
+            None if self.listen.iter().any(|l| matches!(l, Listen::Tls(_))) => {
+                return Err(Error::InvalidArgument(
+                    "a TLS listener needs a certificate and key (tls_cert, tls_key)".into(),
+                ))
+            }
+            None => {}
         }
         Ok(())
     }

@@ -15,6 +15,8 @@ use super::reply::{Outcome, Reply, ReplyOut, Wire};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
     Tcp,
+    /// TLS over TCP.
+    Tls,
     Unix,
     Udp,
 }
@@ -23,6 +25,7 @@ impl Transport {
     pub fn name(self) -> &'static str {
         match self {
             Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
             Transport::Unix => "unix",
             Transport::Udp => "udp",
         }
@@ -44,12 +47,15 @@ pub struct Request<'a> {
     /// The client: `IP:PORT`, or `unix` for Unix-socket clients.
     pub peer: &'a str,
     pub transport: Transport,
+    /// TLS with client certificates: the subject of the client's certificate
+    /// (`CN=alice, O=Example`), so a command can decide who may run it.
+    pub peer_cert: Option<&'a str>,
 }
 
 impl<'a> Request<'a> {
     /// A request of one line (line and message framing, UDP), without `argv`.
     pub fn from_line(line: &'a [u8], peer: &'a str, transport: Transport) -> Self {
-        Request { line, argv: &[], peer, transport }
+        Request { line, argv: &[], peer, transport, peer_cert: None }
     }
 
     /// The command name as sent (`argv[0]`, else the first word of `line`); matched against
@@ -364,7 +370,7 @@ fn call_user(handler: Arc<dyn Handler>, request: &Request<'_>, out: &mut ReplyOu
             response.unwrap_or_else(|| call_caught(&*handler, request))
         }
         Lane::Offloaded(threads) => {
-            let mut batch = Batch::new(request.peer, request.transport, usize::MAX);
+            let mut batch = Batch::new(request, usize::MAX);
             batch.push(handler.clone(), request.line);
             match threads.submit(batch) {
                 Ok(rx) => return Answer::Pending(rx),
@@ -405,7 +411,7 @@ mod tests {
         assert_eq!(split_command(b"  ls  a b \t"), (&b"ls"[..], &b"a b"[..]));
         assert_eq!(split_command(b"date\t"), (&b"date"[..], &b""[..]));
         let argv: [&[u8]; 2] = [b"a b", b"c"];
-        let r = Request { line: b"a b c", argv: &argv, peer: "", transport: Transport::Tcp };
+        let r = Request { line: b"a b c", argv: &argv, peer: "", transport: Transport::Tcp, peer_cert: None };
         assert_eq!(r.command(), b"a b");
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
+use tokio_rustls::server::TlsStream;
 
 use super::scan::{constant_time_eq, find_newline, has_line_break, has_telnet_bytes, strip_line_ending, strip_telnet};
 use super::stats::add;
@@ -43,21 +44,41 @@ struct Pending {
     requests: Vec<(Arc<dyn Handler>, usize, usize)>,
 }
 
-/// What the connection loop needs from TCP and Unix streams.
+/// The request of `line` from a connection's client: its address, transport and, over
+/// mutual TLS, its certificate's subject.
+fn client_request<'a>(
+    line: &'a [u8],
+    peer: &'a str,
+    transport: Transport,
+    peer_cert: &'a Option<String>,
+) -> Request<'a> {
+    Request { peer_cert: peer_cert.as_deref(), ..Request::from_line(line, peer, transport) }
+}
+
+/// What the connection loop needs from TCP, Unix and TLS streams, besides reading and
+/// writing: a write that never waits (the common flush), and, for the short drain before
+/// closing, the raw socket.
 pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Waits until the socket under the stream has bytes.
     fn readable(&self) -> impl Future<Output = io::Result<()>> + Send;
-    fn try_read_slice(&self, buf: &mut [u8]) -> io::Result<usize>;
-    fn try_write_now(&self, buf: &[u8]) -> io::Result<usize>;
+    /// Reads the socket's bytes as they are (TLS: still encrypted), for discarding.
+    fn try_read_raw(&self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes what fits now without waiting.
+    fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize>;
+    /// Whether written bytes still wait inside the stream (TLS records not yet sent).
+    fn has_buffered_output(&self) -> bool {
+        false
+    }
 }
 
 impl Stream for TcpStream {
     fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
         TcpStream::readable(self)
     }
-    fn try_read_slice(&self, buf: &mut [u8]) -> io::Result<usize> {
+    fn try_read_raw(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.try_read(buf)
     }
-    fn try_write_now(&self, buf: &[u8]) -> io::Result<usize> {
+    fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.try_write(buf)
     }
 }
@@ -66,11 +87,32 @@ impl Stream for UnixStream {
     fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
         UnixStream::readable(self)
     }
-    fn try_read_slice(&self, buf: &mut [u8]) -> io::Result<usize> {
+    fn try_read_raw(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.try_read(buf)
     }
-    fn try_write_now(&self, buf: &[u8]) -> io::Result<usize> {
+    fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.try_write(buf)
+    }
+}
+
+impl Stream for TlsStream<TcpStream> {
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
+        self.get_ref().0.readable()
+    }
+    fn try_read_raw(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.get_ref().0.try_read(buf)
+    }
+    /// Encrypts into rustls and sends what the socket takes now: polled once with a waker
+    /// that wakes nothing, since the caller waits properly (`write_all`, `flush`) for a rest.
+    fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match Pin::new(self).poll_write(&mut cx, buf) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Ok(0),
+        }
+    }
+    fn has_buffered_output(&self) -> bool {
+        self.get_ref().1.wants_write()
     }
 }
 
@@ -87,6 +129,8 @@ pub(super) struct Connection<S> {
     stream: S,
     peer: String,
     transport: Transport,
+    /// The subject of the client's certificate (TLS with client certificates).
+    peer_cert: Option<String>,
     input: Vec<u8>,
     output: Vec<u8>,
     authed: bool,
@@ -107,6 +151,7 @@ impl<S: Stream> Connection<S> {
             stream,
             peer,
             transport,
+            peer_cert: None,
             input: Vec::new(),
             output: Vec::new(),
             authed,
@@ -114,6 +159,11 @@ impl<S: Stream> Connection<S> {
             tally: CommandTally::default(),
             telnet_pending: Vec::new(),
         }
+    }
+
+    pub(super) fn peer_cert(mut self, subject: Option<String>) -> Self {
+        self.peer_cert = subject;
+        self
     }
 
     pub(super) async fn run(mut self) {
@@ -142,7 +192,7 @@ impl<S: Stream> Connection<S> {
             // The scratch buffer lives on the stack, not in the connection's future.
             let read = {
                 let mut scratch = [0u8; 4096];
-                self.stream.try_read_slice(&mut scratch)
+                self.stream.try_read_raw(&mut scratch)
             };
             match read {
                 Ok(0) => return,
@@ -175,6 +225,7 @@ impl<S: Stream> Connection<S> {
         let mut last_activity = tokio::time::Instant::now();
         let mut scanned = 0;
         let mut draining = false;
+        let mut first_read = self.transport != Transport::Tls;
         loop {
             let room = match self.inner.framing {
                 Framing::Line => (self.inner.max_line + 2).saturating_sub(self.input.len()).clamp(1, READ_CHUNK),
@@ -211,6 +262,13 @@ impl<S: Stream> Connection<S> {
             let read_at = tokio::time::Instant::now();
             let n = read?;
             add(&self.inner.counters.bytes_in, n as u64);
+            if std::mem::take(&mut first_read) && looks_like_tls_hello(&self.input) {
+                // A TLS client on a plain port: close at once, so it fails its handshake
+                // instead of waiting for a reply to bytes that are no request.
+                add(&self.inner.counters.rejected, 1);
+                self.input.clear();
+                return Ok(());
+            }
             if n == 0 {
                 // The client half-closed: answer what it sent (a last line without its newline
                 // included), flush, close.
@@ -371,7 +429,11 @@ impl<S: Stream> Connection<S> {
             return Route::Done(true);
         }
         self.count_command(split_command(line).0);
-        match self.inner.dispatcher.route(&Request::from_line(line, &self.peer, self.transport), Wire::Text) {
+        match self
+            .inner
+            .dispatcher
+            .route(&client_request(line, &self.peer, self.transport, &self.peer_cert), Wire::Text)
+        {
             Some(handler) => Route::User(handler),
             None => Route::Builtin,
         }
@@ -381,7 +443,7 @@ impl<S: Stream> Connection<S> {
     fn answer_builtin(&mut self, line: &[u8]) -> bool {
         self.uncounted += 1;
         let start = self.output.len();
-        let request = Request::from_line(line, &self.peer, self.transport);
+        let request = client_request(line, &self.peer, self.transport, &self.peer_cert);
         let outcome =
             self.inner.dispatcher.dispatch_builtin(&request, &mut ReplyOut::new(&mut self.output, Wire::Text));
         self.finish_reply(start, outcome)
@@ -422,7 +484,7 @@ impl<S: Stream> Connection<S> {
     /// connection or the output reaches its bound: (requests answered, close).
     fn answer_here(&mut self, input: &[u8], requests: &[(Arc<dyn Handler>, usize, usize)]) -> (usize, bool) {
         for (i, (handler, from, to)) in requests.iter().enumerate() {
-            let request = Request::from_line(&input[*from..*to], &self.peer, self.transport);
+            let request = client_request(&input[*from..*to], &self.peer, self.transport, &self.peer_cert);
             let response = call_caught(&**handler, &request);
             let start = self.output.len();
             let outcome = write_response(response, &mut ReplyOut::new(&mut self.output, Wire::Text));
@@ -445,7 +507,7 @@ impl<S: Stream> Connection<S> {
         requests: &[(Arc<dyn Handler>, usize, usize)],
     ) -> (usize, bool) {
         let room = self.inner.max_output.saturating_sub(self.output.len()).max(1);
-        let mut batch = Batch::new(&self.peer, self.transport, room);
+        let mut batch = Batch::new(&client_request(b"", &self.peer, self.transport, &self.peer_cert), room);
         for (handler, from, to) in requests {
             batch.push(handler.clone(), &input[*from..*to]);
         }
@@ -546,8 +608,15 @@ impl<S: Stream> Connection<S> {
             }
         };
         let result = match &self.output[written..] {
-            [] => Some(Ok(())),
-            rest => with_timeout(self.inner.idle, self.stream.write_all(rest)).await,
+            [] if !self.stream.has_buffered_output() => Some(Ok(())),
+            rest => {
+                let stream = &mut self.stream;
+                with_timeout(self.inner.idle, async move {
+                    stream.write_all(rest).await?;
+                    stream.flush().await
+                })
+                .await
+            }
         };
         match result {
             Some(Ok(())) => {
@@ -593,6 +662,11 @@ fn poll_read_input<S: Stream>(
         input.extend_from_slice(buf.filled());
         Poll::Ready(Ok(buf.filled().len()))
     })
+}
+
+/// A TLS handshake record (type 22, version 3.x): a TLS client on a plain listener.
+fn looks_like_tls_hello(input: &[u8]) -> bool {
+    matches!(input, [0x16, 0x03, ..])
 }
 
 /// In message framing a chunk may hold several lines; any of them looking like HTTP counts.

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::{TcpListener, TcpStream, UnixListener};
 
 use super::connection::{Connection, Stream};
 use super::stats::add;
@@ -55,7 +55,8 @@ impl std::fmt::Display for BoundAddr {
 }
 
 pub(super) enum BoundSocket {
-    Tcp(std::net::TcpListener),
+    /// A TCP listener, and whether it serves TLS.
+    Tcp(std::net::TcpListener, bool),
     Udp(std::net::UdpSocket),
     Unix(std::os::unix::net::UnixListener),
 }
@@ -123,7 +124,9 @@ pub(super) async fn listener_task(
     }
 }
 
-pub(super) fn accept_tcp(listener: TcpListener, proxy: bool) -> impl FnOnce(Arc<ServerState>) -> Accepting {
+/// Accepts TCP clients: plain, or with `tls` a TLS handshake first (after the PROXY header
+/// when `proxy`: a balancer sends it in clear before the client's TLS).
+pub(super) fn accept_tcp(listener: TcpListener, proxy: bool, tls: bool) -> impl FnOnce(Arc<ServerState>) -> Accepting {
     move |inner| {
         Box::pin(async move {
             let mut shutdown = inner.shutdown.subscribe();
@@ -136,7 +139,10 @@ pub(super) fn accept_tcp(listener: TcpListener, proxy: bool) -> impl FnOnce(Arc<
                 match accepted {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
-                        admit(&inner, stream, peer.to_string(), Transport::Tcp, proxy);
+                        match tls {
+                            true => admit_tls(&inner, stream, peer.to_string(), proxy),
+                            false => admit(&inner, stream, peer.to_string(), Transport::Tcp, proxy),
+                        }
                     }
                     Err(e) => accept_failed(&inner, e).await,
                 }
@@ -149,7 +155,10 @@ pub(super) fn accept_tcp(listener: TcpListener, proxy: bool) -> impl FnOnce(Arc<
                         stream.set_nonblocking(true).and_then(|()| tokio::net::TcpStream::from_std(stream))
                     {
                         let _ = stream.set_nodelay(true);
-                        admit(&inner, stream, peer.to_string(), Transport::Tcp, proxy);
+                        match tls {
+                            true => admit_tls(&inner, stream, peer.to_string(), proxy),
+                            false => admit(&inner, stream, peer.to_string(), Transport::Tcp, proxy),
+                        }
                     }
                 }
             }
@@ -258,4 +267,50 @@ fn admit<S: Stream>(inner: &Arc<ServerState>, mut stream: S, peer: String, trans
             drop(stream);
         }
     }
+}
+
+/// Like `admit`, with a TLS handshake first (after the PROXY header, if expected). A client
+/// over the connection limit, or over the handshakes in progress, is closed at once (an
+/// error line would not be TLS); a handshake that fails or outlasts the handshake timeout
+/// closes the client. Both are counted as handshake failures.
+fn admit_tls(inner: &Arc<ServerState>, mut stream: TcpStream, peer: String, proxy: bool) {
+    let Some(tls) = inner.tls.clone() else { return };
+    let Ok(permit) = inner.slots.clone().try_acquire_owned() else {
+        add(&inner.counters.rejected, 1);
+        return;
+    };
+    let Ok(handshake) = inner.tls_handshakes.clone().try_acquire_owned() else {
+        add(&inner.counters.handshake_failures, 1);
+        return;
+    };
+    add(&inner.counters.open, 1);
+    add(&inner.counters.total, 1);
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        struct Slot(Arc<ServerState>, #[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+        impl Drop for Slot {
+            fn drop(&mut self) {
+                self.0.counters.open.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let _slot = Slot(inner.clone(), permit);
+        let Some(peer) = proxied_peer(&inner, &mut stream, peer, proxy).await else {
+            return;
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+        let mut shutdown = inner.shutdown.subscribe();
+        let limit = inner.handshake_timeout.unwrap_or(Duration::from_secs(86_400));
+        let done = tokio::select! {
+            r = tokio::time::timeout(limit, acceptor.accept(stream)) => r,
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        drop(handshake);
+        let Ok(Ok(stream)) = done else {
+            add(&inner.counters.handshake_failures, 1);
+            return;
+        };
+        add(&inner.counters.handshakes, 1);
+        let subject = crate::tls::server::peer_subject(stream.get_ref().1);
+        Connection::new(inner, stream, peer, Transport::Tls).peer_cert(subject).run().await;
+    });
 }

@@ -27,6 +27,7 @@ use super::metrics::{CommandCounts, LatencyHistogram, MetricsEndpoint, Report};
 use super::service::{Dispatcher, Handler};
 use super::unix::UnixSocketFile;
 use crate::error::{Error, Result};
+use crate::tls::ReloadableTls;
 pub use listen::BoundAddr;
 use listen::{accept_tcp, accept_unix, bind_tcp, bind_udp, listen_error, listener_task, BoundSocket};
 use stats::Counters;
@@ -45,6 +46,9 @@ struct ServerState {
     slots: Arc<Semaphore>,
     handshake_timeout: Option<Duration>,
     log_connections: bool,
+    /// The TLS listeners' certificate (reloadable), and the handshakes in progress.
+    tls: Option<Arc<ReloadableTls>>,
+    tls_handshakes: Arc<Semaphore>,
     counters: Counters,
     commands: CommandCounts,
     latency: LatencyHistogram,
@@ -84,6 +88,7 @@ pub struct Server {
     inner: Arc<ServerState>,
     runtime: Mutex<Option<Runtime>>,
     addrs: Vec<BoundAddr>,
+    tls_addrs: Vec<SocketAddr>,
     unix_files: Mutex<Vec<UnixSocketFile>>,
     metrics: Mutex<Option<MetricsEndpoint>>,
     pid: u32,
@@ -116,6 +121,8 @@ impl Server {
             }
             None => None,
         };
+        // Certificates are read before anything binds: a bad file fails the start.
+        let tls = config.tls.clone().map(ReloadableTls::new).transpose()?.map(Arc::new);
         let mut listen = config.listen.clone();
         if listen.is_empty() {
             listen.push(Listen::Tcp(SocketAddr::from(([127, 0, 0, 1], 0))));
@@ -123,6 +130,7 @@ impl Server {
 
         let mut bound = Vec::new();
         let mut addrs = Vec::new();
+        let mut tls_addrs = Vec::new();
         // Until the server exists, a failure removes the socket files bound so far.
         struct PendingFiles(Vec<UnixSocketFile>);
         impl Drop for PendingFiles {
@@ -136,11 +144,14 @@ impl Server {
         for l in &listen {
             let proxy = config.proxy_protocol.expects_header(l);
             match l {
-                Listen::Tcp(a) => {
+                Listen::Tcp(a) | Listen::Tls(a) => {
                     let s = bind_tcp(*a, config.dual_stack, config.reuse_port)
                         .map_err(|e| listen_error(a.to_string(), e))?;
                     addrs.push(BoundAddr::Tcp(s.local_addr()?));
-                    bound.push((BoundSocket::Tcp(s), proxy));
+                    if config.is_tls(l) {
+                        tls_addrs.push(s.local_addr()?);
+                    }
+                    bound.push((BoundSocket::Tcp(s, config.is_tls(l)), proxy));
                 }
                 Listen::Udp(a) => {
                     let s = bind_udp(*a, config.dual_stack, config.reuse_port)
@@ -160,7 +171,10 @@ impl Server {
                     let (b, a) = match kind {
                         SocketKind::Tcp => {
                             let s = std::net::TcpListener::from(sock);
-                            (BoundSocket::Tcp(s), BoundAddr::Tcp(local.as_socket().unwrap_or(([0, 0, 0, 0], 0).into())))
+                            (
+                                BoundSocket::Tcp(s, false),
+                                BoundAddr::Tcp(local.as_socket().unwrap_or(([0, 0, 0, 0], 0).into())),
+                            )
                         }
                         SocketKind::Udp => {
                             let s = std::net::UdpSocket::from(sock);
@@ -210,6 +224,10 @@ impl Server {
             slots: Arc::new(Semaphore::new(config.limits.max_connections)),
             handshake_timeout: config.limits.handshake_timeout,
             log_connections: config.log_connections,
+            tls_handshakes: Arc::new(Semaphore::new(
+                config.tls.as_ref().map_or(1, |t| t.max_handshakes).min(Semaphore::MAX_PERMITS),
+            )),
+            tls,
             counters: Counters::default(),
             commands: CommandCounts::default(),
             latency: LatencyHistogram::default(),
@@ -225,9 +243,9 @@ impl Server {
                 inner.listeners.fetch_add(1, Ordering::SeqCst);
                 let inner2 = inner.clone();
                 match b {
-                    BoundSocket::Tcp(s) => {
+                    BoundSocket::Tcp(s, tls) => {
                         let l = TcpListener::from_std(s)?;
-                        runtime.spawn(listener_task(inner2, true, accept_tcp(l, proxy)));
+                        runtime.spawn(listener_task(inner2, true, accept_tcp(l, proxy, tls)));
                     }
                     BoundSocket::Unix(s) => {
                         let l = UnixListener::from_std(s)?;
@@ -255,6 +273,7 @@ impl Server {
             inner,
             runtime: Mutex::new(Some(runtime)),
             addrs,
+            tls_addrs,
             unix_files: Mutex::new(std::mem::take(&mut unix_files.0)),
             metrics: Mutex::new(metrics),
             pid: std::process::id(),
@@ -275,6 +294,21 @@ impl Server {
     /// The addresses actually bound, in the order configured (port 0 → the real port).
     pub fn local_addrs(&self) -> &[BoundAddr] {
         &self.addrs
+    }
+
+    /// The addresses of the TCP listeners that serve TLS.
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
+    }
+
+    /// Re-reads the TLS certificate, key and client CA files: handshakes from now on use
+    /// them, connections already open keep theirs. On an error nothing changes.
+    pub fn reload_tls(&self) -> Result<()> {
+        self.check_process()?;
+        match &self.inner.tls {
+            Some(tls) => tls.reload(),
+            None => Err(Error::InvalidState("this server has no TLS listener".into())),
+        }
     }
 
     /// A function that makes the thread calling it count as one of this server's own threads
