@@ -43,7 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import engine_bench as eb  # noqa: E402  (its process helpers: cpu_ticks, rss_kib, free_port)
 
 ROOT = Path(__file__).resolve().parents[1]
-NETCORE = ROOT / "target/release/netcore"
+# NETCORE_BIN: a netcore binary to measure instead of this tree's release build.
+NETCORE = Path(os.environ.get("NETCORE_BIN", ROOT / "target/release/netcore"))
 HOST = "127.0.0.1"
 SERVER_CPU, GEN_CPU = "0", "1"
 
@@ -99,7 +100,7 @@ class Server:
 
 
 def load(server: Server, conns: int, pipeline: int, seconds: float, reconnect: bool = False) -> dict:
-    argv = ["taskset", "-c", GEN_CPU, str(NETCORE), "bench", "localhost", str(server.port), "--conns", str(conns),
+    argv = ["taskset", "-c", GEN_CPU, str(NETCORE), "bench", HOST, str(server.port), "--conns", str(conns),
             "--pipeline", str(pipeline), "--duration", str(seconds), "--request", server.request,
             "--expect", server.expect, "--json", "--quiet", "--timeout", "10"]
     if server.tls:
@@ -143,6 +144,8 @@ def timed(argv) -> float:
 
 def median_ratio(a, b):
     pairs = [x / y for x, y in zip(a, b) if y]
+    if not pairs:
+        return float("nan"), float("nan"), float("nan")
     return statistics.median(pairs), min(pairs), max(pairs)
 
 
