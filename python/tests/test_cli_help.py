@@ -17,7 +17,8 @@ from client_servers import unused_port
 NETCORE = [sys.executable, "-m", "netcore"]
 COMMANDS = ["resolve", "port", "serve", "client", "send", "bench", "gopher", "fetch"]
 # Ports the examples use, each replaced by a free one (tests never bind a fixed port).
-EXAMPLE_PORTS = ("21560", "21561", "9000", "8000")
+EXAMPLE_PORTS = ("21560", "21561", "9000", "8000", "8443")
+MAKE_CERTS = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "make-test-certs")
 
 
 def help_text(*command):
@@ -83,6 +84,8 @@ def test_every_help_example_works_as_typed_or_names_its_server(example, comment,
         return re.sub(r"\b(%s)\b" % "|".join(EXAMPLE_PORTS), lambda m: ports[m.group(1)], text)
 
     server = re.search(r"server: (.*?)(?: \(|$)", comment)
+    if "(certs: scripts/make-test-certs certs)" in comment:
+        subprocess.run([MAKE_CERTS, str(tmp_path / "certs")], check=True, capture_output=True)
     background = None
     stop_engine = None
     if server and server.group(1).startswith("netcore serve"):
@@ -92,6 +95,11 @@ def test_every_help_example_works_as_typed_or_names_its_server(example, comment,
         argv = local(server.group(1)).split()
         background = Background([sys.executable] + argv[1:], tmp_path, None)
         wait_for_port(int(argv[3]))
+    elif server and server.group(1).startswith("openssl s_server -WWW"):
+        (tmp_path / "README.md").write_text("served by openssl s_server\n")
+        argv = local(server.group(1)).split()
+        background = Background(argv, tmp_path, None)
+        wait_for_port(int(argv[argv.index("-accept") + 1]))
     elif server:
         # Another program's server (redis-server, a Gopher server): named, not run here.
         assert re.match(r"(redis-server|a Gopher server on port \d+)$", server.group(1)), comment

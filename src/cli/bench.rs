@@ -40,7 +40,7 @@ const BENCH_EXAMPLES: &str = "  netcore bench 127.0.0.1 21560 --conns 50 --reque
   netcore bench 127.0.0.1 21560 --conns 4 --pipeline 16 --duration 2 --request date --json
   netcore bench 127.0.0.1 6379 --conns 50 --requests 100000 --request PING --expect +PONG   # server: redis-server
   netcore bench --unix /tmp/netcore.sock --conns 8 --requests 50000 --request os   # server: netcore serve --unix /tmp/netcore.sock
-  netcore bench localhost 8443 --tls --cafile certs/ca.pem --reconnect --conns 8 --duration 2 --request os   # server: the TLS example of netcore serve --help";
+  netcore bench localhost 8443 --tls --cafile certs/ca.pem --reconnect --conns 8 --duration 2 --request os   # server: netcore serve --listen 8443 --tls-cert certs/server.pem --tls-key certs/server.key (certs: scripts/make-test-certs certs)";
 
 /// Measure a line server: requests per second and latency percentiles.
 ///

@@ -14,7 +14,7 @@ use crate::error::Error;
 const FETCH_EXAMPLES: &str = "  netcore fetch file:/etc/hostname
   netcore fetch http://127.0.0.1:8000/ -o index.html   # server: python3 -m http.server 8000 --bind 127.0.0.1
   netcore fetch gopher://localhost:7070/0/about        # server: a Gopher server on port 7070
-  netcore fetch https://localhost:8443/README.md --cafile certs/ca.pem   # server (certs: scripts/make-test-certs certs): openssl s_server -WWW -accept 8443 -cert certs/server.pem -key certs/server.key";
+  netcore fetch https://localhost:8443/README.md --cafile certs/ca.pem   # server: openssl s_server -WWW -accept 8443 -cert certs/server.pem -key certs/server.key (certs: scripts/make-test-certs certs)";
 
 /// Download a URL: http://, https://, file: or gopher://.
 ///
