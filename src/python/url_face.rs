@@ -70,9 +70,8 @@ pub(crate) fn open_error(py: Python<'_>, e: Error) -> PyErr {
             | Error::TlsCertificate { .. }
             | Error::Failed(_)
     );
-    let interrupted = matches!(&e, Error::Failed(m) if m == "interrupted");
     let err = to_pyerr(py, e);
-    if !wrap || interrupted {
+    if !wrap {
         return err;
     }
     url_error(py, err.into_value(py).into_bound(py).into_any())
