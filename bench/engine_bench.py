@@ -444,11 +444,11 @@ def ensure_venv() -> Tuple[bool, bool]:
         subprocess.run([str(VENV_PY), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                         "-r", str(ROOT / "bench/requirements.txt")], check=False)
     if not venv_has("netcore"):
-        log("  building the Python module into .venv (maturin develop --release)")
+        log("  building the Python module into .venv (maturin develop --profile python)")
         if not venv_has("maturin"):
             subprocess.run([str(VENV_PY), "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements-dev.txt")],
                            check=False)
-        subprocess.run([str(ROOT / ".venv/bin/maturin"), "develop", "--release", "-q"], cwd=ROOT, check=False,
+        subprocess.run([str(ROOT / ".venv/bin/maturin"), "develop", "--profile", "python", "-q"], cwd=ROOT, check=False,
                        env={**os.environ, "VIRTUAL_ENV": str(ROOT / ".venv")})
     return venv_has("uvloop"), venv_has("netcore")
 
@@ -538,7 +538,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not has_uvloop:
         unavailable["uvloop"] = "uvloop is not importable in .venv (pip install -r bench/requirements.txt)"
     if not has_netcore_py:
-        unavailable["netcore-py"] = "the netcore Python module is not in .venv (maturin develop --release)"
+        unavailable["netcore-py"] = "the netcore Python module is not in .venv (maturin develop --profile python)"
     for k, why in unavailable.items():
         log(f"  skipping {k}: {why}")
 
