@@ -240,7 +240,9 @@ typedef struct netcore_addrinfo {
  * `line` is the whole request without its line ending, as bytes: it may hold invalid UTF-8
  * and NUL bytes, so use the lengths. `command` is its first word, `args` the rest without
  * surrounding whitespace. `peer` is `IP:PORT` or `unix`, NUL-terminated. `peer_cert` is the
- * subject of the client's TLS certificate (`CN=alice, O=Example`), or NULL.
+ * subject of the client's TLS certificate (`CN=alice, O=Example`), or NULL. `argv` holds
+ * `argc` arguments, the command name first, each `argv_len[i]` bytes long (not
+ * NUL-terminated): RESP framing's binary-safe array elements, else the words of `line`.
  */
 typedef struct netcore_request {
   const uint8_t *line;
@@ -252,6 +254,9 @@ typedef struct netcore_request {
   const char *peer;
   enum netcore_transport transport;
   const char *peer_cert;
+  size_t argc;
+  const uint8_t *const *argv;
+  const size_t *argv_len;
 } netcore_request;
 
 /**
@@ -547,6 +552,32 @@ netcore_status netcore_last_error_status(void);
 int32_t netcore_last_error_code(void);
 
 /**
+ * Adds a bulk string of `len` bytes (RESP `$`; line framing: the bytes). Binary-safe.
+ */
+netcore_status netcore_reply_bulk(struct netcore_reply *reply, const uint8_t *data, size_t len);
+
+/**
+ * Adds a status text such as `OK` (RESP `+OK`; line framing: the text).
+ */
+netcore_status netcore_reply_simple(struct netcore_reply *reply, const char *text);
+
+/**
+ * Adds an integer (RESP `:`; line framing: its digits).
+ */
+netcore_status netcore_reply_integer(struct netcore_reply *reply, int64_t value);
+
+/**
+ * Adds a null (RESP2 `$-1`, RESP3 `_`; line framing: no reply, or `null` in an array).
+ */
+netcore_status netcore_reply_null(struct netcore_reply *reply);
+
+/**
+ * Starts an array of `count` elements: the next `count` values added (arrays included, so
+ * arrays nest) are its elements. Line framing sends it as one JSON array.
+ */
+netcore_status netcore_reply_array(struct netcore_reply *reply, size_t count);
+
+/**
  * Port number of service `name` for protocol `proto` ("tcp", "udp"; NULL matches any).
  * Unknown service: NETCORE_STATUS_SERVICE_NOT_FOUND.
  */
@@ -834,7 +865,9 @@ netcore_status netcore_server_stop(const struct netcore_server *server, uint64_t
 void netcore_server_free(struct netcore_server *server);
 
 /**
- * Appends `len` bytes to the reply (line framing: sent as one line, the engine adds `\n`).
+ * Appends `len` bytes to the reply (line framing: sent as one line, the engine adds `\n`;
+ * RESP framing: one bulk string). For typed values use `netcore_reply_bulk`,
+ * `netcore_reply_simple`, `netcore_reply_integer`, `netcore_reply_null`, `netcore_reply_array`.
  */
 netcore_status netcore_reply_write(struct netcore_reply *reply, const uint8_t *data, size_t len);
 

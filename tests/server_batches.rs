@@ -3,15 +3,16 @@
 //! (`Lane::Blocking`), quick handlers (`Lane::Inline`), an `Enter` context and `Offload`
 //! threads all go through the one request path.
 
+mod lanes;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use netcore::server::{
-    Batch, BoundAddr, Enter, Handler, Lane, Offload, Request, Response, Server, ServerConfig, Service,
-};
+use lanes::{Counting, Thread};
+use netcore::server::{BoundAddr, Handler, Lane, Request, Response, Server, ServerConfig, Service};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -42,46 +43,6 @@ fn pipelined(addr: SocketAddr, lines: &[String]) -> Vec<String> {
 fn inc(r: &Request<'_>) -> Response {
     let n: i64 = std::str::from_utf8(r.args()).unwrap().parse().unwrap();
     Response::Reply((n + 1).to_string().into_bytes())
-}
-
-/// Counts the batches it is entered for.
-#[derive(Default)]
-struct Counting(AtomicUsize);
-
-impl Enter for Counting {
-    fn enter(&self, batch: &mut dyn FnMut()) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        batch();
-    }
-}
-
-/// One thread answering batches, counting them.
-struct Thread {
-    jobs: Mutex<mpsc::Sender<(Batch, tokio::sync::oneshot::Sender<Vec<Response>>)>>,
-    batches: Arc<AtomicUsize>,
-}
-
-impl Thread {
-    fn start() -> Arc<Thread> {
-        let (jobs, rx) = mpsc::channel::<(Batch, tokio::sync::oneshot::Sender<Vec<Response>>)>();
-        let batches = Arc::new(AtomicUsize::new(0));
-        let seen = batches.clone();
-        std::thread::spawn(move || {
-            for (batch, reply) in rx {
-                seen.fetch_add(1, Ordering::SeqCst);
-                let _ = reply.send(batch.answer());
-            }
-        });
-        Arc::new(Thread { jobs: Mutex::new(jobs), batches })
-    }
-}
-
-impl Offload for Thread {
-    fn submit(&self, batch: Batch) -> Result<tokio::sync::oneshot::Receiver<Vec<Response>>, Batch> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.jobs.lock().unwrap().send((batch, tx)).map_err(|e| e.0 .0)?;
-        Ok(rx)
-    }
 }
 
 /// `inc` in a lane of our choosing.

@@ -566,7 +566,7 @@ def test_options_not_given_take_the_core_defaults():
     defaults = netcore.Server.DEFAULTS
     assert defaults["max_connections"] >= 1 and defaults["service"] == "command"
     assert netcore.Server.SERVICES == ["command", "greet", "banner", "echo", "custom"]
-    assert netcore.Server.FRAMINGS == ["line", "message"]
+    assert netcore.Server.FRAMINGS == ["line", "message", "resp"]
     # Explicit None is "not given" for every option: the engine fills each in.
     with netcore.Server(
         service=None, framing=None, max_connections=None, max_line=None, idle_timeout=None,

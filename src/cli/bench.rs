@@ -40,7 +40,8 @@ const BENCH_EXAMPLES: &str = "  netcore bench 127.0.0.1 21560 --conns 50 --reque
   netcore bench 127.0.0.1 21560 --conns 4 --pipeline 16 --duration 2 --request date --json
   netcore bench 127.0.0.1 6379 --conns 50 --requests 100000 --request PING --expect +PONG   # server: redis-server
   netcore bench --unix /tmp/netcore.sock --conns 8 --requests 50000 --request os   # server: netcore serve --unix /tmp/netcore.sock
-  netcore bench localhost 8443 --tls --cafile certs/ca.pem --reconnect --conns 8 --duration 2 --request os   # server: netcore serve --listen 8443 --tls-cert certs/server.pem --tls-key certs/server.key (certs: scripts/make-test-certs certs)";
+  netcore bench localhost 8443 --tls --cafile certs/ca.pem --reconnect --conns 8 --duration 2 --request os   # server: netcore serve --listen 8443 --tls-cert certs/server.pem --tls-key certs/server.key (certs: scripts/make-test-certs certs)
+  netcore bench 127.0.0.1 21562 --resp --pipeline 16 --requests 100000 --request PING --expect PONG   # server: netcore serve --framing resp --listen 127.0.0.1:21562";
 
 /// Measure a line server: requests per second and latency percentiles.
 ///
@@ -84,6 +85,10 @@ pub struct BenchArgs {
     /// End requests with \r\n instead of \n
     #[arg(long)]
     pub crlf: bool,
+    /// Speak RESP (redis's protocol): --request's words go out as an array of bulk strings,
+    /// replies are parsed as RESP and --expect is compared with the reply's value (`PONG`)
+    #[arg(long, conflicts_with = "crlf")]
+    pub resp: bool,
     /// Seconds a request may wait for its reply (and for connecting)
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub timeout: f64,
@@ -203,6 +208,8 @@ pub struct Plan {
     pub tls: Option<BenchTls>,
     /// A new connection for every batch.
     pub reconnect: bool,
+    /// Replies are RESP values, not lines.
+    pub resp: bool,
 }
 
 /// What every TLS connection of a run uses.
@@ -533,12 +540,10 @@ fn read_replies(
         }
     }
     let mut start = 0;
-    while let Some(pos) = c.inbuf[start..].iter().position(|&b| b == b'\n') {
-        let mut line = &c.inbuf[start..start + pos];
-        start += pos + 1;
-        if line.last() == Some(&b'\r') {
-            line = &line[..line.len() - 1];
-        }
+    let mut resp_error = None;
+    while let Some((line, used)) = next_reply(&c.inbuf[start..], plan.resp, &mut resp_error) {
+        start += used;
+        let line: &[u8] = &line;
         let Some(sent) = c.in_flight.pop_front() else {
             errors.other += 1;
             errors.note(|| format!("unsolicited reply {:?}", String::from_utf8_lossy(line)));
@@ -560,10 +565,48 @@ fn read_replies(
         }
     }
     c.inbuf.drain(..start);
-    if let Some(why) = gone {
+    if let Some(why) = resp_error {
+        drop_conn(c, errors, lost, why);
+    } else if let Some(why) = gone {
         drop_conn(c, errors, lost, why);
     } else if c.inbuf.len() > MAX_REPLY {
         drop_conn(c, errors, lost, Error::LineTooLong { limit: MAX_REPLY });
+    }
+}
+
+/// The next complete reply at the start of `inbuf` and the bytes it took: a line without its
+/// ending, or (RESP) the value as text (`PONG`, `42`, a bulk string's bytes, `-ERR ...`).
+/// A RESP protocol error ends the connection (`resp_error`).
+fn next_reply<'a>(
+    inbuf: &'a [u8],
+    resp: bool,
+    resp_error: &mut Option<Error>,
+) -> Option<(std::borrow::Cow<'a, [u8]>, usize)> {
+    use std::borrow::Cow;
+    if !resp {
+        let pos = inbuf.iter().position(|&b| b == b'\n')?;
+        let line = &inbuf[..pos];
+        return Some((Cow::Borrowed(line.strip_suffix(b"\r").unwrap_or(line)), pos + 1));
+    }
+    let limits = crate::server::resp::ReplyLimits { max_reply: MAX_REPLY, ..Default::default() };
+    match crate::server::resp::parse_reply(inbuf, limits) {
+        Ok(Some((reply, used))) => Some((Cow::Owned(reply_text(&reply)), used)),
+        Ok(None) => None,
+        Err(e) => {
+            *resp_error = Some(Error::Os(io::Error::new(io::ErrorKind::InvalidData, e.to_string())));
+            None
+        }
+    }
+}
+
+/// A RESP reply as `--expect` compares it.
+fn reply_text(reply: &crate::server::Reply) -> Vec<u8> {
+    use crate::server::Reply;
+    match reply {
+        Reply::Bulk(b) => b.clone(),
+        Reply::Simple(s) | Reply::Verbatim(s) => s.clone().into_bytes(),
+        Reply::Error(e) => format!("-{e}").into_bytes(),
+        other => crate::client::resp::display_reply(other).into_bytes(),
     }
 }
 
@@ -676,7 +719,16 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         (None, None) => return Err(Failure::usage("give --requests N or --duration SECONDS")),
     };
     let mut request = args.request.clone().into_bytes();
-    request.extend_from_slice(if args.crlf { b"\r\n" } else { b"\n" });
+    if args.resp {
+        let words: Vec<&[u8]> = args.request.split_ascii_whitespace().map(str::as_bytes).collect();
+        if words.is_empty() {
+            return Err(Failure::usage("--request must name a command"));
+        }
+        request.clear();
+        crate::client::resp::encode_command(&words, &mut request);
+    } else {
+        request.extend_from_slice(if args.crlf { b"\r\n" } else { b"\n" });
+    }
     let target = match (&args.unix, &args.host, args.port) {
         (Some(path), _, _) => Target::Unix(path.clone()),
         (None, Some(host), Some(port)) => Target::Tcp { host: host.clone(), port },
@@ -704,6 +756,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
             }
         },
         reconnect: args.reconnect,
+        resp: args.resp,
     };
     let _sigint = SigintGuard::install();
     let stderr = io::stderr();

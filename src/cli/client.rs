@@ -18,7 +18,8 @@ const CLIENT_EXAMPLES: &str = "  netcore client 127.0.0.1 21560               # 
   netcore client localhost 6379                # server: redis-server (type PING, see +PONG)
   netcore client --message 127.0.0.1 21561     # seed 000's client: type date, Ctrl+D sends
                                                #   server: netcore serve --framing message --listen 127.0.0.1:21561
-  netcore client --unix /tmp/netcore.sock      # server: netcore serve --unix /tmp/netcore.sock";
+  netcore client --unix /tmp/netcore.sock      # server: netcore serve --unix /tmp/netcore.sock
+  netcore client --resp 127.0.0.1 21562        # server: netcore serve --framing resp --listen 127.0.0.1:21562 (or redis-server)";
 
 const SEND_EXAMPLES: &str = "  netcore send 127.0.0.1 21560 date os 'ls src'
   netcore send --udp 127.0.0.1 9000 client1 client2   # server: netcore serve --service greet --udp 127.0.0.1:9000
@@ -52,6 +53,10 @@ pub struct ClientArgs {
     /// Seed 000's framing: send input as it is, read the reply until the server is quiet
     #[arg(long)]
     pub message: bool,
+    /// Speak RESP (redis's protocol; netcore's --framing resp or redis-server): each line's
+    /// words (quotes as in redis-cli) go out as one command, replies print as redis-cli shows them
+    #[arg(long, conflicts_with = "message")]
+    pub resp: bool,
     /// Seconds to wait for connecting and for each reply
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub timeout: f64,
@@ -195,6 +200,7 @@ struct Session {
     client: Client,
     target: Target,
     message: bool,
+    resp: bool,
     timeout: Duration,
 }
 
@@ -230,7 +236,9 @@ impl Session {
             return Ok(Exchanged::Closed { after_quit: false, replied: false });
         }
         let mut check = || if interrupted() { Err(Error::Interrupted) } else { Ok(()) };
-        let result = if self.message {
+        let result = if self.resp {
+            resp_exchange(&mut self.client, data, &mut check)
+        } else if self.message {
             self.client.message_checked(data, Some(&mut check))
         } else {
             self.client.request_checked(data, Some(&mut check))
@@ -289,6 +297,23 @@ impl Session {
     }
 }
 
+/// Sends a typed line as one RESP command and returns the reply as redis-cli prints it.
+fn resp_exchange(
+    client: &mut Client,
+    line: &[u8],
+    check: &mut dyn FnMut() -> crate::error::Result<()>,
+) -> crate::error::Result<Vec<u8>> {
+    let limits = crate::server::resp::RequestLimits::new(usize::MAX / 2);
+    let words = match crate::server::resp::parse_request(&[line, b"\n"].concat(), limits) {
+        Ok(Some((_, words))) if !words.is_empty() => words,
+        Ok(_) => return Err(Error::InvalidArgument("nothing to send".into())),
+        Err(e) => return Err(Error::InvalidArgument(e.to_string().replace("Protocol error: ", ""))),
+    };
+    let argv: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+    let reply = client.command_checked(&argv, Some(check))?;
+    Ok(crate::client::resp::display_reply(&reply).into_bytes())
+}
+
 fn greeting_wait(value: f64) -> Result<Option<Duration>, Failure> {
     if value == 0.0 {
         Ok(None)
@@ -327,9 +352,11 @@ pub fn client(args: &ClientArgs) -> Result<(), Failure> {
     let opts = Options { timeout: Some(timeout), quiet, tls: args.tls.client_tls()?, ..Options::default() };
     let _sigint = SigintGuard::install();
     let client = connect(&target, opts)?;
-    let mut session = Session { client, target, message: args.message, timeout };
+    let mut session = Session { client, target, message: args.message, resp: args.resp, timeout };
     let tty = io::stdin().is_terminal();
-    if !show_greeting(&mut session, greeting_wait(args.greeting_wait)?)? {
+    // A RESP server never greets.
+    let wait = if args.resp { None } else { greeting_wait(args.greeting_wait)? };
+    if !show_greeting(&mut session, wait)? {
         return Ok(());
     }
     if tty {
@@ -442,7 +469,7 @@ pub fn send(args: &SendArgs) -> Result<(), Failure> {
     let opts = Options { timeout: Some(timeout), tls: args.tls.client_tls()?, ..Options::default() };
     let wait = greeting_wait(args.greeting_wait)?;
     let client = connect(&target, opts)?;
-    let mut session = Session { client, target, message: args.message, timeout };
+    let mut session = Session { client, target, message: args.message, resp: false, timeout };
     if !show_greeting(&mut session, wait)? {
         return Err(Failure::network(format!("{} closed the connection after its greeting", session.target)));
     }

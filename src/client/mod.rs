@@ -27,6 +27,7 @@
 
 pub mod download;
 pub mod gopher;
+pub mod resp;
 pub mod udp;
 pub mod url;
 

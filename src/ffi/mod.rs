@@ -12,6 +12,7 @@ pub(crate) mod boundary;
 mod client;
 mod deploy;
 mod error_text;
+mod reply;
 mod resolve;
 mod server;
 mod socket;

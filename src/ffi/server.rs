@@ -33,9 +33,11 @@ pub struct netcore_server {
 
 /// Where a command callback writes its reply (opaque; valid only during the callback).
 pub struct netcore_reply {
-    data: Vec<u8>,
+    pub(super) data: Vec<u8>,
     close: bool,
     error: Option<String>,
+    /// Values from the typed calls (`netcore_reply_bulk`, `_integer`, `_array`, ...).
+    pub(super) typed: super::reply::TypedReply,
 }
 
 /// How a request arrived.
@@ -64,7 +66,9 @@ impl From<Transport> for netcore_transport {
 /// `line` is the whole request without its line ending, as bytes: it may hold invalid UTF-8
 /// and NUL bytes, so use the lengths. `command` is its first word, `args` the rest without
 /// surrounding whitespace. `peer` is `IP:PORT` or `unix`, NUL-terminated. `peer_cert` is the
-/// subject of the client's TLS certificate (`CN=alice, O=Example`), or NULL.
+/// subject of the client's TLS certificate (`CN=alice, O=Example`), or NULL. `argv` holds
+/// `argc` arguments, the command name first, each `argv_len[i]` bytes long (not
+/// NUL-terminated): RESP framing's binary-safe array elements, else the words of `line`.
 #[repr(C)]
 pub struct netcore_request {
     pub line: *const u8,
@@ -76,6 +80,9 @@ pub struct netcore_request {
     pub peer: *const c_char,
     pub transport: netcore_transport,
     pub peer_cert: *const c_char,
+    pub argc: usize,
+    pub argv: *const *const u8,
+    pub argv_len: *const usize,
 }
 
 /// Counters of a running server.
@@ -149,6 +156,8 @@ impl Handler for CHandler {
         let peer = CString::new(request.peer.replace('\0', "")).unwrap_or_default();
         let (command, args) = (request.command(), request.args());
         let peer_cert = request.peer_cert.map(|s| CString::new(s.replace('\0', "")).unwrap_or_default());
+        let argv: Vec<*const u8> = request.argv.iter().map(|a| a.as_ptr()).collect();
+        let argv_len: Vec<usize> = request.argv.iter().map(|a| a.len()).collect();
         let c_request = netcore_request {
             line: request.line.as_ptr(),
             line_len: request.line.len(),
@@ -159,8 +168,11 @@ impl Handler for CHandler {
             peer: peer.as_ptr(),
             transport: request.transport.into(),
             peer_cert: peer_cert.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            argc: argv.len(),
+            argv: argv.as_ptr(),
+            argv_len: argv_len.as_ptr(),
         };
-        let mut reply = netcore_reply { data: Vec::new(), close: false, error: None };
+        let mut reply = netcore_reply { data: Vec::new(), close: false, error: None, typed: Default::default() };
         // SAFETY: the pointers live until the call returns; the callback's contract is C's.
         let rc = unsafe { (self.callback)(self.userdata.ptr, &c_request, &mut reply) };
         if let Some(text) = reply.error {
@@ -168,6 +180,15 @@ impl Handler for CHandler {
         }
         if rc != 0 {
             return Response::Error(format!("command failed ({rc})"));
+        }
+        if reply.typed.is_started() {
+            return match reply.typed.finish() {
+                Ok(value) if reply.close => {
+                    Response::ReplyAndClose(value.map_or_else(Vec::new, |v| crate::server::Reply::text(&v)))
+                }
+                Ok(value) => Response::Value(value.unwrap_or(crate::server::Reply::Null)),
+                Err(text) => Response::Error(text),
+            };
         }
         if reply.close {
             Response::ReplyAndClose(reply.data)
@@ -614,11 +635,18 @@ pub extern "C" fn netcore_server_free(server: *mut netcore_server) {
     })
 }
 
-/// Appends `len` bytes to the reply (line framing: sent as one line, the engine adds `\n`).
+/// Appends `len` bytes to the reply (line framing: sent as one line, the engine adds `\n`;
+/// RESP framing: one bulk string). For typed values use `netcore_reply_bulk`,
+/// `netcore_reply_simple`, `netcore_reply_integer`, `netcore_reply_null`, `netcore_reply_array`.
 #[no_mangle]
 pub extern "C" fn netcore_reply_write(reply: *mut netcore_reply, data: *const u8, len: usize) -> netcore_status {
     ffi_boundary!({
         let reply = arg_out(reply, "reply")?;
+        if reply.typed.is_started() {
+            return Err(FfiError::Core(crate::Error::InvalidArgument(
+                "the reply holds typed values: add a bulk string with netcore_reply_bulk".into(),
+            )));
+        }
         if len > 0 {
             if data.is_null() {
                 return Err(FfiError::NullArgument("data"));

@@ -80,7 +80,7 @@ fn target(
     }
 }
 
-/// Client(address, port=None, *, unix=None, timeout=10.0, max_reply=1048576, quiet=0.2)
+/// Client(address, port=None, *, unix=None, timeout=10.0, max_reply=1048576, quiet=0.2, framing="line")
 ///
 /// A connection to a line or message server: `address` is a `(host, port)` tuple or a Unix
 /// socket path, or a host (name, IPv4 or IPv6) with `port`; `unix=PATH` works too. `timeout` (seconds, None for no limit) bounds
@@ -91,9 +91,22 @@ fn target(
 pub struct PyClient {
     inner: Mutex<Option<client::Client>>,
     target: String,
+    /// framing="resp": requests go out as RESP commands and replies come back typed.
+    resp: bool,
 }
 
 impl PyClient {
+    fn resp_command(&self, py: Python<'_>, words: Vec<Vec<u8>>) -> PyResult<Py<PyAny>> {
+        let reply = self.with(py, move |c, check| {
+            let argv: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+            c.command_checked(&argv, check)
+        })?;
+        if let crate::server::Reply::Error(text) = &reply {
+            return Err(PyErr::from_value(super::server::reply_error(py, text)?));
+        }
+        super::server::reply_to_py(py, &reply)
+    }
+
     fn locked(&self) -> crate::Result<MutexGuard<'_, Option<client::Client>>> {
         self.inner.lock().map_err(|_| Error::InvalidState("client is unusable after a panic".into()))
     }
@@ -116,14 +129,14 @@ impl PyClient {
 #[pymethods]
 impl PyClient {
     /// Client(address, port=None, *, unix=None, timeout=10.0, max_reply=1048576, quiet=0.2,
-    /// tls=False, cafile=None, server_hostname=None, certfile=None, keyfile=None):
+    /// tls=False, cafile=None, server_hostname=None, certfile=None, keyfile=None, framing="line"):
     /// `address` is a `(host, port)` tuple or a Unix socket path (the package's one address
     /// rule, `address.rs`), or a host with `port` beside it, as `Client("localhost", 21560)`.
     /// Defaults are the core's (`client::Options::default()`).
     #[new]
     #[pyo3(signature = (address = None, port = None, *, unix = None, timeout = Some(client::DEFAULT_TIMEOUT.as_secs_f64()),
                         max_reply = None, quiet = None, tls = false, cafile = None, server_hostname = None,
-                        certfile = None, keyfile = None))]
+                        certfile = None, keyfile = None, framing = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -138,7 +151,15 @@ impl PyClient {
         server_hostname: Option<String>,
         certfile: Option<PathBuf>,
         keyfile: Option<PathBuf>,
+        framing: Option<&str>,
     ) -> PyResult<Self> {
+        let resp = match framing {
+            Some(name) => {
+                name.parse::<crate::server::Framing>().map_err(|e| PyValueError::new_err(e.to_string()))?
+                    == crate::server::Framing::Resp
+            }
+            None => false,
+        };
         let target = target(address, port, unix)?;
         let defaults = Options::default();
         let opts = Options {
@@ -153,13 +174,31 @@ impl PyClient {
         };
         let shown = target.to_string();
         let c = run_detached(py, move |check| client::Client::connect_checked(target, opts, check))?;
-        Ok(PyClient { inner: Mutex::new(Some(c)), target: shown })
+        Ok(PyClient { inner: Mutex::new(Some(c)), target: shown, resp })
     }
 
     /// request(line) -> str: sends one line (a newline is added) and returns the reply line.
-    fn request(&self, py: Python<'_>, line: &Bound<'_, PyAny>) -> PyResult<String> {
+    /// With framing="resp" the line's words are one command and the reply is typed, as from
+    /// `command`.
+    fn request(&self, py: Python<'_>, line: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let line = bytes_arg("line", line)?;
-        self.with(py, move |c, check| c.request_checked(&line, check)).map(text)
+        if self.resp {
+            let words: Vec<Vec<u8>> =
+                line.split(u8::is_ascii_whitespace).filter(|w| !w.is_empty()).map(<[u8]>::to_vec).collect();
+            return self.resp_command(py, words);
+        }
+        let reply = self.with(py, move |c, check| c.request_checked(&line, check)).map(text)?;
+        Ok(reply.into_pyobject(py)?.into_any().unbind())
+    }
+
+    /// command(*args) -> value: sends one RESP command (str or bytes arguments) and returns
+    /// the typed reply: bytes (bulk), netcore.SimpleString, int, float, None, list, dict; an
+    /// error reply raises netcore.ReplyError. Works against netcore's resp framing and
+    /// redis-server alike.
+    #[pyo3(signature = (*args))]
+    fn command(&self, py: Python<'_>, args: Vec<Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let words = args.iter().map(|a| bytes_arg("each argument", a)).collect::<PyResult<Vec<_>>>()?;
+        self.resp_command(py, words)
     }
 
     /// pipeline(lines) -> list[str]: sends every line at once and returns the replies in order.

@@ -222,6 +222,36 @@ fn to_reply(v: &Bound<'_, PyAny>, depth: usize) -> PyResult<Reply> {
     })
 }
 
+/// A typed reply as a Python value (the client side of `to_reply`): bytes, SimpleString, int,
+/// float, None, list, dict, str (verbatim), ReplyError (an error inside an array).
+pub(crate) fn reply_to_py(py: Python<'_>, reply: &Reply) -> PyResult<Py<PyAny>> {
+    Ok(match reply {
+        Reply::Bulk(b) => PyBytes::new(py, b).into_any().unbind(),
+        Reply::Simple(s) => reply_class(py, "SimpleString").call1((s.as_str(),))?.unbind(),
+        Reply::Verbatim(s) => PyString::new(py, s).into_any().unbind(),
+        Reply::Integer(n) => n.into_pyobject(py)?.into_any().unbind(),
+        Reply::Double(d) => d.into_pyobject(py)?.into_any().unbind(),
+        Reply::Null => py.None(),
+        Reply::Error(text) => reply_error(py, text)?.into_any().unbind(),
+        Reply::Array(items) => {
+            let items = items.iter().map(|i| reply_to_py(py, i)).collect::<PyResult<Vec<_>>>()?;
+            pyo3::types::PyList::new(py, items)?.into_any().unbind()
+        }
+        Reply::Map(pairs) => {
+            let d = PyDict::new(py);
+            for (k, v) in pairs {
+                d.set_item(reply_to_py(py, k)?, reply_to_py(py, v)?)?;
+            }
+            d.into_any().unbind()
+        }
+    })
+}
+
+/// A `netcore.ReplyError` instance for an error reply's text.
+pub(crate) fn reply_error<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    reply_class(py, "ReplyError").call1((text,))
+}
+
 /// `netcore.ReplyError` or `netcore.SimpleString` (python/netcore/_reply.py).
 fn reply_class<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyAny> {
     static MODULE: pyo3::sync::PyOnceLock<Py<PyModule>> = pyo3::sync::PyOnceLock::new();

@@ -68,15 +68,19 @@ pub trait Offload: Send + Sync {
     fn submit(&self, batch: Batch) -> Result<tokio::sync::oneshot::Receiver<Vec<Response>>, Batch>;
 }
 
+/// Where byte strings are in a buffer: (start, end) each.
+type Spans = Vec<(usize, usize)>;
+
 /// Requests of one connection copied out of its input, with their handlers, for another
-/// thread: one copy of the peer for all of them, the lines in one buffer.
+/// thread: one copy of the peer for all of them, the lines (and RESP's arguments) in one buffer.
 pub struct Batch {
     peer: String,
     transport: Transport,
     peer_cert: Option<String>,
     text: Vec<u8>,
-    /// (handler, end of the request's line in `text`)
-    requests: Vec<(Arc<dyn Handler>, usize)>,
+    /// (handler, end of the request's line in `text`, where its RESP arguments are in `text`:
+    /// after its line, none for a line)
+    requests: Vec<(Arc<dyn Handler>, usize, Spans)>,
     /// Answering stops once the replies hold this many bytes (`Limits::max_output`).
     max_bytes: usize,
 }
@@ -95,9 +99,18 @@ impl Batch {
         }
     }
 
-    pub(crate) fn push(&mut self, handler: Arc<dyn Handler>, line: &[u8]) {
+    /// Adds a request: its line and its `argv` (RESP's arguments; empty for a line, whose
+    /// words the handler gets as `argv`).
+    pub(crate) fn push(&mut self, handler: Arc<dyn Handler>, line: &[u8], argv: &[&[u8]]) {
         self.text.extend_from_slice(line);
-        self.requests.push((handler, self.text.len()));
+        let line_end = self.text.len();
+        let mut spans = Vec::with_capacity(argv.len());
+        for arg in argv {
+            let from = self.text.len();
+            self.text.extend_from_slice(arg);
+            spans.push((from, self.text.len()));
+        }
+        self.requests.push((handler, line_end, spans));
     }
 
     pub fn len(&self) -> usize {
@@ -115,13 +128,19 @@ impl Batch {
         let mut responses = Vec::with_capacity(self.requests.len());
         let mut bytes = 0;
         let mut start = 0;
-        for (handler, end) in &self.requests {
-            let request = Request {
-                peer_cert: self.peer_cert.as_deref(),
-                ..Request::from_line(&self.text[start..*end], &self.peer, self.transport)
-            };
-            start = *end;
-            let response = call_caught(&**handler, &request);
+        for (handler, line_end, spans) in &self.requests {
+            let line = &self.text[start..*line_end];
+            start = spans.last().map_or(*line_end, |&(_, end)| end);
+            let response = with_spans(&self.text, spans, |argv| {
+                let request = Request {
+                    line,
+                    argv,
+                    peer: &self.peer,
+                    transport: self.transport,
+                    peer_cert: self.peer_cert.as_deref(),
+                };
+                call_caught(&**handler, &request)
+            });
             bytes += response_len(&response);
             let closes = closes(&response);
             responses.push(response);
@@ -137,6 +156,22 @@ impl Batch {
     pub fn refuse(&self, response: Response) -> Vec<Response> {
         vec![response; self.requests.len()]
     }
+}
+
+/// Arguments kept on the stack up to this many (`with_spans`).
+const STACK_ARGS: usize = 16;
+
+/// Calls `f` with the byte strings of `source` that `spans` name, as an `argv`.
+pub(crate) fn with_spans<R>(source: &[u8], spans: &[(usize, usize)], f: impl FnOnce(&[&[u8]]) -> R) -> R {
+    if spans.len() > STACK_ARGS {
+        let argv: Vec<&[u8]> = spans.iter().map(|&(from, to)| &source[from..to]).collect();
+        return f(&argv);
+    }
+    let mut stack: [&[u8]; STACK_ARGS] = [&[]; STACK_ARGS];
+    for (slot, &(from, to)) in stack.iter_mut().zip(spans) {
+        *slot = &source[from..to];
+    }
+    f(&stack[..spans.len()])
 }
 
 /// Calls a handler; a panic becomes the `internal error in handler` reply.

@@ -40,8 +40,10 @@ pub(crate) fn builtin(d: &Dispatcher, request: &Request<'_>, seed: bool, out: &m
     // Line framing: the arguments are the rest of the line; RESP: the array's elements.
     let args: &[&[u8]] = if resp { &request.argv[1.min(request.argv.len())..] } else { &[] };
     let rest = if resp { &[][..] } else { request.args() };
+    // PING and ECHO are binary-safe, as redis's; the seed's commands take text.
+    let binary_safe = resp && matches!(&*name, b"ping" | b"echo");
     for arg in args.iter().copied().chain([rest]) {
-        if let Some(problem) = text_problem(arg) {
+        if let Some(problem) = text_problem(arg).filter(|_| !binary_safe) {
             return Some(out.error(format_args!("{problem}")));
         }
     }
@@ -281,7 +283,8 @@ mod tests {
         assert_eq!(resp(&d, &[b"ls", b"a", b"b"]), "-ERR wrong number of arguments for 'ls' command\r\n");
         assert_eq!(resp(&d, &[b"Ping"]), "+PONG\r\n");
         assert_eq!(resp(&d, &[b"ping", b"a b"]), "$3\r\na b\r\n");
-        assert_eq!(resp(&d, &[b"echo", b"\0\r\n"]), "-ERR request contains a NUL byte\r\n");
+        assert_eq!(resp(&d, &[b"echo", b"\0\r\n"]), "$3\r\n\0\r\n\r\n");
+        assert_eq!(resp(&d, &[b"ls", b"\0"]), "-ERR request contains a NUL byte\r\n");
         assert_eq!(resp(&d, &[b"echo"]), "-ERR wrong number of arguments for 'echo' command\r\n");
         assert_eq!(resp(&d, &[b"quit"]), "+OK\r\n");
         assert_eq!(

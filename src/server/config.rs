@@ -19,6 +19,9 @@ pub enum Framing {
     /// Every chunk one `recv` returns is one request and the reply goes back as it is, with no
     /// newline added: the tutorials' model, so their original clients work unchanged.
     Message,
+    /// RESP, the redis protocol: arrays of bulk strings and inline commands in, typed RESP2
+    /// replies out (RESP3 after `HELLO 3`), so every redis client can talk to the server.
+    Resp,
 }
 
 impl Framing {
@@ -27,19 +30,21 @@ impl Framing {
         match self {
             Framing::Line => "one request per line, one reply line each",
             Framing::Message => "each received chunk is one request; replies sent as they are (the seeds' clients)",
+            Framing::Resp => "RESP, the redis protocol: redis-cli, redis-py and every redis client can connect",
         }
     }
 
     /// Every framing, in the order `--help` and the docs list them.
-    pub const ALL: [Framing; 2] = [Framing::Line, Framing::Message];
+    pub const ALL: [Framing; 3] = [Framing::Line, Framing::Message, Framing::Resp];
     /// The names `from_str` takes, as every face spells them.
-    pub const NAMES: [&'static str; 2] = ["line", "message"];
+    pub const NAMES: [&'static str; 3] = ["line", "message", "resp"];
 
     /// The framing's name, as `from_str` takes it.
     pub fn name(self) -> &'static str {
         match self {
             Framing::Line => "line",
             Framing::Message => "message",
+            Framing::Resp => "resp",
         }
     }
 }
@@ -223,8 +228,10 @@ pub struct Limits {
     /// `max_connections + 1` gets `error: too many connections` and is closed.
     pub max_connections: usize,
     /// Longest request line in bytes, without its line ending (line framing), or the largest
-    /// chunk read as one request (message framing). A longer line gets
-    /// `error: line too long (limit N bytes)` and the connection is closed.
+    /// chunk read as one request (message framing), or the largest request in RESP framing
+    /// (the whole array with its headers, or an inline line; it also bounds each bulk string
+    /// and the argument count). A longer line gets `error: line too long (limit N bytes)`, a
+    /// larger RESP request `-ERR Protocol error: ...`, and the connection is closed.
     pub max_line: usize,
     /// A connection with no complete read or write for this long is closed; `None`: never.
     pub idle_timeout: Option<Duration>,
@@ -489,6 +496,14 @@ impl ServerConfig {
         }
         if let Some(workers) = self.workers {
             at_least_one("workers", workers)?;
+        }
+        // A greeting or banner sent on connect is not a RESP reply: redis clients would take
+        // it for the answer to their first command.
+        if self.framing == Framing::Resp && matches!(self.service, Service::Greet | Service::Banner(_)) {
+            return Err(Error::InvalidArgument(format!(
+                "the {} service sends text on connect, which RESP clients cannot read: use line or message framing",
+                self.service.name()
+            )));
         }
         match &self.tls {
             Some(tls) => tls.validate()?,

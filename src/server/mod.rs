@@ -22,6 +22,7 @@ mod engine;
 pub(crate) mod metrics;
 pub mod proxy;
 mod reply;
+pub mod resp;
 mod service;
 #[doc(hidden)]
 pub mod testing;

@@ -68,9 +68,17 @@ impl<T: Into<Reply>> From<Vec<T>> for Reply {
     }
 }
 
+impl Reply {
+    /// The value as line and message framing send it (the bytes before the line ending).
+    pub fn text(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        ReplyOut::new(&mut out, Wire::Text).value(self);
+        out
+    }
+}
+
 /// How replies go on the wire: text (line and message framing), RESP2 or RESP3.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // RESP2 and RESP3 are what the RESP framing (next) renders.
 pub(crate) enum Wire {
     Text,
     Resp2,

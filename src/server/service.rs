@@ -371,7 +371,7 @@ fn call_user(handler: Arc<dyn Handler>, request: &Request<'_>, out: &mut ReplyOu
         }
         Lane::Offloaded(threads) => {
             let mut batch = Batch::new(request, usize::MAX);
-            batch.push(handler.clone(), request.line);
+            batch.push(handler.clone(), request.line, request.argv);
             match threads.submit(batch) {
                 Ok(rx) => return Answer::Pending(rx),
                 Err(batch) => tokio::task::block_in_place(|| batch.answer()).remove(0),

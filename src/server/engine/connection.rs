@@ -11,10 +11,12 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio_rustls::server::TlsStream;
 
+mod resp;
+
 use super::scan::{constant_time_eq, find_newline, has_line_break, has_telnet_bytes, strip_line_ending, strip_telnet};
 use super::stats::add;
 use super::ServerState;
-use crate::server::batch::{call_caught, handler_failed, Batch, Lane, Offload};
+use crate::server::batch::{call_caught, handler_failed, with_spans, Batch, Lane, Offload};
 use crate::server::config::{Framing, Service};
 use crate::server::metrics::{CommandTally, OTHER};
 use crate::server::reply::{Outcome, ReplyOut, Wire};
@@ -36,12 +38,72 @@ enum Route {
     User(Arc<dyn Handler>),
 }
 
-/// Requests of the current read for user handlers of one lane, not answered yet: their
-/// handlers and where their lines are in the input.
-#[derive(Default)]
+/// A request for a user handler, cut but not answered yet: where its line is and (RESP) which
+/// of `Pending::args` are its arguments.
+struct Cut {
+    handler: Arc<dyn Handler>,
+    line: (usize, usize),
+    args: (usize, usize),
+}
+
+/// Requests of the current read for user handlers of one lane, not answered yet, with the
+/// wire their replies go out in. Line and message framing: the lines are in the input. RESP:
+/// each request's line and arguments are copied to `text` (the parser's view of a request
+/// lasts until it cuts the next one).
 struct Pending {
     lane: Option<Lane>,
-    requests: Vec<(Arc<dyn Handler>, usize, usize)>,
+    requests: Vec<Cut>,
+    wire: Wire,
+    text: Vec<u8>,
+    args: Vec<(usize, usize)>,
+}
+
+impl Pending {
+    fn new(wire: Wire) -> Self {
+        Pending { lane: None, requests: Vec::new(), wire, text: Vec::new(), args: Vec::new() }
+    }
+
+    /// Adds a request of the input (line framing).
+    fn push_line(&mut self, handler: Arc<dyn Handler>, from: usize, to: usize) {
+        self.requests.push(Cut { handler, line: (from, to), args: (0, 0) });
+    }
+
+    /// Adds a RESP request: its line and its arguments are copied.
+    fn push_argv(&mut self, handler: Arc<dyn Handler>, line: &[u8], argv: &[&[u8]]) {
+        let from = self.text.len();
+        self.text.extend_from_slice(line);
+        let line = (from, self.text.len());
+        let first = self.args.len();
+        for arg in argv {
+            let from = self.text.len();
+            self.text.extend_from_slice(arg);
+            self.args.push((from, self.text.len()));
+        }
+        self.requests.push(Cut { handler, line, args: (first, self.args.len()) });
+    }
+
+    /// Whether a request for `handler` joins this batch; if not, the batch is answered first.
+    fn joins(&self, handler: &dyn Handler) -> (bool, Lane) {
+        let lane = handler.lane();
+        (self.lane.as_ref().is_some_and(|l| l.same(&lane)), lane)
+    }
+}
+
+/// Where a pending batch's requests are: their lines (and RESP arguments) in `source`.
+struct Cuts<'a> {
+    source: &'a [u8],
+    args: &'a [(usize, usize)],
+    wire: Wire,
+}
+
+impl Cuts<'_> {
+    fn line(&self, cut: &Cut) -> &[u8] {
+        &self.source[cut.line.0..cut.line.1]
+    }
+
+    fn spans(&self, cut: &Cut) -> &[(usize, usize)] {
+        &self.args[cut.args.0..cut.args.1]
+    }
 }
 
 /// The request of `line` from a connection's client: its address, transport and, over
@@ -134,6 +196,8 @@ pub(super) struct Connection<S> {
     input: Vec<u8>,
     output: Vec<u8>,
     authed: bool,
+    /// RESP framing's parser and session (None in line and message framing).
+    resp: Option<Box<resp::RespState>>,
     /// Requests answered since the last flush, added to the shared counter once per flush
     /// (one atomic per batch instead of one per request).
     uncounted: u64,
@@ -146,6 +210,7 @@ pub(super) struct Connection<S> {
 impl<S: Stream> Connection<S> {
     pub(super) fn new(inner: Arc<ServerState>, stream: S, peer: String, transport: Transport) -> Self {
         let authed = inner.token.is_none();
+        let resp = (inner.framing == Framing::Resp).then(|| resp::RespState::new(inner.max_line, authed));
         Connection {
             inner,
             stream,
@@ -155,6 +220,7 @@ impl<S: Stream> Connection<S> {
             input: Vec::new(),
             output: Vec::new(),
             authed,
+            resp,
             uncounted: 0,
             tally: CommandTally::default(),
             telnet_pending: Vec::new(),
@@ -228,7 +294,9 @@ impl<S: Stream> Connection<S> {
         let mut first_read = self.transport != Transport::Tls;
         loop {
             let room = match self.inner.framing {
-                Framing::Line => (self.inner.max_line + 2).saturating_sub(self.input.len()).clamp(1, READ_CHUNK),
+                Framing::Line | Framing::Resp => {
+                    (self.inner.max_line + 2).saturating_sub(self.input.len()).clamp(1, READ_CHUNK)
+                }
                 Framing::Message => self.inner.max_line.min(READ_CHUNK),
             };
             // Read at most `room` bytes, so a line can outgrow max_line by only a little and a
@@ -272,7 +340,7 @@ impl<S: Stream> Connection<S> {
             if n == 0 {
                 // The client half-closed: answer what it sent (a last line without its newline
                 // included), flush, close.
-                if !self.input.is_empty() {
+                if !self.input.is_empty() && self.inner.framing != Framing::Resp {
                     let rest = std::mem::take(&mut self.input);
                     let line = strip_line_ending(&rest);
                     if self.inner.framing == Framing::Line && line.len() > self.inner.max_line {
@@ -284,6 +352,11 @@ impl<S: Stream> Connection<S> {
                 return Ok(());
             }
             match self.inner.framing {
+                Framing::Resp => {
+                    if self.answer_resp_input().await? {
+                        return Ok(());
+                    }
+                }
                 Framing::Message => {
                     let chunk = std::mem::take(&mut self.input);
                     if self.request(strip_line_ending(&chunk)).await? {
@@ -334,7 +407,7 @@ impl<S: Stream> Connection<S> {
     /// and whether the connection closes.
     async fn answer_lines(&mut self, input: &[u8], mut scanned: usize) -> io::Result<(usize, bool)> {
         let mut start = 0;
-        let mut pending = Pending::default();
+        let mut pending = Pending::new(Wire::Text);
         while let Some(pos) = find_newline(&input[scanned..]) {
             let end = scanned + pos;
             let line_end = start + strip_line_ending(&input[start..end]).len();
@@ -350,14 +423,14 @@ impl<S: Stream> Connection<S> {
             }
             match self.route(line) {
                 Route::User(handler) => {
-                    let lane = handler.lane();
-                    if !pending.lane.as_ref().is_some_and(|l| l.same(&lane)) {
+                    let (joins, lane) = pending.joins(&*handler);
+                    if !joins {
                         if pending.lane.is_some() && self.answer_pending(input, &mut pending).await? {
                             return Ok((start, true));
                         }
                         pending.lane = Some(lane);
                     }
-                    pending.requests.push((handler, line_start, line_end));
+                    pending.push_line(handler, line_start, line_end);
                     continue;
                 }
                 Route::Done(close) => {
@@ -401,7 +474,9 @@ impl<S: Stream> Connection<S> {
             Route::Close => true,
             Route::Builtin => self.answer_builtin(line),
             Route::User(handler) => {
-                let mut pending = Pending { lane: Some(handler.lane()), requests: vec![(handler, 0, line.len())] };
+                let mut pending = Pending::new(Wire::Text);
+                pending.lane = Some(handler.lane());
+                pending.push_line(handler, 0, line.len());
                 self.answer_pending(line, &mut pending).await?
             }
         })
@@ -451,22 +526,29 @@ impl<S: Stream> Connection<S> {
 
     /// Answers the pending batch in its lane, in order, flushing whenever the output reaches
     /// its bound; true if the connection closes (the requests after the one that closed it
-    /// are not answered).
+    /// are not answered). `input`: where line framing's lines are.
     async fn answer_pending(&mut self, input: &[u8], pending: &mut Pending) -> io::Result<bool> {
         let Some(lane) = pending.lane.take() else { return Ok(false) };
         let requests = std::mem::take(&mut pending.requests);
+        let text = std::mem::take(&mut pending.text);
+        let args = std::mem::take(&mut pending.args);
+        let cut = Cuts {
+            source: if self.inner.framing == Framing::Resp { &text } else { input },
+            args: &args,
+            wire: pending.wire,
+        };
         let mut done = 0;
         while done < requests.len() {
             let rest = &requests[done..];
             let (answered, close) = match &lane {
-                Lane::Inline => self.answer_here(input, rest),
-                Lane::Blocking => tokio::task::block_in_place(|| self.answer_here(input, rest)),
+                Lane::Inline => self.answer_here(&cut, rest),
+                Lane::Blocking => tokio::task::block_in_place(|| self.answer_here(&cut, rest)),
                 Lane::Entered(context) => {
                     let mut answered = None;
-                    context.enter(&mut || answered = Some(self.answer_here(input, rest)));
-                    answered.unwrap_or_else(|| self.answer_here(input, rest))
+                    context.enter(&mut || answered = Some(self.answer_here(&cut, rest)));
+                    answered.unwrap_or_else(|| self.answer_here(&cut, rest))
                 }
-                Lane::Offloaded(threads) => self.answer_offloaded(&**threads, input, rest).await,
+                Lane::Offloaded(threads) => self.answer_offloaded(&**threads, &cut, rest).await,
             };
             done += answered;
             self.uncounted += answered as u64;
@@ -482,12 +564,17 @@ impl<S: Stream> Connection<S> {
 
     /// Calls the handlers of `requests` in order on this thread until one closes the
     /// connection or the output reaches its bound: (requests answered, close).
-    fn answer_here(&mut self, input: &[u8], requests: &[(Arc<dyn Handler>, usize, usize)]) -> (usize, bool) {
-        for (i, (handler, from, to)) in requests.iter().enumerate() {
-            let request = client_request(&input[*from..*to], &self.peer, self.transport, &self.peer_cert);
-            let response = call_caught(&**handler, &request);
+    fn answer_here(&mut self, cuts: &Cuts<'_>, requests: &[Cut]) -> (usize, bool) {
+        for (i, cut) in requests.iter().enumerate() {
+            let line = cuts.line(cut);
+            let response = with_spans(cuts.source, cuts.spans(cut), |argv| {
+                call_caught(
+                    &*cut.handler,
+                    &Request { argv, ..client_request(line, &self.peer, self.transport, &self.peer_cert) },
+                )
+            });
             let start = self.output.len();
-            let outcome = write_response(response, &mut ReplyOut::new(&mut self.output, Wire::Text));
+            let outcome = write_response(response, &mut ReplyOut::new(&mut self.output, cuts.wire));
             if self.finish_reply(start, outcome) {
                 return (i + 1, true);
             }
@@ -500,16 +587,11 @@ impl<S: Stream> Connection<S> {
 
     /// Sends `requests` to their handlers' threads as one batch and waits for the answers
     /// (without holding the worker): (requests answered, close).
-    async fn answer_offloaded(
-        &mut self,
-        threads: &dyn Offload,
-        input: &[u8],
-        requests: &[(Arc<dyn Handler>, usize, usize)],
-    ) -> (usize, bool) {
+    async fn answer_offloaded(&mut self, threads: &dyn Offload, cuts: &Cuts<'_>, requests: &[Cut]) -> (usize, bool) {
         let room = self.inner.max_output.saturating_sub(self.output.len()).max(1);
         let mut batch = Batch::new(&client_request(b"", &self.peer, self.transport, &self.peer_cert), room);
-        for (handler, from, to) in requests {
-            batch.push(handler.clone(), &input[*from..*to]);
+        for cut in requests {
+            with_spans(cuts.source, cuts.spans(cut), |argv| batch.push(cut.handler.clone(), cuts.line(cut), argv));
         }
         let mut responses = match threads.submit(batch) {
             Ok(answers) => answers.await.unwrap_or_else(|_| vec![handler_failed(); requests.len()]),
@@ -522,7 +604,7 @@ impl<S: Stream> Connection<S> {
         let count = responses.len().min(requests.len());
         for (i, response) in responses.into_iter().enumerate() {
             let start = self.output.len();
-            let outcome = write_response(response, &mut ReplyOut::new(&mut self.output, Wire::Text));
+            let outcome = write_response(response, &mut ReplyOut::new(&mut self.output, cuts.wire));
             if self.finish_reply(start, outcome) {
                 return (i + 1, true);
             }
@@ -570,8 +652,8 @@ impl<S: Stream> Connection<S> {
     /// trailing line ending is dropped, an embedded `\n` or `\r` is sent as the two characters
     /// `\n` or `\r`, and `\n` ends the line.
     fn seal_reply(&mut self, start: usize) {
-        if self.inner.framing == Framing::Message {
-            return;
+        if self.inner.framing != Framing::Line {
+            return; // message framing sends them as they are, RESP replies are whole values
         }
         // A reply without `\n` or `\r` (nearly all) has nothing to strip or escape either.
         if has_line_break(&self.output[start..]) {
@@ -672,7 +754,7 @@ fn looks_like_tls_hello(input: &[u8]) -> bool {
 /// In message framing a chunk may hold several lines; any of them looking like HTTP counts.
 fn looks_like_http_request(req: &[u8], framing: Framing) -> bool {
     match framing {
-        Framing::Line => looks_like_http(req),
+        Framing::Line | Framing::Resp => looks_like_http(req),
         Framing::Message => req.split(|&b| b == b'\n').any(looks_like_http),
     }
 }

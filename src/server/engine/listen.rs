@@ -222,6 +222,7 @@ async fn proxied_peer<S: Stream>(inner: &ServerState, stream: &mut S, peer: Stri
             let msg = match inner.framing {
                 Framing::Line => format!("error: {e}\n"),
                 Framing::Message => format!("error: {e}"),
+                Framing::Resp => format!("-ERR {}\r\n", e.to_string().replace(['\r', '\n'], " ")),
             };
             let n = stream.try_write_now(msg.as_bytes()).unwrap_or(0);
             add(&inner.counters.bytes_out, n as u64);
@@ -260,6 +261,7 @@ fn admit<S: Stream>(inner: &Arc<ServerState>, mut stream: S, peer: String, trans
             let msg: &[u8] = match inner.framing {
                 Framing::Line => b"error: too many connections\n",
                 Framing::Message => b"error: too many connections",
+                Framing::Resp => b"-ERR max number of clients reached\r\n",
             };
             // Best effort and bounded: never wait on a client we are turning away.
             let n = stream.try_write_now(msg).unwrap_or(0);

@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::tls::ReloadableTls;
 pub use listen::BoundAddr;
 use listen::{accept_tcp, accept_unix, bind_tcp, bind_udp, listen_error, listener_task, BoundSocket};
+pub(crate) use scan::constant_time_eq;
 use stats::Counters;
 pub use stats::Stats;
 
@@ -57,6 +58,8 @@ struct ServerState {
     shutdown: watch::Sender<bool>,
     stop_requested: Mutex<bool>,
     stop_cv: Condvar,
+    /// When the server started (RESP's INFO reports the uptime).
+    started: Instant,
 }
 
 impl ServerState {
@@ -235,6 +238,7 @@ impl Server {
             shutdown,
             stop_requested: Mutex::new(false),
             stop_cv: Condvar::new(),
+            started: Instant::now(),
         });
 
         {
