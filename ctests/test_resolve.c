@@ -157,6 +157,12 @@ static void test_messages(void) {
                  NETCORE_STATUS_BUFFER_TOO_SMALL);
     CHECK_STR(tiny, "a r");
     CHECK(needed > sizeof tiny);
+    /* A code netcore does not define (any uint32_t may arrive from C) gets its own text. */
+    char other[64];
+    CHECK_STATUS(netcore_status_message(12345, other, sizeof other, &needed), NETCORE_STATUS_OK);
+    CHECK_STR(other, "unknown status code 12345");
+    CHECK_STATUS(netcore_status_message(UINT32_MAX, other, sizeof other, NULL), NETCORE_STATUS_OK);
+    CHECK_STR(other, "unknown status code 4294967295");
 }
 
 int main(void) {

@@ -524,14 +524,12 @@ netcore_status netcore_server_metrics_port(const struct netcore_server *server, 
 netcore_status netcore_server_metrics_text(const struct netcore_server *server, char **out_text);
 
 /**
- * Writes the fixed description of `status` into `buf` (snprintf-style: truncated to
- * `len - 1` bytes plus NUL; the full length goes to `*out_len` when `out_len` is not NULL).
+ * Writes the fixed description of `status` (a `netcore_status` value) into `buf`
+ * (snprintf-style: truncated to `len - 1` bytes plus NUL; the full length goes to `*out_len`
+ * when `out_len` is not NULL). A code netcore does not define gets `unknown status code N`.
  * Returns OK, or BUFFER_TOO_SMALL when the text was truncated.
  */
-netcore_status netcore_status_message(netcore_status status,
-                                      char *buf,
-                                      size_t len,
-                                      size_t *out_len);
+netcore_status netcore_status_message(uint32_t status, char *buf, size_t len, size_t *out_len);
 
 /**
  * Writes the message of the last failed netcore call on this thread into `buf`, with the

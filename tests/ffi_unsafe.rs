@@ -17,7 +17,7 @@ struct config {
 
 extern "C" {
     fn netcore_version() -> *const c_char;
-    fn netcore_status_message(s: netcore_status, buf: *mut c_char, len: usize, out_len: *mut usize) -> netcore_status;
+    fn netcore_status_message(s: u32, buf: *mut c_char, len: usize, out_len: *mut usize) -> netcore_status;
     fn netcore_last_error_message(buf: *mut c_char, len: usize, out_len: *mut usize) -> netcore_status;
     fn netcore_getservbyport(port: i32, proto: *const c_char, out: *mut *mut c_char) -> netcore_status;
     fn netcore_string_free(s: *mut c_char);
@@ -58,7 +58,7 @@ fn status_and_error_texts_fit_every_buffer() {
     // SAFETY: every pointer is NULL, a live buffer of the stated length, or a local.
     unsafe {
         assert_eq!(CStr::from_ptr(netcore_version()).to_str().unwrap(), netcore::VERSION);
-        let text = every_buffer_length(&|b, l, o| netcore_status_message(netcore_status::TIMEOUT, b, l, o));
+        let text = every_buffer_length(&|b, l, o| netcore_status_message(netcore_status::TIMEOUT as u32, b, l, o));
         assert!(!text.is_empty());
 
         let mut cfg = ptr::null_mut();
@@ -95,5 +95,33 @@ fn strings_given_to_c_are_freed_and_bad_ones_refused() {
         assert_eq!(netcore_server_config_set_token(ptr::null_mut(), c"x".as_ptr()), netcore_status::NULL_ARGUMENT);
         netcore_server_config_free(cfg);
         netcore_server_config_free(ptr::null_mut());
+    }
+}
+
+/// The fixed text of a code read back from C's integer (unknown codes included).
+fn status_text(code: u32) -> String {
+    let mut buf = [0 as c_char; 128];
+    // SAFETY: a live buffer of the stated length; a NULL out_len is allowed.
+    let status = unsafe { netcore_status_message(code, buf.as_mut_ptr(), buf.len(), ptr::null_mut()) };
+    assert_eq!(status, netcore_status::OK);
+    // SAFETY: the call wrote a NUL within the buffer.
+    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap().to_string()
+}
+
+#[test]
+fn every_status_in_the_header_has_its_text_and_others_say_unknown() {
+    let header = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/netcore.h")).unwrap();
+    let codes: Vec<u32> = header
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("NETCORE_STATUS_"))
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(_, v)| v.trim_end_matches(',').parse().unwrap())
+        .collect();
+    assert!(codes.len() > 20, "{codes:?}");
+    for code in codes {
+        assert!(!status_text(code).starts_with("unknown"), "{code} has no text of its own");
+    }
+    for code in [1, 7000, 7098, 7210, 8000, u32::MAX] {
+        assert_eq!(status_text(code), format!("unknown status code {code}"));
     }
 }

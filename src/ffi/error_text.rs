@@ -6,19 +6,26 @@ use super::boundary::with_last_error;
 use super::status::netcore_status;
 use super::strings::copy_to_buffer;
 
-/// Writes the fixed description of `status` into `buf` (snprintf-style: truncated to
-/// `len - 1` bytes plus NUL; the full length goes to `*out_len` when `out_len` is not NULL).
+/// Writes the fixed description of `status` (a `netcore_status` value) into `buf`
+/// (snprintf-style: truncated to `len - 1` bytes plus NUL; the full length goes to `*out_len`
+/// when `out_len` is not NULL). A code netcore does not define gets `unknown status code N`.
 /// Returns OK, or BUFFER_TOO_SMALL when the text was truncated.
 #[no_mangle]
 pub extern "C" fn netcore_status_message(
-    status: netcore_status,
+    status: u32,
     buf: *mut c_char,
     len: usize,
     out_len: *mut usize,
 ) -> netcore_status {
     ffi_boundary!(default = netcore_status::PANIC; {
+        // An integer, not the enum: C may pass any value, and a Rust enum holding one it does
+        // not define is undefined behaviour.
+        let text = match netcore_status::from_code(status) {
+            Some(known) => known.description().into(),
+            None => std::borrow::Cow::Owned(format!("unknown status code {status}")),
+        };
         // Reports its own failure by status only, so the last error survives for a retry.
-        Ok(copy_to_buffer(status.description(), buf, len, out_len).unwrap_or_else(|e| e.status()))
+        Ok(copy_to_buffer(&text, buf, len, out_len).unwrap_or_else(|e| e.status()))
     })
 }
 

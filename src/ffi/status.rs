@@ -59,6 +59,40 @@ pub enum netcore_status {
 }
 
 impl netcore_status {
+    /// Every code, for reading one back from C's integer (`from_code`).
+    const ALL: &[Self] = &[
+        Self::OK,
+        Self::NULL_ARGUMENT,
+        Self::INVALID_UTF8,
+        Self::BUFFER_TOO_SMALL,
+        Self::INVALID_ARGUMENT,
+        Self::OVERFLOW,
+        Self::OUT_OF_RANGE,
+        Self::TYPE_MISMATCH,
+        Self::PANIC,
+        Self::ADDRESS_INFO,
+        Self::HOST,
+        Self::SERVICE_NOT_FOUND,
+        Self::PORT_NOT_FOUND,
+        Self::TIMEOUT,
+        Self::OS_ERROR,
+        Self::FAILED,
+        Self::CONNECTION_REFUSED,
+        Self::CONNECTION_RESET,
+        Self::CONNECTION_CLOSED,
+        Self::LINE_TOO_LONG,
+        Self::INVALID_STATE,
+        Self::TLS,
+        Self::TLS_CERTIFICATE,
+    ];
+
+    /// The status a C integer names; None for a code netcore does not define. C may pass
+    /// any `uint32_t`, and an out-of-range value in the enum itself would be undefined
+    /// behaviour, so C's status arguments are read as integers through this.
+    pub fn from_code(code: u32) -> Option<Self> {
+        Self::ALL.iter().copied().find(|s| *s as u32 == code)
+    }
+
     /// A fixed description of the code.
     pub fn description(self) -> &'static str {
         match self {
