@@ -1,5 +1,6 @@
 """netcore.Client and netcore.udp_request against servers the tests start on loopback."""
 
+import signal
 import socket
 import subprocess
 import sys
@@ -193,6 +194,32 @@ def test_ctrl_c_interrupts_a_wait(line_port):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("interrupted after 0."), out.stdout
     assert "closed: True" in out.stdout
+
+
+def test_signal_handlers_run_during_a_wait_and_what_they_raise_ends_it(line_port):
+    # The one wait helper (gil::blocking) the sockets, clients and URL reads share: a handler
+    # that returns lets the wait go on (PEP 475), the exception of one that raises ends it.
+    ticks = []
+
+    def on_alarm(signum, frame):
+        ticks.append(time.monotonic())
+        if len(ticks) == 5:
+            raise ValueError("from the handler")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        c = netcore.Client("127.0.0.1", line_port, timeout=30)
+        signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
+        started = time.monotonic()
+        with pytest.raises(ValueError, match="from the handler"):
+            c.request("silent")
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        assert len(ticks) == 5
+        assert time.monotonic() - started < 10
+        c.close()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def test_an_address_as_every_other_face_takes_it(line_port, tmp_path):

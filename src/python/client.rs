@@ -18,20 +18,10 @@ use super::gil;
 use crate::client::{self, udp, url, Check, Options, Target};
 use crate::error::Error;
 
-/// Runs `f` with the GIL released, handing it a check that raises pending signals
-/// (KeyboardInterrupt) on the calling thread.
+/// Runs `f` through `gil::blocking`: its check raises pending signals (KeyboardInterrupt) on
+/// the main thread.
 fn run_detached<T: Send>(py: Python<'_>, f: impl for<'c> FnOnce(Check<'c>) -> crate::Result<T> + Send) -> PyResult<T> {
-    let mut pending: Option<PyErr> = None;
-    let result = gil::detach(py, || {
-        let mut check = || -> crate::Result<()> {
-            gil::check_signals().map_err(|e| {
-                pending = Some(e);
-                Error::Interrupted
-            })
-        };
-        f(Some(&mut check))
-    });
-    result.map_err(|e| pending.take().unwrap_or_else(|| to_pyerr(py, e)))
+    gil::blocking(py, |check| f(check.map(|c| c as &mut dyn FnMut() -> crate::Result<()>)))
 }
 
 fn timeout_arg(timeout: Option<f64>) -> PyResult<Option<Duration>> {
@@ -340,8 +330,9 @@ impl SharedBody {
         self.slot.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes the body for one read, waiting (interruptibly) while an earlier read still has it.
-    fn take(&self) -> PyResult<Option<Body>> {
+    /// Takes the body for one read, waiting (interruptibly: `check`) while an earlier read
+    /// still has it.
+    fn take(&self, mut check: gil::SignalCheck<'_>) -> crate::Result<Option<Body>> {
         let mut slot = self.lock();
         loop {
             match std::mem::replace(&mut *slot, BodySlot::Busy) {
@@ -352,7 +343,9 @@ impl SharedBody {
                 }
                 BodySlot::Busy => {
                     slot = self.returned.wait_timeout(slot, client::CHECK_SLICE).unwrap_or_else(|e| e.into_inner()).0;
-                    gil::check_signals()?;
+                    if let Some(check) = check.as_mut() {
+                        check()?;
+                    }
                 }
             }
         }
@@ -408,7 +401,7 @@ impl PyUrlResponse {
         op: impl FnOnce(&mut Body) -> crate::Result<T> + Send + 'static,
     ) -> PyResult<T> {
         let shared = Arc::clone(&self.body);
-        let taken = gil::detach(py, || shared.take());
+        let taken = gil::blocking(py, |check| shared.take(check));
         let Some(mut body) = taken? else {
             return Err(PyValueError::new_err("I/O operation on closed response"));
         };

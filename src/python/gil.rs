@@ -1,9 +1,10 @@
-//! Every blocking crossing between the GIL and netcore's code goes through here (`detach`,
-//! `run_interruptible`; the socket face's `blocking` builds on `detach`).
+//! Every blocking crossing between the GIL and netcore's code goes through here: `detach`
+//! (release the GIL), `blocking` (release it, block, let Ctrl+C in: the socket face, the
+//! clients, URL bodies) and `run_interruptible` (the same for code no signal can wake).
 //!
 //! Two hazards are handled once for all faces:
 //! - Signals: CPython runs signal handlers only on the main thread, so only there does a
-//!   blocking call check for them (`check_signals`); elsewhere it just blocks.
+//!   blocking call check for them (`blocking`'s check); elsewhere it just blocks.
 //! - Interpreter shutdown: a thread that comes back to Python while the interpreter finalizes
 //!   is ended by CPython (before 3.14) with pthread_exit, whose forced unwind cannot cross
 //!   PyO3's panic trap and aborts the process ("FATAL: exception not rethrown"). A thread
@@ -15,6 +16,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, O
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
+
+use super::errors::to_pyerr;
+use crate::error::Error;
 
 /// `pthread_self()` of the thread Python runs signal handlers on.
 static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
@@ -185,11 +189,51 @@ impl Drop for KeptThreadState {
     }
 }
 
-/// Runs `job` with the GIL released and Ctrl+C still working, for code that blocks where no
-/// signal can wake it (a library's socket read). On the main thread the job runs on a helper
-/// thread while this one waits in `slice`s and runs signal handlers between them: an exception
-/// from a handler (KeyboardInterrupt) is raised at once, and the helper finishes on its own
-/// (bounded by the job's own timeouts) with its result dropped. Elsewhere it runs inline.
+/// The hook `blocking` hands the core: call it between waits or after EINTR; an error (always
+/// `Error::Interrupted`) means a signal handler raised and the call must end. None off the main
+/// thread, where no handler can run.
+pub type SignalCheck<'a> = Option<&'a mut (dyn FnMut() -> crate::Result<()> + Send)>;
+
+/// The one "block with the GIL released, let Ctrl+C in" helper: runs `f` detached, handing it
+/// a `SignalCheck` on the main thread. The check runs Python's signal handlers; once one has
+/// raised (KeyboardInterrupt), it and every later check fail, so no loop in the core carries on
+/// past the exception, and that exception is what the call raises. A signal that arrived just
+/// before the call is raised before it starts. Other errors become the stdlib's exceptions.
+pub fn blocking<T: Send>(
+    py: Python<'_>,
+    f: impl for<'c> FnOnce(SignalCheck<'c>) -> crate::Result<T> + Send,
+) -> PyResult<T> {
+    if !on_main_thread() {
+        return detach(py, || f(None)).map_err(|e| to_pyerr(py, e));
+    }
+    py.check_signals()?;
+    let mut pending: Option<PyErr> = None;
+    let result = {
+        let pending = &mut pending;
+        detach(py, move || {
+            let mut check = move || -> crate::Result<()> {
+                if pending.is_some() {
+                    return Err(Error::Interrupted);
+                }
+                check_signals().map_err(|e| {
+                    *pending = Some(e);
+                    Error::Interrupted
+                })
+            };
+            f(Some(&mut check))
+        })
+    };
+    match pending {
+        Some(e) => Err(e),
+        None => result.map_err(|e| to_pyerr(py, e)),
+    }
+}
+
+/// `blocking` for code that blocks where no signal can wake it (a library's socket read). On
+/// the main thread the job runs on a helper thread while this one waits in `slice`s and runs
+/// the check between them: an exception from a handler (KeyboardInterrupt) is raised at once,
+/// and the helper finishes on its own (bounded by the job's own timeouts) with its result
+/// dropped. Elsewhere it runs inline.
 pub fn run_interruptible<T: Send + 'static>(
     py: Python<'_>,
     slice: Duration,
@@ -205,12 +249,17 @@ pub fn run_interruptible<T: Send + 'static>(
             let _ = tx.send(job());
         })
         .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start an I/O thread: {e}")))?;
-    detach(py, move || loop {
+    blocking(py, move |mut check| loop {
         match rx.recv_timeout(slice) {
             Ok(value) => return Ok(value),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => check_signals()?,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(check) = check.as_mut() {
+                    check()?;
+                }
+            }
+            // The job panicked (its thread's panic message is already on stderr).
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(pyo3::exceptions::PyRuntimeError::new_err("netcore: the I/O thread failed"))
+                return Err(Error::Failed("netcore: the I/O thread failed".into()))
             }
         }
     })

@@ -194,7 +194,7 @@ impl PySocket {
     fn bind(&self, py: Python<'_>, address: &Bound<'_, PyAny>) -> PyResult<()> {
         let addr = address_arg(self.inner.family(), address, "bind")?;
         // Binding may resolve a host name: no GIL while it does.
-        py.detach(|| self.inner.bind(&addr)).py_err(py)
+        gil::detach(py, || self.inner.bind(&addr)).py_err(py)
     }
 
     #[pyo3(signature = (backlog = None))]

@@ -9,6 +9,7 @@ use super::class::PySocket;
 use super::convert::{address_arg, host_arg, port_arg, timeout_arg, timeout_obj, unpack_pair};
 use crate::error::Error;
 use crate::python::errors::{to_pyerr, IntoPyResult};
+use crate::python::gil;
 use crate::socket::{self as core, Socket};
 
 /// socketpair([family[, type[, proto]]]) -> (socket object, socket object)
@@ -44,7 +45,7 @@ fn setdefaulttimeout(py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyRe
 /// has_dualstack_ipv6() -> bool: can one socket take IPv4 and IPv6 connections?
 #[pyfunction]
 fn has_dualstack_ipv6(py: Python<'_>) -> bool {
-    py.detach(core::has_dualstack_ipv6)
+    gil::detach(py, core::has_dualstack_ipv6)
 }
 
 /// The core of create_connection; `netcore.create_connection` supplies the default timeout.
@@ -119,7 +120,7 @@ fn create_server(
 ) -> PyResult<PySocket> {
     let sock = core::server_socket(family, reuse_port, dualstack_ipv6).py_err(py)?;
     let addr = address_arg(family, address, "bind")?;
-    if let Err(e) = py.detach(|| sock.bind(&addr)) {
+    if let Err(e) = gil::detach(py, || sock.bind(&addr)) {
         return Err(match e {
             Error::Os(ref io) if io.raw_os_error().is_some() => {
                 let errno = io.raw_os_error().unwrap_or(0);

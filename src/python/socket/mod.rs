@@ -23,14 +23,12 @@ mod utility;
 
 use pyo3::prelude::*;
 
-use super::errors::IntoPyResult;
 use super::gil;
-use crate::error::Error;
 use crate::socket::Interrupt;
 
 pub use class::PySocket;
 
-/// Runs a blocking core call with the GIL released. On the main thread the call gets a hook
+/// Runs a blocking core call through `gil::blocking`. On the main thread the call gets a hook
 /// that runs Python's signal handlers after EINTR (a signal such as Ctrl+C ends the system
 /// call, as in CPython, which also costs no extra system call per operation); an exception
 /// from a handler (KeyboardInterrupt) ends the call and is raised.
@@ -39,33 +37,10 @@ where
     F: for<'a, 'b> FnOnce(&'a mut Interrupt<'b>) -> crate::Result<T> + Send,
     T: Send,
 {
-    if !gil::on_main_thread() {
-        return gil::detach(py, || f(&mut Interrupt::none())).py_err(py);
-    }
-    // A signal that arrived just before the call would otherwise wait for the call to end.
-    py.check_signals()?;
-    let mut pending: Option<PyErr> = None;
-    let result = {
-        let pending = &mut pending;
-        gil::detach(py, move || {
-            let mut check = move || -> crate::Result<()> {
-                // Once a handler has raised, the call is over: every later check fails too, so
-                // no loop in the core can carry on past the exception.
-                if pending.is_some() {
-                    return Err(Error::from_errno(libc::EINTR));
-                }
-                gil::check_signals().map_err(|e| {
-                    *pending = Some(e);
-                    Error::from_errno(libc::EINTR)
-                })
-            };
-            f(&mut Interrupt::new(&mut check))
-        })
-    };
-    match pending {
-        Some(e) => Err(e),
-        None => result.py_err(py),
-    }
+    gil::blocking(py, |check| match check {
+        Some(check) => f(&mut Interrupt::new(check)),
+        None => f(&mut Interrupt::none()),
+    })
 }
 
 /// Like `blocking`, for a core call whose result carries several errors.

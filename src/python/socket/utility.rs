@@ -12,6 +12,7 @@ use super::class::PySocket;
 use super::convert::type_name;
 use super::msg;
 use crate::python::errors::IntoPyResult;
+use crate::python::gil;
 use crate::socket::{msg as core_msg, utility as core};
 
 /// An int argument as `operator.index` takes it, with the stdlib's TypeError otherwise.
@@ -143,7 +144,7 @@ fn if_indextoname(py: Python<'_>, if_index: &Bound<'_, PyAny>) -> PyResult<Strin
 #[pyfunction]
 fn getprotobyname(py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<i32> {
     let name = str_arg(name, "getprotobyname", 1)?;
-    py.detach(|| core::getprotobyname(&name)).py_err(py)
+    gil::detach(py, || core::getprotobyname(&name)).py_err(py)
 }
 
 /// sethostname(name): set the host name (needs CAP_SYS_ADMIN).
