@@ -27,9 +27,12 @@
 
 pub mod download;
 pub mod gopher;
+mod pipeline;
 pub mod resp;
 pub mod udp;
 pub mod url;
+
+pub use pipeline::ReplyLines;
 
 use std::io;
 use std::net::SocketAddr;
@@ -459,32 +462,6 @@ impl Client {
         }
     }
 
-    /// Moves the complete lines in `buf` into `replies` until it holds `want`, with one drain
-    /// of `buf` for all of them (a drain per line moved the rest of a pipeline's replies once
-    /// per reply). Checks the length limit as `take_line`.
-    fn take_lines(&mut self, want: usize, replies: &mut Vec<Vec<u8>>, scanned: &mut usize) -> Result<()> {
-        let limit = self.opts.max_reply;
-        let mut start = 0;
-        while replies.len() < want {
-            let Some(pos) = self.buf[*scanned..].iter().position(|&b| b == b'\n') else { break };
-            let end = *scanned + pos;
-            let line = strip_terminator(&self.buf[start..end]);
-            if line.len() > limit {
-                return Err(Error::LineTooLong { limit });
-            }
-            replies.push(line.to_vec());
-            start = end + 1;
-            *scanned = start;
-        }
-        self.buf.drain(..start);
-        *scanned = self.buf.len();
-        let pending = self.buf.len() - usize::from(self.buf.last() == Some(&b'\r'));
-        if replies.len() < want && pending > limit {
-            return Err(Error::LineTooLong { limit });
-        }
-        Ok(())
-    }
-
     /// Sends all of `data`, encrypted when the connection is TLS.
     fn send_data(&mut self, data: &[u8], check: &mut Check<'_>) -> Result<()> {
         let timeout = self.opts.timeout;
@@ -533,12 +510,8 @@ impl Client {
     }
 
     fn framed(line: &[u8]) -> Result<Vec<u8>> {
-        if line.contains(&b'\n') {
-            return Err(Error::InvalidArgument("a request line must not contain a newline".into()));
-        }
         let mut out = Vec::with_capacity(line.len() + 1);
-        out.extend_from_slice(line);
-        out.push(b'\n');
+        Client::push_line(&mut out, line)?;
         Ok(out)
     }
 
@@ -574,90 +547,6 @@ impl Client {
     /// `read_line` with an interrupt check.
     pub fn read_line_checked(&mut self, mut check: Check<'_>) -> Result<Vec<u8>> {
         self.guarded(|c| c.read_line_inner(&mut check))
-    }
-
-    /// Sends every line, keeping them all in flight, and returns the replies in order.
-    /// Sending and reading overlap, so a long pipeline cannot deadlock on full buffers.
-    pub fn pipeline<L: AsRef<[u8]>>(&mut self, lines: &[L]) -> Result<Vec<Vec<u8>>> {
-        self.pipeline_checked(lines, None)
-    }
-
-    /// `pipeline` with an interrupt check.
-    pub fn pipeline_checked<L: AsRef<[u8]>>(&mut self, lines: &[L], mut check: Check<'_>) -> Result<Vec<Vec<u8>>> {
-        let mut out = Vec::new();
-        for line in lines {
-            out.extend_from_slice(&Self::framed(line.as_ref())?);
-        }
-        if self.tls.is_some() {
-            return self.guarded(|c| c.pipeline_tls(&out, lines.len(), &mut check));
-        }
-        self.guarded(|c| {
-            let mut replies = Vec::with_capacity(lines.len());
-            let mut sent = 0;
-            let mut scanned = 0;
-            loop {
-                c.take_lines(lines.len(), &mut replies, &mut scanned)?;
-                if replies.len() == lines.len() {
-                    break;
-                }
-                let socket = c.socket()?;
-                if sent < out.len() {
-                    match socket.send_with_flags(&out[sent..], libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) {
-                        Ok(n) => sent += n,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(Error::Os(e)),
-                    }
-                }
-                let mut chunk = [0u8; 16384];
-                match recv_into(socket, &mut chunk, libc::MSG_DONTWAIT) {
-                    Ok(0) => {
-                        c.closed_mid_reply = !c.buf.is_empty();
-                        return Err(Error::ConnectionClosed);
-                    }
-                    Ok(n) => {
-                        c.buf.extend_from_slice(&chunk[..n]);
-                        continue;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(Error::Os(e)),
-                }
-                let events = if sent < out.len() { libc::POLLIN | libc::POLLOUT } else { libc::POLLIN };
-                wait_fd(socket.as_raw_fd(), events, deadline_after(c.opts.timeout), &mut check)?;
-            }
-            Ok(replies)
-        })
-    }
-
-    /// The pipeline over TLS: sends a slice, then takes the replies already there, so
-    /// neither side's buffers fill while the other waits.
-    fn pipeline_tls(&mut self, out: &[u8], count: usize, check: &mut Check<'_>) -> Result<Vec<Vec<u8>>> {
-        const SLICE: usize = 32 * 1024;
-        let mut replies = Vec::with_capacity(count);
-        let mut scanned = 0;
-        for part in out.chunks(SLICE) {
-            self.send_data(part, check)?;
-            loop {
-                while let Some(line) = self.take_line(&mut scanned)? {
-                    replies.push(line);
-                }
-                match self.fill(Some(Instant::now()), check) {
-                    Ok(Filled::Bytes) => {}
-                    Ok(Filled::Eof) => return Err(Error::ConnectionClosed),
-                    Err(Error::Timeout) => break,
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        while replies.len() < count {
-            if let Some(line) = self.take_line(&mut scanned)? {
-                replies.push(line);
-                continue;
-            }
-            if let Filled::Eof = self.fill(deadline_after(self.opts.timeout), check)? {
-                return Err(Error::ConnectionClosed);
-            }
-        }
-        Ok(replies)
     }
 
     fn read_message_inner(&mut self, check: &mut Check<'_>) -> Result<Vec<u8>> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyList, PyString};
 
 use super::address::{self, Address};
 use super::errors::to_pyerr;
@@ -192,10 +192,22 @@ impl PyClient {
     }
 
     /// pipeline(lines) -> list[str]: sends every line at once and returns the replies in order.
-    fn pipeline(&self, py: Python<'_>, lines: Vec<Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
-        let lines = lines.iter().map(|l| bytes_arg("each line", l)).collect::<PyResult<Vec<_>>>()?;
-        let replies = self.with(py, move |c, check| c.pipeline_checked(&lines, check))?;
-        Ok(replies.into_iter().map(text).collect())
+    fn pipeline<'py>(&self, py: Python<'py>, lines: Vec<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyList>> {
+        // One buffer for the requests and one for the replies: no allocation per line.
+        let mut out = Vec::new();
+        for line in &lines {
+            let pushed = match line.cast::<PyString>() {
+                Ok(s) => client::Client::push_line(&mut out, s.to_cow()?.as_bytes()),
+                Err(_) => match line.cast::<PyBytes>() {
+                    Ok(b) => client::Client::push_line(&mut out, b.as_bytes()),
+                    Err(_) => client::Client::push_line(&mut out, &bytes_arg("each line", line)?),
+                },
+            };
+            pushed.map_err(|e| to_pyerr(py, e))?;
+        }
+        let count = lines.len();
+        let replies = self.with(py, move |c, check| c.pipeline_framed_checked(&out, count, check))?;
+        PyList::new(py, replies.iter().map(|line| String::from_utf8_lossy(line)))
     }
 
     /// message(data) -> bytes: sends data as it is and returns what comes back until the
