@@ -3,9 +3,9 @@ netcore's own client; every bad input of issue 12 gets a clear error and others 
 
 import os
 import socket
-import time
 import ssl
 import subprocess
+import time
 
 import pytest
 
