@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Soak: a mixed load against running `netcore serve` processes for N minutes.
 
-One server runs the command service over TCP, UDP and a Unix socket (line framing); a second
-runs the echo service in message framing (a server has one framing). The load, from
-threads using only the stdlib: pipelined and one-at-a-time line clients, Unix-socket clients,
-UDP requests, message-framing clients, clients that connect and vanish (half-way through a
-line, or with a reset), and slow readers that let replies pile up. Every reply is checked.
+One server runs the command service over TCP, TLS, UDP and a Unix socket (line framing); a
+second runs the echo service in message framing; a third the command service in RESP framing
+(a server has one framing). The load, from threads using only the stdlib: pipelined and
+one-at-a-time line clients, Unix-socket clients, UDP requests, message-framing clients,
+clients that connect and vanish (half-way through a line, or with a reset), slow readers
+that let replies pile up, pipelined TLS clients, TLS clients that connect for one request
+(a handshake each) or vanish half-way through the handshake, and pipelined RESP clients.
+Every reply is checked.
 
 Every 10 s it samples each server's RSS, open file descriptors and threads (from /proc) and
 the p50/p99 round trip of the one-at-a-time clients, into a CSV; at the end it draws them
@@ -26,6 +29,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -36,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SAMPLE_EVERY = 10.0
+SERVERS = ("line", "message", "resp")
 
 
 @dataclass
@@ -88,7 +93,7 @@ class Server:
             if not line:
                 raise RuntimeError(f"netcore serve {args} exited: {self.proc.wait()}")
             self.log.write(line)
-            m = re.search(r" on (tcp|udp|unix) (\S+)$", line.strip())
+            m = re.search(r" on (tcp|tls|udp|unix) (\S+)$", line.strip())
             if m:
                 self.addrs[m.group(1)] = m.group(2)
             if "press Ctrl+C" in line:
@@ -135,10 +140,33 @@ def read_lines(sock: socket.socket, buf: bytearray, n: int) -> list:
     return lines
 
 
+# RESP requests and the exact replies the command service gives them.
+RESP_EXPECTED = {
+    b"*1\r\n$2\r\nos\r\n": b"$7\r\n[posix]\r\n",
+    b"*1\r\n$4\r\nPING\r\n": b"+PONG\r\n",
+    b"*2\r\n$4\r\nECHO\r\n$5\r\nb\x00\r\n!\r\n": b"$5\r\nb\x00\r\n!\r\n",
+    b"PING\r\n": b"+PONG\r\n",
+}
+
+
+def recv_exactly(sock, n: int) -> bytes:
+    got = bytearray()
+    while len(got) < n:
+        chunk = sock.recv(min(65536, n - len(got)))
+        if not chunk:
+            raise ConnectionError(f"closed after {len(got)} of {n} reply bytes")
+        got += chunk
+    return bytes(got)
+
+
 class Load:
-    def __init__(self, line: Server, message: Server, root_listing: bytes, stop: threading.Event, tally: Tally):
-        self.line, self.message, self.stop, self.t = line, message, stop, tally
+    def __init__(
+        self, line: Server, message: Server, resp: Server, ca: Path, root_listing: bytes, stop: threading.Event,
+        tally: Tally
+    ):
+        self.line, self.message, self.resp, self.stop, self.t = line, message, resp, stop, tally
         self.expected = {b"os": b"[posix]", b"ls": root_listing, b"hello": b"welcome"}
+        self.tls = ssl.create_default_context(cafile=str(ca))
 
     def pace(self, seconds: float) -> None:
         self.stop.wait(seconds)
@@ -248,6 +276,46 @@ class Load:
             s.close()
         self.pace(0.02)
 
+    def tls_connect(self) -> ssl.SSLSocket:
+        raw = socket.create_connection(self.line.addr("tls"), timeout=30)
+        return self.tls.wrap_socket(raw, server_hostname="localhost")
+
+    def tls_pipelined(self) -> None:
+        with self.tls_connect() as s:
+            buf = bytearray()
+            while not self.stop.is_set():
+                batch = [random.choice(list(self.expected)) for _ in range(16)]
+                s.sendall(b"".join(r + b"\n" for r in batch))
+                self.check(batch, read_lines(s, buf, len(batch)), "tls pipelined")
+                self.pace(0.01)
+
+    def tls_churn(self) -> None:
+        """A TLS connection for one request (a handshake each), or one that vanishes half-way
+        through its handshake (a partial ClientHello, or garbage)."""
+        kind = random.randrange(4)
+        if kind < 2:
+            with self.tls_connect() as s:
+                s.sendall(b"os\n")
+                self.check([b"os"], read_lines(s, bytearray(), 1), "tls churn")
+        else:
+            with socket.create_connection(self.line.addr("tls"), timeout=30) as s:
+                s.sendall(b"\x16\x03\x01\x02\x00\x01" if kind == 2 else os.urandom(64))
+            self.t.add("vanished")
+        self.pace(0.05)
+
+    def resp_pipelined(self) -> None:
+        with socket.create_connection(self.resp.addr("tcp"), timeout=30) as s:
+            while not self.stop.is_set():
+                batch = [random.choice(list(RESP_EXPECTED)) for _ in range(16)]
+                want = b"".join(RESP_EXPECTED[r] for r in batch)
+                s.sendall(b"".join(batch))
+                got = recv_exactly(s, len(want))
+                if got != want:
+                    self.t.bad(f"resp: {batch[0]!r}... got {got[:80]!r}")
+                else:
+                    self.t.ok(len(batch))
+                self.pace(0.01)
+
     def slow_reader(self) -> None:
         """Sends many requests at once, then reads their replies slowly."""
         with socket.create_connection(self.line.addr("tcp"), timeout=60) as s:
@@ -307,7 +375,7 @@ def plot(rows: list, path: Path, title: str) -> bool:
             ax.plot(minutes, [float(r["p50_ms"]) for r in rows], label="p50")
             ax.plot(minutes, [float(r["p99_ms"]) for r in rows], label="p99")
         else:
-            for server in ("line", "message"):
+            for server in SERVERS:
                 values = [float(r[f"{server}_{key}"]) for r in rows]
                 if key == "rss_kib":
                     values = [v / 1024 for v in values]
@@ -343,11 +411,14 @@ def main() -> int:
         (root / name).write_text("x")
     listing = json.dumps(sorted(os.listdir(root)), separators=(", ", ":")).encode()
 
+    pki = work / "pki"
+    subprocess.run([str(Path(__file__).resolve().parents[1] / "scripts" / "make-test-certs"), str(pki)], check=True)
     common = ["--max-conns", "4096", "--idle-timeout", "30"]
     line = Server(
         args.netcore,
         ["--service", "command", "--listen", "127.0.0.1:0", "--udp", "127.0.0.1:0",
-         "--unix", str(work / "soak.sock"), "--root", str(root), *common],
+         "--unix", str(work / "soak.sock"), "--root", str(root), "--tls-listen", "127.0.0.1:0",
+         "--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key"), *common],
         out / "line-server.log",
     )
     message = Server(
@@ -355,9 +426,15 @@ def main() -> int:
         ["--service", "echo", "--framing", "message", "--listen", "127.0.0.1:0", *common],
         out / "message-server.log",
     )
+    resp = Server(
+        args.netcore,
+        ["--service", "command", "--framing", "resp", "--listen", "127.0.0.1:0", *common],
+        out / "resp-server.log",
+    )
+    servers = {"line": line, "message": message, "resp": resp}
     stop = threading.Event()
     tally = Tally()
-    load = Load(line, message, listing, stop, tally)
+    load = Load(line, message, resp, pki / "ca.pem", listing, stop, tally)
     plan = [
         (load.pipelined, 2),
         (load.one_at_a_time, 2),
@@ -366,6 +443,9 @@ def main() -> int:
         (load.messages, 2),
         (load.churn, 3),
         (load.slow_reader, 1),
+        (load.tls_pipelined, 2),
+        (load.tls_churn, 2),
+        (load.resp_pipelined, 2),
     ]
     threads = [
         threading.Thread(target=load.guarded, args=(fn,), name=fn.__name__, daemon=True)
@@ -376,13 +456,14 @@ def main() -> int:
         t.start()
 
     fields = ["elapsed_s", "requests", "wrong", "io_errors", "udp_retries", "vanished", "p50_ms", "p99_ms"]
-    for server in ("line", "message"):
+    for server in SERVERS:
         fields += [f"{server}_rss_kib", f"{server}_fds", f"{server}_threads"]
     rows: list = []
     csv_path = out / "soak.csv"
     start = time.monotonic()
     last_requests = 0
-    print(f"soak: {args.minutes:g} min against {line.addrs} and {message.addrs}; samples every {SAMPLE_EVERY:g} s")
+    print(f"soak: {args.minutes:g} min against {line.addrs}, {message.addrs} and {resp.addrs}; "
+          f"samples every {SAMPLE_EVERY:g} s")
     with csv_path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
@@ -402,7 +483,7 @@ def main() -> int:
                     last_requests = tally.requests
                 row["p50_ms"] = round(quantile(lat, 0.50) * 1000, 3)
                 row["p99_ms"] = round(quantile(lat, 0.99) * 1000, 3)
-                for name, server in (("line", line), ("message", message)):
+                for name, server in servers.items():
                     rss, fds, nthreads = server.sample()
                     row.update({f"{name}_rss_kib": rss, f"{name}_fds": fds, f"{name}_threads": nthreads})
                 rows.append(row)
@@ -411,7 +492,7 @@ def main() -> int:
                 print(
                     f"{row['elapsed_s']:7.0f} s  {row['requests'] / SAMPLE_EVERY:7.0f} req/s  "
                     f"p99 {row['p99_ms']:7.2f} ms  RSS {row['line_rss_kib'] / 1024:6.1f} / "
-                    f"{row['message_rss_kib'] / 1024:5.1f} MiB  fds {row['line_fds']:4d} / {row['message_fds']:3d}  "
+                    f"{row['message_rss_kib'] / 1024:5.1f} / {row['resp_rss_kib'] / 1024:5.1f} MiB  fds {row['line_fds']:4d} / {row['message_fds']:3d}  "
                     f"threads {row['line_threads']} / {row['message_threads']}  wrong {row['wrong']}",
                     flush=True,
                 )
@@ -419,16 +500,16 @@ def main() -> int:
             stop.set()
             for t in threads:
                 t.join(timeout=30)
-            codes = (line.stop(), message.stop())
+            codes = tuple(server.stop() for server in servers.values())
 
     failures = []
     if tally.wrong:
         failures.append(f"{tally.wrong} wrong replies or failed exchanges, e.g. {tally.wrong_examples}")
-    if codes != (0, 0):
+    if any(codes):
         failures.append(f"the servers exited with {codes}")
     after = [r for r in rows if r["elapsed_s"] >= warmup]
     if len(after) >= 2:
-        for name in ("line", "message"):
+        for name in SERVERS:
             first = statistics.median(r[f"{name}_rss_kib"] for r in after[:3]) / 1024
             peak = max(r[f"{name}_rss_kib"] for r in after) / 1024
             if peak - first > args.rss_growth_mib:
@@ -451,7 +532,7 @@ def main() -> int:
         "udp_retries": tally.udp_retries,
         "p99_ms_median_of_windows": round(statistics.median(r["p99_ms"] for r in rows), 3) if rows else None,
     }
-    for name in ("line", "message"):
+    for name in SERVERS:
         if after:
             summary[f"{name}_rss_mib_after_warmup"] = [
                 round(min(r[f"{name}_rss_kib"] for r in after) / 1024, 1),
