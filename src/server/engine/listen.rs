@@ -124,74 +124,96 @@ pub(super) async fn listener_task(
     }
 }
 
-/// Accepts TCP clients: plain, or with `tls` a TLS handshake first (after the PROXY header
-/// when `proxy`: a balancer sends it in clear before the client's TLS).
-pub(super) fn accept_tcp(listener: TcpListener, proxy: bool, tls: bool) -> impl FnOnce(Arc<ServerState>) -> Accepting {
+/// What the accept loop needs from a TCP or Unix listener.
+trait Accept: Send + Sync + 'static {
+    type Stream: Send + 'static;
+    /// Waits for the next client: its stream and how the server names it.
+    fn next(&self) -> impl Future<Output = io::Result<(Self::Stream, String)>> + Send;
+    /// The clients the kernel has queued already, without waiting (the drain on stop).
+    fn queued(self) -> Vec<(Self::Stream, String)>;
+}
+
+impl Accept for TcpListener {
+    type Stream = TcpStream;
+
+    async fn next(&self) -> io::Result<(TcpStream, String)> {
+        self.accept().await.map(|(stream, peer)| (stream, peer.to_string()))
+    }
+
+    fn queued(self) -> Vec<(TcpStream, String)> {
+        let Ok(listener) = self.into_std() else { return Vec::new() };
+        std::iter::from_fn(|| listener.accept().ok())
+            .filter_map(|(stream, peer)| {
+                stream
+                    .set_nonblocking(true)
+                    .and_then(|()| TcpStream::from_std(stream))
+                    .ok()
+                    .map(|s| (s, peer.to_string()))
+            })
+            .collect()
+    }
+}
+
+impl Accept for UnixListener {
+    type Stream = tokio::net::UnixStream;
+
+    async fn next(&self) -> io::Result<(Self::Stream, String)> {
+        self.accept().await.map(|(stream, _)| (stream, "unix".to_string()))
+    }
+
+    fn queued(self) -> Vec<(Self::Stream, String)> {
+        let Ok(listener) = self.into_std() else { return Vec::new() };
+        std::iter::from_fn(|| listener.accept().ok())
+            .filter_map(|(stream, _)| {
+                let stream = stream.set_nonblocking(true).and_then(|()| tokio::net::UnixStream::from_std(stream));
+                stream.ok().map(|s| (s, "unix".to_string()))
+            })
+            .collect()
+    }
+}
+
+/// The accept loop of one listener, until the server stops; then it serves the clients the
+/// kernel has queued already and closes the listener, so a client that got a connection is
+/// answered rather than reset.
+fn accept_loop<L: Accept>(
+    listener: L,
+    admit_one: impl Fn(&Arc<ServerState>, L::Stream, String) + Send + 'static,
+) -> impl FnOnce(Arc<ServerState>) -> Accepting {
     move |inner| {
         Box::pin(async move {
             let mut shutdown = inner.shutdown.subscribe();
             loop {
                 let accepted = tokio::select! {
                     biased;
-                    r = listener.accept() => r,
+                    r = listener.next() => r,
                     _ = shutdown.wait_for(|s| *s) => break,
                 };
                 match accepted {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        match tls {
-                            true => admit_tls(&inner, stream, peer.to_string(), proxy),
-                            false => admit(&inner, stream, peer.to_string(), Transport::Tcp, proxy),
-                        }
-                    }
+                    Ok((stream, peer)) => admit_one(&inner, stream, peer),
                     Err(e) => accept_failed(&inner, e).await,
                 }
             }
-            // Stopping: serve the clients the kernel has queued already, then close the
-            // listener, so a client that got a connection is answered rather than reset.
-            if let Ok(listener) = listener.into_std() {
-                while let Ok((stream, peer)) = listener.accept() {
-                    if let Ok(stream) =
-                        stream.set_nonblocking(true).and_then(|()| tokio::net::TcpStream::from_std(stream))
-                    {
-                        let _ = stream.set_nodelay(true);
-                        match tls {
-                            true => admit_tls(&inner, stream, peer.to_string(), proxy),
-                            false => admit(&inner, stream, peer.to_string(), Transport::Tcp, proxy),
-                        }
-                    }
-                }
+            for (stream, peer) in listener.queued() {
+                admit_one(&inner, stream, peer);
             }
         })
     }
 }
 
+/// Accepts TCP clients: plain, or with `tls` a TLS handshake first (after the PROXY header
+/// when `proxy`: a balancer sends it in clear before the client's TLS).
+pub(super) fn accept_tcp(listener: TcpListener, proxy: bool, tls: bool) -> impl FnOnce(Arc<ServerState>) -> Accepting {
+    accept_loop(listener, move |inner, stream: TcpStream, peer| {
+        let _ = stream.set_nodelay(true);
+        match tls {
+            true => admit_tls(inner, stream, peer, proxy),
+            false => admit(inner, stream, peer, Transport::Tcp, proxy),
+        }
+    })
+}
+
 pub(super) fn accept_unix(listener: UnixListener, proxy: bool) -> impl FnOnce(Arc<ServerState>) -> Accepting {
-    move |inner| {
-        Box::pin(async move {
-            let mut shutdown = inner.shutdown.subscribe();
-            loop {
-                let accepted = tokio::select! {
-                    biased;
-                    r = listener.accept() => r,
-                    _ = shutdown.wait_for(|s| *s) => break,
-                };
-                match accepted {
-                    Ok((stream, _)) => admit(&inner, stream, "unix".to_string(), Transport::Unix, proxy),
-                    Err(e) => accept_failed(&inner, e).await,
-                }
-            }
-            if let Ok(listener) = listener.into_std() {
-                while let Ok((stream, _)) = listener.accept() {
-                    if let Ok(stream) =
-                        stream.set_nonblocking(true).and_then(|()| tokio::net::UnixStream::from_std(stream))
-                    {
-                        admit(&inner, stream, "unix".to_string(), Transport::Unix, proxy);
-                    }
-                }
-            }
-        })
-    }
+    accept_loop(listener, move |inner, stream, peer| admit(inner, stream, peer, Transport::Unix, proxy))
 }
 
 async fn accept_failed(inner: &ServerState, _e: io::Error) {
