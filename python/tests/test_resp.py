@@ -133,6 +133,52 @@ def test_redis_cli_one_shot(resp_server):
     assert "ls" in out and "The names in a directory" in out
 
 
+@needs_redis_cli
+def test_redis_cli_interactive_with_help_from_command_docs(resp_server):
+    """redis-cli at a terminal (a pty; TERM=dumb keeps linenoise from asking for the cursor
+    position): commands typed one by one, and HELP for a built-in and a Python command, whose
+    text redis-cli takes from COMMAND DOCS."""
+    import pty
+    import select
+
+    port = str(port_of(resp_server))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(["redis-cli", "-p", port], env={**os.environ, "TERM": "dumb"},
+                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+
+    def until_prompt():
+        out = b""
+        deadline = time.monotonic() + T
+        while not out.endswith(b"> ") and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    out += os.read(master, 4096)
+                except OSError:
+                    break
+        return out.decode(errors="replace")
+
+    try:
+        assert until_prompt().endswith(f"127.0.0.1:{port}> ")
+        typed = {}
+        for line in ["PING", "greet a b", "incr 41", "help ls", "help greet", "nope"]:
+            os.write(master, line.encode() + b"\n")
+            typed[line] = until_prompt()
+        assert "PONG" in typed["PING"]
+        assert '"Hello, a b"' in typed["greet a b"]
+        assert "(integer) 42" in typed["incr 41"]
+        assert "The names in a directory of the served root." in typed["help ls"]
+        assert "GREET" in typed["help greet"] and "A user command." in typed["help greet"]
+        assert "unknown command 'nope'" in typed["nope"]
+        os.write(master, b"quit\n")
+        assert proc.wait(timeout=T) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+
+
 @pytest.mark.skipif(shutil.which("redis-benchmark") is None, reason="redis-benchmark not installed")
 def test_redis_benchmark_runs_against_netcore(resp_server):
     out = subprocess.run(
