@@ -254,7 +254,13 @@ async fn proxied_peer<S: Stream>(inner: &ServerState, stream: &mut S, peer: Stri
 }
 
 /// Takes a connection slot for the client or turns it away with an error line.
-fn admit<S: Stream>(inner: &Arc<ServerState>, mut stream: S, peer: String, transport: Transport, proxy: bool) {
+pub(super) fn admit<S: Stream>(
+    inner: &Arc<ServerState>,
+    mut stream: S,
+    peer: String,
+    transport: Transport,
+    proxy: bool,
+) {
     match inner.slots.clone().try_acquire_owned() {
         Ok(permit) => {
             add(&inner.counters.open, 1);

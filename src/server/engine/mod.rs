@@ -7,6 +7,7 @@
 
 mod connection;
 mod listen;
+mod memory;
 mod scan;
 mod stats;
 mod udp;
