@@ -27,11 +27,15 @@
 
 pub mod download;
 pub mod gopher;
+mod net;
 mod pipeline;
 pub mod resp;
 pub mod udp;
 pub mod url;
 
+use net::{block_in_slices, deadline_after, recv_into};
+pub(crate) use net::{connect_one, resolve_stream, send_all};
+pub use net::{connect_socket, wait_fd};
 pub use pipeline::ReplyLines;
 
 use std::io;
@@ -40,7 +44,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, SockAddr, Socket, Type};
+use socket2::Socket;
 
 use crate::error::{Error, Result};
 
@@ -91,151 +95,6 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options { timeout: Some(DEFAULT_TIMEOUT), max_reply: DEFAULT_MAX_REPLY, quiet: DEFAULT_QUIET, tls: None }
-    }
-}
-
-fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
-    timeout.map(|t| Instant::now() + t)
-}
-
-/// Waits until `fd` reports one of `events` (returns the reported events), the deadline
-/// passes (`Error::Timeout`) or `check` fails.
-pub fn wait_fd(fd: i32, events: i16, deadline: Option<Instant>, check: &mut Check<'_>) -> Result<i16> {
-    loop {
-        let remaining = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(Error::Timeout);
-                }
-                Some(left)
-            }
-            None => None,
-        };
-        let slice = match (remaining, check.is_some()) {
-            (Some(r), true) => Some(r.min(CHECK_SLICE)),
-            (Some(r), false) => Some(r),
-            (None, true) => Some(CHECK_SLICE),
-            (None, false) => None,
-        };
-        // Round up so a 0.4 ms remainder does not become a busy poll of 0 ms.
-        let ms = slice.map_or(-1, |s| s.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32);
-        let mut pfd = libc::pollfd { fd, events, revents: 0 };
-        // SAFETY: one valid pollfd for the duration of the call.
-        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if rc > 0 {
-            return Ok(pfd.revents);
-        }
-        if rc < 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EINTR) {
-                return Err(Error::Os(err));
-            }
-        }
-        if let Some(check) = check.as_mut() {
-            check()?;
-        }
-    }
-}
-
-pub(crate) fn resolve_stream(host: &str, port: u16, socktype: i32) -> Result<Vec<SocketAddr>> {
-    let found = crate::resolve::getaddrinfo(Some(host), Some(&port.to_string()), libc::AF_UNSPEC, socktype, 0, 0)?;
-    let mut addrs: Vec<SocketAddr> = Vec::new();
-    for ai in found {
-        if !addrs.contains(&ai.addr) {
-            addrs.push(ai.addr);
-        }
-    }
-    if addrs.is_empty() {
-        return Err(Error::AddressInfo { code: libc::EAI_NONAME, message: "Name or service not known".into() });
-    }
-    Ok(addrs)
-}
-
-/// Starts a non-blocking connect and waits for it to finish.
-pub(crate) fn connect_one(
-    addr: &SockAddr,
-    domain: Domain,
-    deadline: Option<Instant>,
-    check: &mut Check<'_>,
-) -> Result<Socket> {
-    let socket = Socket::new(domain, Type::STREAM.cloexec(), None)?;
-    socket.set_nonblocking(true)?;
-    match socket.connect(addr) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) || e.kind() == io::ErrorKind::WouldBlock => {
-            wait_fd(socket.as_raw_fd(), libc::POLLOUT, deadline, check)?;
-            if let Some(err) = socket.take_error()? {
-                return Err(Error::Os(err));
-            }
-        }
-        Err(e) => return Err(Error::Os(e)),
-    }
-    if domain != Domain::UNIX {
-        socket.set_tcp_nodelay(true)?;
-    }
-    Ok(socket)
-}
-
-/// Opens a connected, non-blocking stream socket to `target`. Tries each address of a host
-/// name in turn within one overall timeout; returns the last address's error if none answer.
-pub fn connect_socket(target: &Target, timeout: Option<Duration>, check: &mut Check<'_>) -> Result<Socket> {
-    let deadline = deadline_after(timeout);
-    match target {
-        Target::Unix(path) => {
-            let addr = SockAddr::unix(path)?;
-            connect_one(&addr, Domain::UNIX, deadline, check)
-        }
-        Target::Tcp { host, port } => {
-            let mut last = None;
-            for addr in resolve_stream(host, *port, libc::SOCK_STREAM)? {
-                match connect_one(&SockAddr::from(addr), Domain::for_address(addr), deadline, check) {
-                    Ok(s) => return Ok(s),
-                    Err(e @ Error::Timeout) => return Err(e),
-                    Err(e @ Error::Interrupted) => return Err(e),
-                    Err(e) => last = Some(e),
-                }
-            }
-            Err(last.expect("at least one address was tried"))
-        }
-    }
-}
-
-/// Sends all of `data` on a non-blocking socket (no SIGPIPE: EPIPE comes back as an error).
-pub(crate) fn send_all(socket: &Socket, data: &[u8], timeout: Option<Duration>, check: &mut Check<'_>) -> Result<()> {
-    let mut sent = 0;
-    while sent < data.len() {
-        match socket.send_with_flags(&data[sent..], libc::MSG_NOSIGNAL) {
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait_fd(socket.as_raw_fd(), libc::POLLOUT, deadline_after(timeout), check)?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::Os(e)),
-        }
-    }
-    Ok(())
-}
-
-/// Makes a connected socket block in its system calls for at most `CHECK_SLICE` each
-/// (SO_RCVTIMEO, SO_SNDTIMEO): a reply on its way then costs one `recv`, as with the stdlib's
-/// blocking socket, instead of a `recv` failing with EAGAIN, a `poll` and another `recv`
-/// (0.71x the stdlib's round trips before). Calls that must not wait pass `MSG_DONTWAIT`.
-fn block_in_slices(socket: &Socket) -> Result<()> {
-    socket.set_nonblocking(false)?;
-    socket.set_read_timeout(Some(CHECK_SLICE))?;
-    socket.set_write_timeout(Some(CHECK_SLICE))?;
-    Ok(())
-}
-
-/// `recv(2)` into `buf` with `flags`.
-fn recv_into(socket: &Socket, buf: &mut [u8], flags: i32) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for writes of its length for the duration of the call.
-    let n = unsafe { libc::recv(socket.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), flags) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
     }
 }
 
@@ -634,158 +493,4 @@ impl Client {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::TcpListener;
-    use std::thread;
-
-    /// A line server on 127.0.0.1 that answers each line with `f(line)`, for one connection.
-    fn serve_once(f: impl Fn(&str) -> Option<String> + Send + 'static) -> u16 {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        thread::spawn(move || {
-            let (stream, _) = listener.accept().unwrap();
-            let mut out = stream.try_clone().unwrap();
-            for line in BufReader::new(stream).lines() {
-                let Ok(line) = line else { break };
-                match f(&line) {
-                    Some(reply) => out.write_all(reply.as_bytes()).unwrap(),
-                    None => break,
-                }
-            }
-        });
-        port
-    }
-
-    fn opts() -> Options {
-        Options { timeout: Some(Duration::from_secs(5)), ..Options::default() }
-    }
-
-    #[test]
-    fn request_strips_crlf_and_pipeline_keeps_order() {
-        let port = serve_once(|l| Some(format!("got {l}\r\n")));
-        let mut c = Client::connect("127.0.0.1", port, opts()).unwrap();
-        assert_eq!(c.request(b"a").unwrap(), b"got a");
-        let lines: Vec<String> = (0..2000).map(|i| format!("n{i}")).collect();
-        let replies = c.pipeline(&lines).unwrap();
-        assert_eq!(replies.len(), 2000);
-        assert_eq!(replies[1999], b"got n1999");
-        assert_eq!(replies[0], b"got n0");
-    }
-
-    #[test]
-    fn newline_in_request_is_rejected_and_connection_survives() {
-        let port = serve_once(|l| Some(format!("{l}\n")));
-        let mut c = Client::connect("localhost", port, opts()).unwrap();
-        assert!(matches!(c.request(b"a\nb"), Err(Error::InvalidArgument(_))));
-        assert_eq!(c.request(b"ok").unwrap(), b"ok");
-    }
-
-    #[test]
-    fn closed_mid_reply_and_then_invalid_state() {
-        let port = serve_once(|_| None);
-        let mut c = Client::connect("127.0.0.1", port, opts()).unwrap();
-        assert!(matches!(c.request(b"x"), Err(Error::ConnectionClosed)));
-        assert!(!c.closed_mid_reply(), "nothing of the reply had arrived");
-        assert!(matches!(c.request(b"x"), Err(Error::InvalidState(_))));
-        // A partial reply, then EOF, is "closed" too.
-        let calls = std::sync::atomic::AtomicUsize::new(0);
-        let port = serve_once(move |_| {
-            (calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0).then(|| "partial".to_string())
-        });
-        let mut c = Client::connect("127.0.0.1", port, opts()).unwrap();
-        assert!(matches!(c.pipeline(&["a", "b"]), Err(Error::ConnectionClosed)));
-        assert!(c.closed_mid_reply());
-    }
-
-    #[test]
-    fn wait_for_close_sees_the_server_hang_up_and_keeps_early_bytes() {
-        let port = serve_once(|l| (l != "bye").then(|| format!("{l}\n")));
-        let mut c = Client::connect("127.0.0.1", port, opts()).unwrap();
-        assert_eq!(c.request(b"a").unwrap(), b"a");
-        assert!(!c.wait_for_close(Duration::ZERO).unwrap());
-        assert!(!c.wait_for_close(Duration::from_millis(20)).unwrap());
-        c.send(b"bye\n").unwrap();
-        assert!(c.wait_for_close(Duration::from_secs(5)).unwrap());
-        assert!(!c.is_open());
-
-        let port = serve_once(|l| Some(format!("{l}\nunasked\n")));
-        let mut c = Client::connect("127.0.0.1", port, opts()).unwrap();
-        assert_eq!(c.request(b"b").unwrap(), b"b");
-        assert!(!c.wait_for_close(Duration::from_secs(5)).unwrap(), "bytes, not a close");
-        assert_eq!(c.read_line().unwrap(), b"unasked");
-    }
-
-    #[test]
-    fn reply_too_long_and_timeout() {
-        let port = serve_once(|_| Some("x".repeat(100) + "\n"));
-        let mut c = Client::connect("127.0.0.1", port, Options { max_reply: 10, ..opts() }).unwrap();
-        assert!(matches!(c.request(b"q"), Err(Error::LineTooLong { limit: 10 })));
-
-        let port = serve_once(|_| Some(String::new()));
-        let mut c = Client::connect("127.0.0.1", port, Options { timeout: Some(Duration::from_millis(100)), ..opts() })
-            .unwrap();
-        assert!(matches!(c.request(b"q"), Err(Error::Timeout)));
-    }
-
-    #[test]
-    fn refused_is_typed() {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let err = Client::connect("127.0.0.1", port, opts()).unwrap_err();
-        assert_eq!(err.code(), libc::ECONNREFUSED, "{err}");
-    }
-
-    #[test]
-    fn message_framing_reads_until_quiet() {
-        let port = serve_once(|l| Some(format!("[{l}]")));
-        let mut c = Client::connect("127.0.0.1", port, Options { quiet: Duration::from_millis(50), ..opts() }).unwrap();
-        assert_eq!(c.message(b"date\n").unwrap(), b"[date]");
-        assert!(matches!(c.message(b""), Err(Error::InvalidArgument(_))));
-    }
-
-    #[test]
-    fn greeting_is_optional() {
-        let port = serve_once(|l| Some(format!("{l}\n")));
-        let mut c = Client::connect("127.0.0.1", port, opts()).unwrap();
-        assert_eq!(c.greeting(Duration::from_millis(50)).unwrap(), None);
-        assert!(c.is_open());
-        assert_eq!(c.request(b"x").unwrap(), b"x");
-
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            s.write_all(b"Thank you for connection").unwrap();
-        });
-        let mut c = Client::connect("127.0.0.1", port, Options { quiet: Duration::from_millis(50), ..opts() }).unwrap();
-        assert_eq!(c.greeting(Duration::from_secs(5)).unwrap().unwrap(), b"Thank you for connection");
-        assert!(!c.is_open(), "the server closed after its greeting");
-    }
-
-    #[test]
-    fn unix_socket_and_ipv6() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.sock");
-        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 64];
-            let n = s.read(&mut buf).unwrap();
-            s.write_all(&buf[..n]).unwrap();
-        });
-        let mut c = Client::connect_unix(&path, opts()).unwrap();
-        assert_eq!(c.request(b"unix").unwrap(), b"unix");
-
-        if let Ok(listener) = TcpListener::bind("[::1]:0") {
-            let port = listener.local_addr().unwrap().port();
-            thread::spawn(move || {
-                let (mut s, _) = listener.accept().unwrap();
-                s.write_all(b"six\n").unwrap();
-            });
-            let mut c = Client::connect("::1", port, opts()).unwrap();
-            assert_eq!(c.read_line().unwrap(), b"six");
-            assert!(c.peer_addr().unwrap().is_ipv6());
-        }
-    }
-}
+mod tests;
