@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpStream, UnixStream};
-use tokio_rustls::server::TlsStream;
+use tokio::io::{AsyncWriteExt, ReadBuf};
 
+mod pending;
 mod resp;
+
+pub(crate) use super::stream::Stream;
+use pending::{client_request, Cut, Cuts, Pending, Route};
 
 use super::scan::{constant_time_eq, find_newline, has_line_break, has_telnet_bytes, strip_line_ending, strip_telnet};
 use super::stats::add;
@@ -20,163 +22,11 @@ use crate::server::batch::{call_caught, handler_failed, with_spans, Batch, Lane,
 use crate::server::config::{Framing, Service};
 use crate::server::metrics::{CommandTally, OTHER};
 use crate::server::reply::{Outcome, ReplyOut, Wire};
-use crate::server::service::{looks_like_http, lower_name, split_command, write_response, Handler, Request, Transport};
+use crate::server::service::{looks_like_http, lower_name, split_command, write_response, Request, Transport};
 
 /// Stopping, a connection closes once it has answered all it read and nothing new came for
 /// this long: a request already on its way (a load balancer forwarding it) is still answered.
 const DRAIN_QUIET: Duration = Duration::from_millis(100);
-
-/// Where a request goes, decided before anything of it is answered.
-enum Route {
-    /// Answered already (the token line): whether the connection closes.
-    Done(bool),
-    /// An HTTP-looking line: close once the requests before it are answered.
-    Close,
-    /// A built-in command or service.
-    Builtin,
-    /// A user handler: joins the pending batch of its lane.
-    User(Arc<dyn Handler>),
-}
-
-/// A request for a user handler, cut but not answered yet: where its line is and (RESP) which
-/// of `Pending::args` are its arguments.
-struct Cut {
-    handler: Arc<dyn Handler>,
-    line: (usize, usize),
-    args: (usize, usize),
-}
-
-/// Requests of the current read for user handlers of one lane, not answered yet, with the
-/// wire their replies go out in. Line and message framing: the lines are in the input. RESP:
-/// each request's line and arguments are copied to `text` (the parser's view of a request
-/// lasts until it cuts the next one).
-struct Pending {
-    lane: Option<Lane>,
-    requests: Vec<Cut>,
-    wire: Wire,
-    text: Vec<u8>,
-    args: Vec<(usize, usize)>,
-}
-
-impl Pending {
-    fn new(wire: Wire) -> Self {
-        Pending { lane: None, requests: Vec::new(), wire, text: Vec::new(), args: Vec::new() }
-    }
-
-    /// Adds a request of the input (line framing).
-    fn push_line(&mut self, handler: Arc<dyn Handler>, from: usize, to: usize) {
-        self.requests.push(Cut { handler, line: (from, to), args: (0, 0) });
-    }
-
-    /// Adds a RESP request: its line and its arguments are copied.
-    fn push_argv(&mut self, handler: Arc<dyn Handler>, line: &[u8], argv: &[&[u8]]) {
-        let from = self.text.len();
-        self.text.extend_from_slice(line);
-        let line = (from, self.text.len());
-        let first = self.args.len();
-        for arg in argv {
-            let from = self.text.len();
-            self.text.extend_from_slice(arg);
-            self.args.push((from, self.text.len()));
-        }
-        self.requests.push(Cut { handler, line, args: (first, self.args.len()) });
-    }
-
-    /// Whether a request for `handler` joins this batch; if not, the batch is answered first.
-    fn joins(&self, handler: &dyn Handler) -> (bool, Lane) {
-        let lane = handler.lane();
-        (self.lane.as_ref().is_some_and(|l| l.same(&lane)), lane)
-    }
-}
-
-/// Where a pending batch's requests are: their lines (and RESP arguments) in `source`.
-struct Cuts<'a> {
-    source: &'a [u8],
-    args: &'a [(usize, usize)],
-    wire: Wire,
-}
-
-impl Cuts<'_> {
-    fn line(&self, cut: &Cut) -> &[u8] {
-        &self.source[cut.line.0..cut.line.1]
-    }
-
-    fn spans(&self, cut: &Cut) -> &[(usize, usize)] {
-        &self.args[cut.args.0..cut.args.1]
-    }
-}
-
-/// The request of `line` from a connection's client: its address, transport and, over
-/// mutual TLS, its certificate's subject.
-fn client_request<'a>(
-    line: &'a [u8],
-    peer: &'a str,
-    transport: Transport,
-    peer_cert: &'a Option<String>,
-) -> Request<'a> {
-    Request { peer_cert: peer_cert.as_deref(), ..Request::from_line(line, peer, transport) }
-}
-
-/// What the connection loop needs from TCP, Unix and TLS streams, besides reading and
-/// writing: a write that never waits (the common flush), and, for the short drain before
-/// closing, the raw socket.
-pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
-    /// Waits until the socket under the stream has bytes.
-    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send;
-    /// Reads the socket's bytes as they are (TLS: still encrypted), for discarding.
-    fn try_read_raw(&self, buf: &mut [u8]) -> io::Result<usize>;
-    /// Writes what fits now without waiting.
-    fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize>;
-    /// Whether written bytes still wait inside the stream (TLS records not yet sent).
-    fn has_buffered_output(&self) -> bool {
-        false
-    }
-}
-
-impl Stream for TcpStream {
-    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
-        TcpStream::readable(self)
-    }
-    fn try_read_raw(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.try_read(buf)
-    }
-    fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.try_write(buf)
-    }
-}
-
-impl Stream for UnixStream {
-    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
-        UnixStream::readable(self)
-    }
-    fn try_read_raw(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.try_read(buf)
-    }
-    fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.try_write(buf)
-    }
-}
-
-impl Stream for TlsStream<TcpStream> {
-    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
-        self.get_ref().0.readable()
-    }
-    fn try_read_raw(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.get_ref().0.try_read(buf)
-    }
-    /// Encrypts into rustls and sends what the socket takes now: polled once with a waker
-    /// that wakes nothing, since the caller waits properly (`write_all`, `flush`) for a rest.
-    fn try_write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        match Pin::new(self).poll_write(&mut cx, buf) {
-            Poll::Ready(r) => r,
-            Poll::Pending => Ok(0),
-        }
-    }
-    fn has_buffered_output(&self) -> bool {
-        self.get_ref().1.wants_write()
-    }
-}
 
 const READ_CHUNK: usize = 16 * 1024;
 

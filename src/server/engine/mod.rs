@@ -10,6 +10,7 @@ mod listen;
 mod memory;
 mod scan;
 mod stats;
+mod stream;
 mod udp;
 
 use std::cell::Cell;
