@@ -64,10 +64,18 @@ fn temporary_name(path: &Path) -> PathBuf {
 /// Removes the temporary file of every download in flight. For a process about to end
 /// without running destructors (the Python face calls it at interpreter exit).
 pub fn remove_pending() {
-    for slot in &PENDING {
-        let p = slot.load(SeqCst);
+    take_and_unlink(&PENDING);
+}
+
+fn take_and_unlink(slots: &[AtomicPtr<libc::c_char>]) {
+    for slot in slots {
+        // Take the path out of its slot rather than read it: the download's own `Drop` then
+        // finds the slot empty and frees nothing, so the path cannot be freed under this
+        // unlink (a signal handler may run while another thread ends its download). The path
+        // is left allocated: the process is ending.
+        let p = slot.swap(std::ptr::null_mut(), SeqCst);
         if !p.is_null() {
-            // SAFETY: `p` is a NUL-terminated path that stays allocated while registered.
+            // SAFETY: `p` is a NUL-terminated path from CString::into_raw that only this call owns now.
             unsafe { libc::unlink(p) };
         }
     }
@@ -194,6 +202,20 @@ mod tests {
         assert!(matches!(err, Error::ConnectionClosed), "{err:?}");
         assert_eq!(std::fs::read(&target).unwrap(), b"old");
         assert_eq!(entries(dir.path()), ["out.bin"]);
+    }
+
+    #[test]
+    fn removing_takes_the_path_out_of_its_slot() {
+        // On slots of its own: the real ones belong to downloads other tests run meanwhile.
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(".out.bin.netcore-part");
+        std::fs::write(&tmp, b"partial").unwrap();
+        let slots = [const { AtomicPtr::new(std::ptr::null_mut()) }; 2];
+        slots[1].store(CString::new(tmp.as_os_str().as_bytes()).unwrap().into_raw(), SeqCst);
+        take_and_unlink(&slots);
+        assert!(!tmp.exists());
+        // Empty now, so the download's Drop frees nothing the unlink might still be reading.
+        assert!(slots.iter().all(|s| s.load(SeqCst).is_null()));
     }
 
     #[test]
