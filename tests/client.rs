@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use netcore::client::{Client, Options, Target};
+use netcore::client::{Client, Interrupt, Options, Target};
 use netcore::Error;
 
 fn silent_server() -> (u16, thread::JoinHandle<()>) {
@@ -34,7 +34,7 @@ fn a_failing_check_abandons_the_wait_and_closes() {
         }
     };
     let started = Instant::now();
-    let err = c.request_checked(b"anyone?", Some(&mut check)).unwrap_err();
+    let err = c.request_checked(b"anyone?", Interrupt::new(&mut check)).unwrap_err();
     assert!(matches!(err, Error::Failed(ref m) if m == "interrupted"), "{err}");
     // Three checks, about 50 ms apart: well under the (absent) timeout.
     assert!(started.elapsed() < Duration::from_secs(5));

@@ -28,7 +28,7 @@ use socket2::Socket;
 
 use super::client::{explain, interrupted, seconds, SigintGuard};
 use super::Failure;
-use crate::client::{connect_socket, wait_fd, Target};
+use crate::client::{connect_socket, wait_ready, Interrupt, Target};
 use crate::error::Error;
 use crate::tls::session::{PolledTls, TlsSession};
 
@@ -175,10 +175,11 @@ fn read_from(socket: &Socket, tls: Option<&mut PolledTls>, chunk: &mut [u8]) -> 
 fn open_conn(plan: &Plan) -> Result<Conn, Failure> {
     let deadline = Some(Instant::now() + plan.timeout);
     let fail = |e: Error| Failure::network(format!("cannot connect to {}: {}", plan.target, explain(&e, plan.timeout)));
-    let socket = connect_socket(&plan.target, Some(plan.timeout), &mut None).map_err(fail)?;
+    let socket = connect_socket(&plan.target, Some(plan.timeout), &mut Interrupt::none()).map_err(fail)?;
     let mut tls = match &plan.tls {
         Some(t) => Some(PolledTls::from_session(
-            TlsSession::handshake(&socket, t.config.clone(), t.name.clone(), deadline, &mut None).map_err(fail)?,
+            TlsSession::handshake(&socket, t.config.clone(), t.name.clone(), deadline, &mut Interrupt::none())
+                .map_err(fail)?,
         )),
         None => None,
     };
@@ -238,7 +239,7 @@ fn skip_greeting(
             Ok(0) => return Err(Error::ConnectionClosed),
             Ok(n) => inbuf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait_fd(socket.as_raw_fd(), libc::POLLIN, deadline, &mut None)?;
+                wait_ready(socket.as_raw_fd(), libc::POLLIN, deadline, &mut Interrupt::none())?;
                 continue;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

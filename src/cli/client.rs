@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::Failure;
-use crate::client::{udp, Client, Options, Target};
+use crate::client::{udp, Client, Interrupt, Options, Target};
 use crate::error::Error;
 
 /// Examples naming 127.0.0.1:21560 talk to `netcore` (the README's command server, line
@@ -237,11 +237,11 @@ impl Session {
         }
         let mut check = || if interrupted() { Err(Error::Interrupted) } else { Ok(()) };
         let result = if self.resp {
-            resp_exchange(&mut self.client, data, &mut check)
+            resp_exchange(&mut self.client, data, Interrupt::new(&mut check))
         } else if self.message {
-            self.client.message_checked(data, Some(&mut check))
+            self.client.message_checked(data, Interrupt::new(&mut check))
         } else {
-            self.client.request_checked(data, Some(&mut check))
+            self.client.request_checked(data, Interrupt::new(&mut check))
         };
         match result {
             Ok(reply) => {
@@ -298,11 +298,7 @@ impl Session {
 }
 
 /// Sends a typed line as one RESP command and returns the reply as redis-cli prints it.
-fn resp_exchange(
-    client: &mut Client,
-    line: &[u8],
-    check: &mut dyn FnMut() -> crate::error::Result<()>,
-) -> crate::error::Result<Vec<u8>> {
+fn resp_exchange(client: &mut Client, line: &[u8], intr: Interrupt<'_>) -> crate::error::Result<Vec<u8>> {
     let limits = crate::server::resp::RequestLimits::new(usize::MAX / 2);
     let words = match crate::server::resp::parse_request(&[line, b"\n"].concat(), limits) {
         Ok(Some((_, words))) if !words.is_empty() => words,
@@ -310,7 +306,7 @@ fn resp_exchange(
         Err(e) => return Err(Error::InvalidArgument(e.to_string().replace("Protocol error: ", ""))),
     };
     let argv: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
-    let reply = client.command_checked(&argv, Some(check))?;
+    let reply = client.command_checked(&argv, intr)?;
     Ok(crate::client::resp::display_reply(&reply).into_bytes())
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, SockAddr, Socket};
 
-use super::{connect_one, resolve_stream, send_all, wait_fd};
+use super::{connect_one, resolve_stream, send_all, wait_ready, Interrupt};
 use crate::error::Error;
 
 /// The standard Gopher port.
@@ -87,7 +87,7 @@ impl GopherReader {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let deadline = self.timeout.map(|t| Instant::now() + t);
-                    match wait_fd(self.socket.as_raw_fd(), libc::POLLIN, deadline, &mut None) {
+                    match wait_ready(self.socket.as_raw_fd(), libc::POLLIN, deadline, &mut Interrupt::none()) {
                         Ok(_) => {}
                         Err(Error::Timeout) => return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out")),
                         Err(Error::Os(e)) => return Err(e),
@@ -153,7 +153,7 @@ pub fn open(host: &str, port: u16, selector: &str, timeout: Option<Duration>) ->
     let mut last = None;
     let mut socket = None;
     for addr in addrs {
-        match connect_one(&SockAddr::from(addr), Domain::for_address(addr), deadline, &mut None) {
+        match connect_one(&SockAddr::from(addr), Domain::for_address(addr), deadline, &mut Interrupt::none()) {
             Ok(s) => {
                 socket = Some(s);
                 break;
@@ -166,7 +166,8 @@ pub fn open(host: &str, port: u16, selector: &str, timeout: Option<Duration>) ->
         Some(s) => s,
         None => return Err(at(Stage::Connect)(last.expect("an address was tried"))),
     };
-    send_all(&socket, format!("{selector}\r\n").as_bytes(), timeout, &mut None).map_err(at(Stage::Send))?;
+    send_all(&socket, format!("{selector}\r\n").as_bytes(), timeout, &mut Interrupt::none())
+        .map_err(at(Stage::Send))?;
     let mut reader = GopherReader { socket, head: Vec::new(), head_pos: 0, timeout, eof: false };
     // Read the first line (or up to 4 KiB) to tell an error item from a document.
     while !reader.eof && reader.head.len() < 4096 && !reader.head.contains(&b'\n') {

@@ -22,8 +22,10 @@
 //! to the next request; later calls fail with `Error::InvalidState`.
 //!
 //! # Interrupting a wait
-//! The `*_checked` methods call `check` between waits of at most `CHECK_SLICE`; an error from
-//! `check` abandons the operation (the Python face uses it to honour Ctrl+C).
+//! The `*_checked` methods take an [`Interrupt`] hook (`crate::socket`'s, the one hook type)
+//! and run it after a signal and between waits of at most `CHECK_SLICE`; an error from it
+//! (`Error::Interrupted`) abandons the operation (the Python face and the CLI use it to
+//! honour Ctrl+C). Every wait is `crate::socket::wait`'s.
 
 pub mod download;
 pub mod gopher;
@@ -33,9 +35,11 @@ pub mod resp;
 pub mod udp;
 pub mod url;
 
+pub use crate::socket::wait::CHECK_SLICE;
+pub use crate::socket::Interrupt;
 use net::{block_in_slices, deadline_after, recv_into};
 pub(crate) use net::{connect_one, resolve_stream, send_all};
-pub use net::{connect_socket, wait_fd};
+pub use net::{connect_socket, wait_ready};
 pub use pipeline::ReplyLines;
 
 use std::io;
@@ -48,17 +52,12 @@ use socket2::Socket;
 
 use crate::error::{Error, Result};
 
-/// How often an interruptible wait wakes to run its check.
-pub const CHECK_SLICE: Duration = Duration::from_millis(50);
 /// Default bound on connecting and on each wait for the server.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default longest reply accepted (line or message), in bytes.
 pub const DEFAULT_MAX_REPLY: usize = 1 << 20;
 /// Default quiet period that ends a message reply.
 pub const DEFAULT_QUIET: Duration = Duration::from_millis(200);
-
-/// A check run between slices of a wait; an error abandons the operation.
-pub type Check<'a> = Option<&'a mut dyn FnMut() -> Result<()>>;
 
 /// Where to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,16 +137,16 @@ impl Client {
 
     /// Connects to `target`.
     pub fn connect_to(target: Target, opts: Options) -> Result<Client> {
-        Client::connect_checked(target, opts, None)
+        Client::connect_checked(target, opts, Interrupt::none())
     }
 
     /// `connect_to` with an interrupt check.
-    pub fn connect_checked(target: Target, opts: Options, mut check: Check<'_>) -> Result<Client> {
+    pub fn connect_checked(target: Target, opts: Options, mut intr: Interrupt<'_>) -> Result<Client> {
         if opts.max_reply == 0 {
             return Err(Error::InvalidArgument("max_reply must be at least 1".into()));
         }
         let deadline = deadline_after(opts.timeout);
-        let socket = connect_socket(&target, opts.timeout, &mut check)?;
+        let socket = connect_socket(&target, opts.timeout, &mut intr)?;
         let tls = match &opts.tls {
             None => {
                 block_in_slices(&socket)?;
@@ -161,7 +160,7 @@ impl Client {
                 let config = tls.load()?;
                 let name = tls.server_name(host)?;
                 // TLS keeps the socket non-blocking: its session waits in `poll` itself.
-                Some(crate::tls::session::TlsSession::handshake(&socket, config, name, deadline, &mut check)?)
+                Some(crate::tls::session::TlsSession::handshake(&socket, config, name, deadline, &mut intr)?)
             }
         };
         Ok(Client {
@@ -232,7 +231,7 @@ impl Client {
         if !self.buf.is_empty() {
             return Ok(false);
         }
-        match self.fill(Some(Instant::now() + wait), &mut None) {
+        match self.fill(Some(Instant::now() + wait), &mut Interrupt::none()) {
             Ok(Filled::Bytes) | Err(Error::Timeout) => Ok(false),
             Ok(Filled::Eof) => {
                 self.socket = None;
@@ -285,9 +284,9 @@ impl Client {
 
     /// Reads what is available into `buf` after waiting up to `deadline`: blocked in `recv`
     /// one slice at a time while a whole slice is left, then in `poll` for the rest.
-    fn fill(&mut self, deadline: Option<Instant>, check: &mut Check<'_>) -> Result<Filled> {
+    fn fill(&mut self, deadline: Option<Instant>, intr: &mut Interrupt<'_>) -> Result<Filled> {
         if let (Some(tls), Some(socket)) = (&mut self.tls, &self.socket) {
-            return match tls.read(socket, &mut self.buf, deadline, check)? {
+            return match tls.read(socket, &mut self.buf, deadline, intr)? {
                 0 => Ok(Filled::Eof),
                 _ => Ok(Filled::Bytes),
             };
@@ -308,12 +307,10 @@ impl Client {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Err(Error::Timeout);
                     }
-                    if let Some(check) = check.as_mut() {
-                        check()?;
-                    }
+                    intr.check()?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait_fd(fd, libc::POLLIN, deadline, check)?;
+                    wait_ready(fd, libc::POLLIN, deadline, intr)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Error::Os(e)),
@@ -322,11 +319,11 @@ impl Client {
     }
 
     /// Sends all of `data`, encrypted when the connection is TLS.
-    fn send_data(&mut self, data: &[u8], check: &mut Check<'_>) -> Result<()> {
+    fn send_data(&mut self, data: &[u8], intr: &mut Interrupt<'_>) -> Result<()> {
         let timeout = self.opts.timeout;
         match (&mut self.tls, &self.socket) {
-            (Some(tls), Some(socket)) => tls.send_all(socket, data, deadline_after(timeout), check),
-            _ => send_all(self.socket()?, data, timeout, check),
+            (Some(tls), Some(socket)) => tls.send_all(socket, data, deadline_after(timeout), intr),
+            _ => send_all(self.socket()?, data, timeout, intr),
         }
     }
 
@@ -352,13 +349,13 @@ impl Client {
         Ok(None)
     }
 
-    fn read_line_inner(&mut self, check: &mut Check<'_>) -> Result<Vec<u8>> {
+    fn read_line_inner(&mut self, intr: &mut Interrupt<'_>) -> Result<Vec<u8>> {
         let mut scanned = 0;
         loop {
             if let Some(line) = self.take_line(&mut scanned)? {
                 return Ok(line);
             }
-            match self.fill(deadline_after(self.opts.timeout), check)? {
+            match self.fill(deadline_after(self.opts.timeout), intr)? {
                 Filled::Bytes => {}
                 Filled::Eof => {
                     self.closed_mid_reply = !self.buf.is_empty();
@@ -376,44 +373,44 @@ impl Client {
 
     /// Sends one line (netcore adds the `\n`) and returns the reply line without its terminator.
     pub fn request(&mut self, line: &[u8]) -> Result<Vec<u8>> {
-        self.request_checked(line, None)
+        self.request_checked(line, Interrupt::none())
     }
 
     /// `request` with an interrupt check.
-    pub fn request_checked(&mut self, line: &[u8], mut check: Check<'_>) -> Result<Vec<u8>> {
+    pub fn request_checked(&mut self, line: &[u8], mut intr: Interrupt<'_>) -> Result<Vec<u8>> {
         let out = Self::framed(line)?;
         self.guarded(|c| {
-            c.send_data(&out, &mut check)?;
-            c.read_line_inner(&mut check)
+            c.send_data(&out, &mut intr)?;
+            c.read_line_inner(&mut intr)
         })
     }
 
     /// Sends raw bytes as they are (no terminator added).
     pub fn send(&mut self, data: &[u8]) -> Result<()> {
-        self.send_checked(data, None)
+        self.send_checked(data, Interrupt::none())
     }
 
     /// `send` with an interrupt check.
-    pub fn send_checked(&mut self, data: &[u8], mut check: Check<'_>) -> Result<()> {
-        self.guarded(|c| c.send_data(data, &mut check))
+    pub fn send_checked(&mut self, data: &[u8], mut intr: Interrupt<'_>) -> Result<()> {
+        self.guarded(|c| c.send_data(data, &mut intr))
     }
 
     /// Reads one line (a greeting, or the reply to something sent with `send`).
     pub fn read_line(&mut self) -> Result<Vec<u8>> {
-        self.read_line_checked(None)
+        self.read_line_checked(Interrupt::none())
     }
 
     /// `read_line` with an interrupt check.
-    pub fn read_line_checked(&mut self, mut check: Check<'_>) -> Result<Vec<u8>> {
-        self.guarded(|c| c.read_line_inner(&mut check))
+    pub fn read_line_checked(&mut self, mut intr: Interrupt<'_>) -> Result<Vec<u8>> {
+        self.guarded(|c| c.read_line_inner(&mut intr))
     }
 
-    fn read_message_inner(&mut self, check: &mut Check<'_>) -> Result<Vec<u8>> {
+    fn read_message_inner(&mut self, intr: &mut Interrupt<'_>) -> Result<Vec<u8>> {
         let limit = self.opts.max_reply;
         // Bytes left over from earlier line reads are the start of this reply.
         let mut eof = false;
         if self.buf.is_empty() {
-            match self.fill(deadline_after(self.opts.timeout), check)? {
+            match self.fill(deadline_after(self.opts.timeout), intr)? {
                 Filled::Bytes => {}
                 Filled::Eof => {
                     self.closed_mid_reply = false;
@@ -422,7 +419,7 @@ impl Client {
             }
         }
         while !eof && self.buf.len() <= limit {
-            match self.fill(Some(Instant::now() + self.opts.quiet), check) {
+            match self.fill(Some(Instant::now() + self.opts.quiet), intr) {
                 Ok(Filled::Bytes) => {}
                 Ok(Filled::Eof) => eof = true,
                 Err(Error::Timeout) => break,
@@ -445,17 +442,17 @@ impl Client {
     /// Message framing: sends `data` as it is and returns what comes back until a quiet
     /// period, EOF or the size limit (see the module documentation).
     pub fn message(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        self.message_checked(data, None)
+        self.message_checked(data, Interrupt::none())
     }
 
     /// `message` with an interrupt check.
-    pub fn message_checked(&mut self, data: &[u8], mut check: Check<'_>) -> Result<Vec<u8>> {
+    pub fn message_checked(&mut self, data: &[u8], mut intr: Interrupt<'_>) -> Result<Vec<u8>> {
         if data.is_empty() {
             return Err(Error::InvalidArgument("a message must not be empty".into()));
         }
         self.guarded(|c| {
-            c.send_data(data, &mut check)?;
-            c.read_message_inner(&mut check)
+            c.send_data(data, &mut intr)?;
+            c.read_message_inner(&mut intr)
         })
     }
 
@@ -465,14 +462,14 @@ impl Client {
         if self.buf.is_empty() && self.tls.is_some() {
             // The socket may be readable with only TLS records (session tickets): wait for
             // decrypted bytes instead.
-            match self.fill(Some(Instant::now() + wait), &mut None) {
+            match self.fill(Some(Instant::now() + wait), &mut Interrupt::none()) {
                 Err(Error::Timeout) => return Ok(None),
                 Err(e) => return Err(e),
                 Ok(_) => {}
             }
         } else if self.buf.is_empty() {
             let fd = self.socket()?.as_raw_fd();
-            match wait_fd(fd, libc::POLLIN, Some(Instant::now() + wait), &mut None) {
+            match wait_ready(fd, libc::POLLIN, Some(Instant::now() + wait), &mut Interrupt::none()) {
                 Err(Error::Timeout) => return Ok(None),
                 Err(e) => return Err(e),
                 Ok(_) => {}
@@ -483,12 +480,12 @@ impl Client {
 
     /// Message framing without sending: reads a greeting or an unsolicited reply.
     pub fn receive(&mut self) -> Result<Vec<u8>> {
-        self.receive_checked(None)
+        self.receive_checked(Interrupt::none())
     }
 
     /// `receive` with an interrupt check.
-    pub fn receive_checked(&mut self, mut check: Check<'_>) -> Result<Vec<u8>> {
-        self.guarded(|c| c.read_message_inner(&mut check))
+    pub fn receive_checked(&mut self, mut intr: Interrupt<'_>) -> Result<Vec<u8>> {
+        self.guarded(|c| c.read_message_inner(&mut intr))
     }
 }
 

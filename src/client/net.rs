@@ -1,5 +1,5 @@
-//! The sockets under the clients: resolving a host, connecting within a deadline, waiting
-//! for readiness with interrupt checks every `CHECK_SLICE`, sending everything.
+//! The sockets under the clients: resolving a host, connecting within a deadline, sending
+//! everything. Every wait is `crate::socket::wait`'s, its hook also run every `CHECK_SLICE`.
 
 use std::io;
 use std::net::SocketAddr;
@@ -8,51 +8,18 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::{Check, Target, CHECK_SLICE};
+use super::Target;
 use crate::error::{Error, Result};
+use crate::socket::wait::{wait_fd, Interrupt, CHECK_SLICE};
 
 pub(super) fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
     timeout.map(|t| Instant::now() + t)
 }
 
-/// Waits until `fd` reports one of `events` (returns the reported events), the deadline
-/// passes (`Error::Timeout`) or `check` fails.
-pub fn wait_fd(fd: i32, events: i16, deadline: Option<Instant>, check: &mut Check<'_>) -> Result<i16> {
-    loop {
-        let remaining = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(Error::Timeout);
-                }
-                Some(left)
-            }
-            None => None,
-        };
-        let slice = match (remaining, check.is_some()) {
-            (Some(r), true) => Some(r.min(CHECK_SLICE)),
-            (Some(r), false) => Some(r),
-            (None, true) => Some(CHECK_SLICE),
-            (None, false) => None,
-        };
-        // Round up so a 0.4 ms remainder does not become a busy poll of 0 ms.
-        let ms = slice.map_or(-1, |s| s.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32);
-        let mut pfd = libc::pollfd { fd, events, revents: 0 };
-        // SAFETY: one valid pollfd for the duration of the call.
-        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if rc > 0 {
-            return Ok(pfd.revents);
-        }
-        if rc < 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EINTR) {
-                return Err(Error::Os(err));
-            }
-        }
-        if let Some(check) = check.as_mut() {
-            check()?;
-        }
-    }
+/// Waits for `events` on `fd` as every client wait does: `crate::socket`'s wait, with the
+/// hook also run every `CHECK_SLICE`.
+pub fn wait_ready(fd: i32, events: i16, deadline: Option<Instant>, intr: &mut Interrupt<'_>) -> Result<i16> {
+    wait_fd(fd, events, deadline, Some(CHECK_SLICE), intr)
 }
 
 pub(crate) fn resolve_stream(host: &str, port: u16, socktype: i32) -> Result<Vec<SocketAddr>> {
@@ -74,14 +41,14 @@ pub(crate) fn connect_one(
     addr: &SockAddr,
     domain: Domain,
     deadline: Option<Instant>,
-    check: &mut Check<'_>,
+    intr: &mut Interrupt<'_>,
 ) -> Result<Socket> {
     let socket = Socket::new(domain, Type::STREAM.cloexec(), None)?;
     socket.set_nonblocking(true)?;
     match socket.connect(addr) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) || e.kind() == io::ErrorKind::WouldBlock => {
-            wait_fd(socket.as_raw_fd(), libc::POLLOUT, deadline, check)?;
+            wait_ready(socket.as_raw_fd(), libc::POLLOUT, deadline, intr)?;
             if let Some(err) = socket.take_error()? {
                 return Err(Error::Os(err));
             }
@@ -96,17 +63,17 @@ pub(crate) fn connect_one(
 
 /// Opens a connected, non-blocking stream socket to `target`. Tries each address of a host
 /// name in turn within one overall timeout; returns the last address's error if none answer.
-pub fn connect_socket(target: &Target, timeout: Option<Duration>, check: &mut Check<'_>) -> Result<Socket> {
+pub fn connect_socket(target: &Target, timeout: Option<Duration>, intr: &mut Interrupt<'_>) -> Result<Socket> {
     let deadline = deadline_after(timeout);
     match target {
         Target::Unix(path) => {
             let addr = SockAddr::unix(path)?;
-            connect_one(&addr, Domain::UNIX, deadline, check)
+            connect_one(&addr, Domain::UNIX, deadline, intr)
         }
         Target::Tcp { host, port } => {
             let mut last = None;
             for addr in resolve_stream(host, *port, libc::SOCK_STREAM)? {
-                match connect_one(&SockAddr::from(addr), Domain::for_address(addr), deadline, check) {
+                match connect_one(&SockAddr::from(addr), Domain::for_address(addr), deadline, intr) {
                     Ok(s) => return Ok(s),
                     Err(e @ Error::Timeout) => return Err(e),
                     Err(e @ Error::Interrupted) => return Err(e),
@@ -119,13 +86,18 @@ pub fn connect_socket(target: &Target, timeout: Option<Duration>, check: &mut Ch
 }
 
 /// Sends all of `data` on a non-blocking socket (no SIGPIPE: EPIPE comes back as an error).
-pub(crate) fn send_all(socket: &Socket, data: &[u8], timeout: Option<Duration>, check: &mut Check<'_>) -> Result<()> {
+pub(crate) fn send_all(
+    socket: &Socket,
+    data: &[u8],
+    timeout: Option<Duration>,
+    intr: &mut Interrupt<'_>,
+) -> Result<()> {
     let mut sent = 0;
     while sent < data.len() {
         match socket.send_with_flags(&data[sent..], libc::MSG_NOSIGNAL) {
             Ok(n) => sent += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait_fd(socket.as_raw_fd(), libc::POLLOUT, deadline_after(timeout), check)?;
+                wait_ready(socket.as_raw_fd(), libc::POLLOUT, deadline_after(timeout), intr)?;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::Os(e)),

@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
-use super::{deadline_after, recv_into, strip_terminator, wait_fd, Check, Client, Filled};
+use super::{deadline_after, recv_into, strip_terminator, wait_ready, Client, Filled, Interrupt};
 use crate::error::{Error, Result};
 
 /// Reply lines (without their terminators) in one buffer, in order.
@@ -66,31 +66,31 @@ impl Client {
     /// Sends every line, keeping them all in flight, and returns the replies in order.
     /// Sending and reading overlap, so a long pipeline cannot deadlock on full buffers.
     pub fn pipeline<L: AsRef<[u8]>>(&mut self, lines: &[L]) -> Result<Vec<Vec<u8>>> {
-        self.pipeline_checked(lines, None)
+        self.pipeline_checked(lines, Interrupt::none())
     }
 
     /// `pipeline` with an interrupt check.
-    pub fn pipeline_checked<L: AsRef<[u8]>>(&mut self, lines: &[L], check: Check<'_>) -> Result<Vec<Vec<u8>>> {
+    pub fn pipeline_checked<L: AsRef<[u8]>>(&mut self, lines: &[L], intr: Interrupt<'_>) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();
         for line in lines {
             Client::push_line(&mut out, line.as_ref())?;
         }
-        Ok(self.pipeline_framed_checked(&out, lines.len(), check)?.to_vecs())
+        Ok(self.pipeline_framed_checked(&out, lines.len(), intr)?.to_vecs())
     }
 
     /// `pipeline` of `count` request lines already framed into `out` (with `push_line`),
     /// the replies in one buffer.
-    pub fn pipeline_framed_checked(&mut self, out: &[u8], count: usize, mut check: Check<'_>) -> Result<ReplyLines> {
+    pub fn pipeline_framed_checked(&mut self, out: &[u8], count: usize, mut intr: Interrupt<'_>) -> Result<ReplyLines> {
         if self.tls.is_some() {
-            return self.guarded(|c| c.pipeline_tls(out, count, &mut check));
+            return self.guarded(|c| c.pipeline_tls(out, count, &mut intr));
         }
-        self.guarded(|c| c.pipeline_plain(out, count, &mut check))
+        self.guarded(|c| c.pipeline_plain(out, count, &mut intr))
     }
 
     /// The pipeline over TCP or Unix: sends without waiting while reading what has come
     /// back; once everything is sent, waits in `fill` (a blocking `recv`, as a stdlib client
     /// does, instead of a `recv` failing with EAGAIN, a `poll` and another `recv`).
-    fn pipeline_plain(&mut self, out: &[u8], count: usize, check: &mut Check<'_>) -> Result<ReplyLines> {
+    fn pipeline_plain(&mut self, out: &[u8], count: usize, intr: &mut Interrupt<'_>) -> Result<ReplyLines> {
         let mut replies = ReplyLines::with_capacity(count);
         let mut sent = 0;
         let mut scanned = 0;
@@ -100,7 +100,7 @@ impl Client {
                 return Ok(replies);
             }
             if sent == out.len() {
-                if let Filled::Eof = self.fill(deadline_after(self.opts.timeout), check)? {
+                if let Filled::Eof = self.fill(deadline_after(self.opts.timeout), intr)? {
                     self.closed_mid_reply = !self.buf.is_empty();
                     return Err(Error::ConnectionClosed);
                 }
@@ -127,22 +127,22 @@ impl Client {
             }
             if sent < out.len() {
                 let fd = socket.as_raw_fd();
-                wait_fd(fd, libc::POLLIN | libc::POLLOUT, deadline_after(self.opts.timeout), check)?;
+                wait_ready(fd, libc::POLLIN | libc::POLLOUT, deadline_after(self.opts.timeout), intr)?;
             }
         }
     }
 
     /// The pipeline over TLS: sends a slice, then takes the replies already there, so
     /// neither side's buffers fill while the other waits.
-    fn pipeline_tls(&mut self, out: &[u8], count: usize, check: &mut Check<'_>) -> Result<ReplyLines> {
+    fn pipeline_tls(&mut self, out: &[u8], count: usize, intr: &mut Interrupt<'_>) -> Result<ReplyLines> {
         const SLICE: usize = 32 * 1024;
         let mut replies = ReplyLines::with_capacity(count);
         let mut scanned = 0;
         for part in out.chunks(SLICE) {
-            self.send_data(part, check)?;
+            self.send_data(part, intr)?;
             loop {
                 self.take_lines(count, &mut replies, &mut scanned)?;
-                match self.fill(Some(Instant::now()), check) {
+                match self.fill(Some(Instant::now()), intr) {
                     Ok(Filled::Bytes) => {}
                     Ok(Filled::Eof) => return Err(Error::ConnectionClosed),
                     Err(Error::Timeout) => break,
@@ -155,7 +155,7 @@ impl Client {
             if replies.len() == count {
                 return Ok(replies);
             }
-            if let Filled::Eof = self.fill(deadline_after(self.opts.timeout), check)? {
+            if let Filled::Eof = self.fill(deadline_after(self.opts.timeout), intr)? {
                 return Err(Error::ConnectionClosed);
             }
         }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::{deadline_after, send_all, Check, Client, Filled};
+use super::{deadline_after, send_all, Client, Filled, Interrupt};
 use crate::error::{Error, Result};
 use crate::server::resp::{parse_reply, ProtocolError, ReplyLimits};
 use crate::server::Reply;
@@ -44,13 +44,13 @@ impl Client {
         }
     }
 
-    fn read_reply_inner(&mut self, check: &mut Check<'_>) -> Result<Reply> {
+    fn read_reply_inner(&mut self, intr: &mut Interrupt<'_>) -> Result<Reply> {
         loop {
             if let Some(reply) = self.take_reply()? {
                 return Ok(reply);
             }
             let deadline: Option<Instant> = deadline_after(self.opts.timeout);
-            if let Filled::Eof = self.fill(deadline, check)? {
+            if let Filled::Eof = self.fill(deadline, intr)? {
                 return Err(Error::ConnectionClosed);
             }
         }
@@ -59,25 +59,25 @@ impl Client {
     /// Sends one command (`["SET", "k", "v"]`) as RESP and returns its typed reply; an error
     /// reply (`-ERR ...`) is `Ok(Reply::Error)`, the connection stays usable.
     pub fn command(&mut self, argv: &[&[u8]]) -> Result<Reply> {
-        self.command_checked(argv, None)
+        self.command_checked(argv, Interrupt::none())
     }
 
     /// `command` with an interrupt check.
-    pub fn command_checked(&mut self, argv: &[&[u8]], mut check: Check<'_>) -> Result<Reply> {
+    pub fn command_checked(&mut self, argv: &[&[u8]], mut intr: Interrupt<'_>) -> Result<Reply> {
         if argv.is_empty() {
             return Err(Error::InvalidArgument("a command needs at least its name".into()));
         }
         let mut out = Vec::new();
         encode_command(argv, &mut out);
         self.guarded(|c| {
-            send_all(c.socket()?, &out, c.opts.timeout, &mut check)?;
-            c.read_reply_inner(&mut check)
+            send_all(c.socket()?, &out, c.opts.timeout, &mut intr)?;
+            c.read_reply_inner(&mut intr)
         })
     }
 
     /// Reads one RESP reply (to something sent with `send`, or a RESP3 push).
-    pub fn read_reply_checked(&mut self, mut check: Check<'_>) -> Result<Reply> {
-        self.guarded(|c| c.read_reply_inner(&mut check))
+    pub fn read_reply_checked(&mut self, mut intr: Interrupt<'_>) -> Result<Reply> {
+        self.guarded(|c| c.read_reply_inner(&mut intr))
     }
 
     /// Sends every command at once and returns the replies in order.
@@ -91,8 +91,8 @@ impl Client {
             encode_command(&argv, &mut out);
         }
         self.guarded(|c| {
-            send_all(c.socket()?, &out, c.opts.timeout, &mut None)?;
-            (0..commands.len()).map(|_| c.read_reply_inner(&mut None)).collect()
+            send_all(c.socket()?, &out, c.opts.timeout, &mut Interrupt::none())?;
+            (0..commands.len()).map(|_| c.read_reply_inner(&mut Interrupt::none())).collect()
         })
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::{wait_fd, Check};
+use super::{wait_ready, Interrupt};
 use crate::error::{Error, Result};
 
 /// Largest datagram reply accepted.
@@ -45,7 +45,7 @@ fn resolve_dgram(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
 /// `Error::Timeout`. A closed port (ICMP port unreachable) gives `Error::Os(ECONNREFUSED)`
 /// for that address, and the next address of the host is tried.
 pub fn request(host: &str, port: u16, payload: &[u8], opts: &UdpOptions) -> Result<Vec<u8>> {
-    request_checked(host, port, payload, opts, None)
+    request_checked(host, port, payload, opts, Interrupt::none())
 }
 
 /// `request` with an interrupt check.
@@ -54,14 +54,14 @@ pub fn request_checked(
     port: u16,
     payload: &[u8],
     opts: &UdpOptions,
-    mut check: Check<'_>,
+    mut intr: Interrupt<'_>,
 ) -> Result<Vec<u8>> {
     if payload.len() > MAX_DATAGRAM - 28 {
         return Err(Error::InvalidArgument(format!("datagram too long ({} bytes)", payload.len())));
     }
     let mut last = None;
     for addr in resolve_dgram(host, port)? {
-        match request_one(addr, payload, opts, &mut check) {
+        match request_one(addr, payload, opts, &mut intr) {
             Ok(reply) => return Ok(reply),
             Err(e @ Error::Os(_)) if e.code() == libc::ECONNREFUSED => last = Some(e),
             Err(e) => return Err(e),
@@ -70,7 +70,7 @@ pub fn request_checked(
     Err(last.unwrap_or(Error::AddressInfo { code: libc::EAI_NONAME, message: "Name or service not known".into() }))
 }
 
-fn request_one(addr: SocketAddr, payload: &[u8], opts: &UdpOptions, check: &mut Check<'_>) -> Result<Vec<u8>> {
+fn request_one(addr: SocketAddr, payload: &[u8], opts: &UdpOptions, intr: &mut Interrupt<'_>) -> Result<Vec<u8>> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM.cloexec(), None)?;
     socket.set_nonblocking(true)?;
     // Connected, so only that peer's replies arrive and ICMP errors are reported.
@@ -80,7 +80,7 @@ fn request_one(addr: SocketAddr, payload: &[u8], opts: &UdpOptions, check: &mut 
         socket.send(payload)?;
         let deadline = Instant::now() + opts.timeout;
         loop {
-            match wait_fd(socket.as_raw_fd(), libc::POLLIN, Some(deadline), check) {
+            match wait_ready(socket.as_raw_fd(), libc::POLLIN, Some(deadline), intr) {
                 Ok(_) => {}
                 Err(Error::Timeout) => break,
                 Err(e) => return Err(e),

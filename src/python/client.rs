@@ -15,14 +15,8 @@ use pyo3::types::{PyBytes, PyList, PyString};
 use super::address::{self, Address};
 use super::errors::to_pyerr;
 use super::gil;
-use crate::client::{self, udp, url, Check, Options, Target};
+use crate::client::{self, udp, url, Interrupt, Options, Target};
 use crate::error::Error;
-
-/// Runs `f` through `gil::blocking`: its check raises pending signals (KeyboardInterrupt) on
-/// the main thread.
-fn run_detached<T: Send>(py: Python<'_>, f: impl for<'c> FnOnce(Check<'c>) -> crate::Result<T> + Send) -> PyResult<T> {
-    gil::blocking(py, |check| f(check.map(|c| c as &mut dyn FnMut() -> crate::Result<()>)))
-}
 
 fn timeout_arg(timeout: Option<f64>) -> PyResult<Option<Duration>> {
     match timeout {
@@ -87,9 +81,9 @@ pub struct PyClient {
 
 impl PyClient {
     fn resp_command(&self, py: Python<'_>, words: Vec<Vec<u8>>) -> PyResult<Py<PyAny>> {
-        let reply = self.with(py, move |c, check| {
+        let reply = self.with(py, move |c, intr| {
             let argv: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
-            c.command_checked(&argv, check)
+            c.command_checked(&argv, intr)
         })?;
         if let crate::server::Reply::Error(text) = &reply {
             return Err(PyErr::from_value(super::server::reply_error(py, text)?));
@@ -106,12 +100,12 @@ impl PyClient {
     fn with<T: Send>(
         &self,
         py: Python<'_>,
-        op: impl for<'c> FnOnce(&mut client::Client, Check<'c>) -> crate::Result<T> + Send,
+        op: impl for<'c> FnOnce(&mut client::Client, Interrupt<'c>) -> crate::Result<T> + Send,
     ) -> PyResult<T> {
-        run_detached(py, |check| {
+        gil::blocking(py, |intr| {
             let mut guard = self.locked()?;
             let c = guard.as_mut().ok_or_else(|| Error::InvalidState("client is closed".into()))?;
-            op(c, check)
+            op(c, intr)
         })
     }
 }
@@ -163,7 +157,7 @@ impl PyClient {
                 .map_err(|e| to_pyerr(py, e))?,
         };
         let shown = target.to_string();
-        let c = run_detached(py, move |check| client::Client::connect_checked(target, opts, check))?;
+        let c = gil::blocking(py, move |intr| client::Client::connect_checked(target, opts, intr))?;
         Ok(PyClient { inner: Mutex::new(Some(c)), target: shown, resp })
     }
 
@@ -177,7 +171,7 @@ impl PyClient {
                 line.split(u8::is_ascii_whitespace).filter(|w| !w.is_empty()).map(<[u8]>::to_vec).collect();
             return self.resp_command(py, words);
         }
-        let reply = self.with(py, move |c, check| c.request_checked(&line, check)).map(text)?;
+        let reply = self.with(py, move |c, intr| c.request_checked(&line, intr)).map(text)?;
         Ok(reply.into_pyobject(py)?.into_any().unbind())
     }
 
@@ -206,7 +200,7 @@ impl PyClient {
             pushed.map_err(|e| to_pyerr(py, e))?;
         }
         let count = lines.len();
-        let replies = self.with(py, move |c, check| c.pipeline_framed_checked(&out, count, check))?;
+        let replies = self.with(py, move |c, intr| c.pipeline_framed_checked(&out, count, intr))?;
         PyList::new(py, replies.iter().map(|line| String::from_utf8_lossy(line)))
     }
 
@@ -214,13 +208,13 @@ impl PyClient {
     /// server is quiet for `quiet` seconds or closes.
     fn message<'py>(&self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
         let data = bytes_arg("data", data)?;
-        let reply = self.with(py, move |c, check| c.message_checked(&data, check))?;
+        let reply = self.with(py, move |c, intr| c.message_checked(&data, intr))?;
         Ok(PyBytes::new(py, &reply))
     }
 
     /// receive() -> bytes: reads a greeting (message framing, nothing sent).
     fn receive<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let reply = self.with(py, |c, check| c.receive_checked(check))?;
+        let reply = self.with(py, |c, intr| c.receive_checked(intr))?;
         Ok(PyBytes::new(py, &reply))
     }
 
@@ -236,17 +230,17 @@ impl PyClient {
     /// send(data) -> None: sends data as it is, adding nothing.
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = bytes_arg("data", data)?;
-        self.with(py, move |c, check| c.send_checked(&data, check))
+        self.with(py, move |c, intr| c.send_checked(&data, intr))
     }
 
     /// read_line() -> str: reads one reply line.
     fn read_line(&self, py: Python<'_>) -> PyResult<String> {
-        self.with(py, |c, check| c.read_line_checked(check)).map(text)
+        self.with(py, |c, intr| c.read_line_checked(intr)).map(text)
     }
 
     /// Closes the connection; closing twice is harmless.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        run_detached(py, |_| {
+        gil::blocking(py, |_| {
             if let Some(mut c) = self.locked()?.take() {
                 c.close();
             }
@@ -257,7 +251,7 @@ impl PyClient {
     /// True once the client is closed (by close() or by a network error).
     #[getter]
     fn closed(&self, py: Python<'_>) -> PyResult<bool> {
-        run_detached(py, |_| Ok(!self.locked()?.as_ref().is_some_and(|c| c.is_open())))
+        gil::blocking(py, |_| Ok(!self.locked()?.as_ref().is_some_and(|c| c.is_open())))
     }
 
     /// The timeout in seconds for later calls (None: no limit).
@@ -309,7 +303,7 @@ fn udp_request<'py>(
     let data = bytes_arg("data", data)?;
     let timeout = timeout_arg(Some(timeout))?.unwrap_or_default();
     let opts = udp::UdpOptions { timeout, retries };
-    let reply = run_detached(py, move |check| udp::request_checked(&host, port, &data, &opts, check))?;
+    let reply = gil::blocking(py, move |intr| udp::request_checked(&host, port, &data, &opts, intr))?;
     Ok(PyBytes::new(py, &reply))
 }
 
@@ -342,9 +336,9 @@ impl SharedBody {
         self.slot.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes the body for one read, waiting (interruptibly: `check`) while an earlier read
+    /// Takes the body for one read, waiting (interruptibly: `intr`) while an earlier read
     /// still has it.
-    fn take(&self, mut check: gil::SignalCheck<'_>) -> crate::Result<Option<Body>> {
+    fn take(&self, mut intr: Interrupt<'_>) -> crate::Result<Option<Body>> {
         let mut slot = self.lock();
         loop {
             match std::mem::replace(&mut *slot, BodySlot::Busy) {
@@ -355,9 +349,7 @@ impl SharedBody {
                 }
                 BodySlot::Busy => {
                     slot = self.returned.wait_timeout(slot, client::CHECK_SLICE).unwrap_or_else(|e| e.into_inner()).0;
-                    if let Some(check) = check.as_mut() {
-                        check()?;
-                    }
+                    intr.check()?;
                 }
             }
         }
@@ -413,7 +405,7 @@ impl PyUrlResponse {
         op: impl FnOnce(&mut Body) -> crate::Result<T> + Send + 'static,
     ) -> PyResult<T> {
         let shared = Arc::clone(&self.body);
-        let taken = gil::blocking(py, |check| shared.take(check));
+        let taken = gil::blocking(py, |intr| shared.take(intr));
         let Some(mut body) = taken? else {
             return Err(PyValueError::new_err("I/O operation on closed response"));
         };

@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 
 use super::errors::to_pyerr;
 use crate::error::Error;
+use crate::socket::Interrupt;
 
 /// `pthread_self()` of the thread Python runs signal handlers on.
 static MAIN_THREAD: AtomicU64 = AtomicU64::new(0);
@@ -189,22 +190,19 @@ impl Drop for KeptThreadState {
     }
 }
 
-/// The hook `blocking` hands the core: call it between waits or after EINTR; an error (always
-/// `Error::Interrupted`) means a signal handler raised and the call must end. None off the main
-/// thread, where no handler can run.
-pub type SignalCheck<'a> = Option<&'a mut (dyn FnMut() -> crate::Result<()> + Send)>;
-
 /// The one "block with the GIL released, let Ctrl+C in" helper: runs `f` detached, handing it
-/// a `SignalCheck` on the main thread. The check runs Python's signal handlers; once one has
+/// the core's one hook type, an [`Interrupt`], that on the main thread runs Python's signal
+/// handlers (call it between waits or after EINTR; off the main thread, where no handler can
+/// run, it is `Interrupt::none()`). Once a handler has
 /// raised (KeyboardInterrupt), it and every later check fail, so no loop in the core carries on
 /// past the exception, and that exception is what the call raises. A signal that arrived just
 /// before the call is raised before it starts. Other errors become the stdlib's exceptions.
 pub fn blocking<T: Send>(
     py: Python<'_>,
-    f: impl for<'c> FnOnce(SignalCheck<'c>) -> crate::Result<T> + Send,
+    f: impl for<'c> FnOnce(Interrupt<'c>) -> crate::Result<T> + Send,
 ) -> PyResult<T> {
     if !on_main_thread() {
-        return detach(py, || f(None)).map_err(|e| to_pyerr(py, e));
+        return detach(py, || f(Interrupt::none())).map_err(|e| to_pyerr(py, e));
     }
     py.check_signals()?;
     let mut pending: Option<PyErr> = None;
@@ -220,7 +218,7 @@ pub fn blocking<T: Send>(
                     Error::Interrupted
                 })
             };
-            f(Some(&mut check))
+            f(Interrupt::new(&mut check))
         })
     };
     match pending {
@@ -249,14 +247,10 @@ pub fn run_interruptible<T: Send + 'static>(
             let _ = tx.send(job());
         })
         .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start an I/O thread: {e}")))?;
-    blocking(py, move |mut check| loop {
+    blocking(py, move |mut intr| loop {
         match rx.recv_timeout(slice) {
             Ok(value) => return Ok(value),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                if let Some(check) = check.as_mut() {
-                    check()?;
-                }
-            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => intr.check()?,
             // The job panicked (its thread's panic message is already on stderr).
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                 return Err(Error::Failed("netcore: the I/O thread failed".into()))

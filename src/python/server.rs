@@ -531,14 +531,16 @@ impl PyServerCore {
             seconds("poll_interval", poll_interval)?.clamp(Duration::from_millis(1), Duration::from_millis(100));
         let stop_timeout = seconds("stop_timeout", stop_timeout)?;
         let server = self.server()?.clone();
-        loop {
-            if gil::detach(py, || server.wait(Some(slice))) {
-                break;
+        // `gil::blocking`'s hook runs the signal handlers between slices.
+        let served = gil::blocking(py, |mut intr| {
+            while !server.wait(Some(slice)) {
+                intr.check()?;
             }
-            if let Err(e) = py.check_signals() {
-                let _ = gil::detach(py, || server.stop(stop_timeout));
-                return Err(e);
-            }
+            Ok(())
+        });
+        if let Err(e) = served {
+            let _ = gil::detach(py, || server.stop(stop_timeout));
+            return Err(e);
         }
         gil::detach(py, || server.stop(stop_timeout)).py_err(py)
     }

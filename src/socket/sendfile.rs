@@ -6,7 +6,7 @@
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use super::wait::{is_eintr, poll_fd, would_block, Interrupt};
+use super::wait::{is_eintr, wait_fd, would_block, Interrupt};
 use super::Socket;
 use crate::error::{Error, Result};
 
@@ -49,17 +49,10 @@ pub fn check_blocking(sock: &Socket) -> Result<()> {
 }
 
 /// Waits until the socket can take more, for at most `timeout` (None: as long as it takes);
-/// a signal runs the hook and the wait goes on with what is left of it.
-fn wait_writable(fd: RawFd, timeout: Option<Duration>, intr: &mut Interrupt<'_>) -> Result<bool> {
-    let deadline = timeout.map(|t| Instant::now() + t);
-    loop {
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        match poll_fd(fd, true, left) {
-            Ok(ready) => return Ok(ready),
-            Err(e) if is_eintr(&e) => intr.check()?,
-            Err(e) => return Err(e.into()),
-        }
-    }
+/// a signal runs the hook and the wait goes on with what is left of it. Running out is
+/// `Error::Timeout`.
+fn wait_writable(fd: RawFd, timeout: Option<Duration>, intr: &mut Interrupt<'_>) -> Result<()> {
+    wait_fd(fd, libc::POLLOUT, timeout.map(|t| Instant::now() + t), None, intr).map(drop)
 }
 
 impl Socket {
@@ -105,10 +98,8 @@ impl Socket {
         loop {
             let fd = self.fileno();
             if timeout.is_some() {
-                match wait_writable(fd, timeout, intr) {
-                    Ok(true) => {}
-                    Ok(false) => return Err(SendfileError::Failed { sent: sent_total, error: Error::Timeout }),
-                    Err(error) => return Err(SendfileError::Failed { sent: sent_total, error }),
+                if let Err(error) = wait_writable(fd, timeout, intr) {
+                    return Err(SendfileError::Failed { sent: sent_total, error });
                 }
             }
             if let Some(c) = count {

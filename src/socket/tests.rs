@@ -218,3 +218,32 @@ fn create_connection_tries_addresses() {
         .unwrap_err();
     assert_eq!(errs.last().unwrap().code(), libc::ECONNREFUSED);
 }
+
+#[test]
+fn wait_fd_runs_a_sliced_hook_between_slices_and_an_unsliced_one_only_after_signals() {
+    let (a, b) = Socket::pair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+    let mut calls = 0;
+    let mut check = || {
+        calls += 1;
+        if calls == 3 {
+            Err(Error::Interrupted)
+        } else {
+            Ok(())
+        }
+    };
+    // The clients' wait: no deadline, the hook every slice; its error ends the wait.
+    let slice = Some(Duration::from_millis(5));
+    let err = wait::wait_fd(a.fileno(), libc::POLLIN, None, slice, &mut Interrupt::new(&mut check)).unwrap_err();
+    assert!(matches!(err, Error::Interrupted), "{err:?}");
+    assert_eq!(calls, 3);
+    // The sockets' wait: no signal, so the hook never runs and the deadline ends it.
+    let mut refuse = || Err(Error::Interrupted);
+    let deadline = Some(Instant::now() + Duration::from_millis(30));
+    let err = wait::wait_fd(a.fileno(), libc::POLLIN, deadline, None, &mut Interrupt::new(&mut refuse)).unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    // Ready: the events poll reported.
+    b.send(b"x", 0).unwrap();
+    let deadline = Some(Instant::now() + Duration::from_secs(5));
+    let ready = wait::wait_fd(a.fileno(), libc::POLLIN, deadline, slice, &mut Interrupt::none()).unwrap();
+    assert_eq!(ready & libc::POLLIN, libc::POLLIN);
+}

@@ -1,5 +1,7 @@
-//! How a blocking socket call waits: Python's timeout modes, deadlines, EINTR (PEP 475) and
-//! an interruption hook that lets a caller (the Python layer) run signal handlers while a
+//! How a blocking call waits, for the sockets and the clients alike: the one `poll(2)` call
+//! (`poll_fd`), the one wait loop with a deadline (`wait_fd`), Python's timeout modes
+//! (`Mode`, `sock_call`), EINTR (PEP 475) and the one interruption hook (`Interrupt`) that
+//! lets a caller (the Python layer, the CLI) run signal handlers or notice Ctrl+C while a
 //! call blocks.
 
 use std::io;
@@ -8,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
-/// A hook run when a blocking call is interrupted by a signal (EINTR): `check` runs before the
-/// call is retried (PEP 475), and an `Err` from it aborts the call with that error.
+/// A hook run when a blocking call is interrupted by a signal (EINTR), and by waits that
+/// slice (`wait_fd` with a slice, the clients) between slices: `check` runs before the call
+/// goes on (PEP 475), and an `Err` from it (normally `Error::Interrupted`) aborts the call with
+/// that error.
 ///
 /// The Python layer uses it on the main thread to run signal handlers, so Ctrl+C interrupts a
 /// blocking `accept` as it does in CPython: the signal ends the system call with EINTR. Rust
@@ -29,13 +33,22 @@ impl<'a> Interrupt<'a> {
         Interrupt { check: Some(check) }
     }
 
-    pub(crate) fn check(&mut self) -> Result<()> {
+    /// Whether there is a hook at all (a wait without one need not wake to run it).
+    pub fn is_set(&self) -> bool {
+        self.check.is_some()
+    }
+
+    /// Runs the hook, if any.
+    pub fn check(&mut self) -> Result<()> {
         match self.check.as_mut() {
             Some(f) => f(),
             None => Ok(()),
         }
     }
 }
+
+/// How often a sliced wait (the clients') wakes to run its hook when no signal woke it.
+pub const CHECK_SLICE: Duration = Duration::from_millis(50);
 
 /// How a call on a socket waits, from its timeout (Python's three modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,21 +75,62 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86400 * 365 * 30)
 }
 
-/// Waits until `fd` is readable (or writable); `Ok(false)` when `timeout` passed first.
-/// EINTR is returned to the caller, which decides whether to run handlers and retry.
-pub(crate) fn poll_fd(fd: i32, writing: bool, timeout: Option<Duration>) -> io::Result<bool> {
-    let mut pfd = libc::pollfd { fd, events: if writing { libc::POLLOUT } else { libc::POLLIN }, revents: 0 };
+/// One `poll(2)` on `fd` for `events`: the events it reported, 0 when `timeout` passed first.
+/// EINTR is returned to the caller, which decides whether to run its hook and retry.
+pub(crate) fn poll_fd(fd: i32, events: i16, timeout: Option<Duration>) -> io::Result<i16> {
+    let mut pfd = libc::pollfd { fd, events, revents: 0 };
     let ms: libc::c_int = match timeout {
         None => -1,
-        // Rounded up, as CPython does, so a wait never ends before its deadline.
+        // Rounded up, as CPython does, so a wait never ends before its deadline (and a
+        // 0.4 ms remainder is not a busy poll of 0 ms).
         Some(t) => t.as_nanos().div_ceil(1_000_000).min(libc::c_int::MAX as u128) as libc::c_int,
     };
-    // SAFETY: one valid pollfd.
+    // SAFETY: one valid pollfd for the duration of the call.
     let n = unsafe { libc::poll(&mut pfd, 1, ms) };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(n > 0)
+    Ok(if n > 0 { pfd.revents } else { 0 })
+}
+
+/// Waits until `fd` reports one of `events` (returns the reported events), `deadline` passes
+/// (`Error::Timeout`) or the hook fails. The hook runs after every EINTR and, with `slice`
+/// and a hook set, also every `slice`: the clients wait so, because a signal may wake another
+/// thread than the waiting one.
+pub fn wait_fd(
+    fd: i32,
+    events: i16,
+    deadline: Option<Instant>,
+    slice: Option<Duration>,
+    intr: &mut Interrupt<'_>,
+) -> Result<i16> {
+    let slice = slice.filter(|_| intr.is_set());
+    loop {
+        let remaining = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Error::Timeout);
+                }
+                Some(left)
+            }
+            None => None,
+        };
+        let timeout = match (remaining, slice) {
+            (Some(r), Some(s)) => Some(r.min(s)),
+            (r, s) => r.or(s),
+        };
+        match poll_fd(fd, events, timeout) {
+            Ok(0) => {
+                if slice.is_some() {
+                    intr.check()?;
+                }
+            }
+            Ok(revents) => return Ok(revents),
+            Err(e) if is_eintr(&e) => intr.check()?,
+            Err(e) => return Err(Error::Os(e)),
+        }
+    }
 }
 
 pub(crate) fn is_eintr(e: &io::Error) -> bool {
@@ -128,10 +182,11 @@ pub(crate) fn sock_call<T>(
             }
         };
         if let Some(timeout) = wait {
-            match poll_fd(fd, call.writing, timeout) {
-                Ok(true) => {}
+            let events = if call.writing { libc::POLLOUT } else { libc::POLLIN };
+            match poll_fd(fd, events, timeout) {
                 // The deadline check above turns this into a timeout.
-                Ok(false) => continue,
+                Ok(0) => continue,
+                Ok(_) => {}
                 Err(e) if is_eintr(&e) => {
                     intr.check()?;
                     continue;

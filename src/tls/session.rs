@@ -1,5 +1,5 @@
 //! A client TLS session over one of `crate::client`'s non-blocking sockets: the handshake,
-//! reads and writes wait with `wait_fd`, so timeouts and interrupt checks work as in plain
+//! reads and writes wait with `client::wait_ready`, so timeouts and interrupt checks work as in plain
 //! TCP.
 
 use std::io::{self, Read, Write};
@@ -11,7 +11,7 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConnection;
 use socket2::Socket;
 
-use crate::client::{wait_fd, Check};
+use crate::client::{wait_ready, Interrupt};
 use crate::error::{Error, Result};
 
 /// The socket as rustls reads and writes it (writes without SIGPIPE).
@@ -50,29 +50,29 @@ impl TlsSession {
         config: Arc<rustls::ClientConfig>,
         name: ServerName<'static>,
         deadline: Option<Instant>,
-        check: &mut Check<'_>,
+        intr: &mut Interrupt<'_>,
     ) -> Result<TlsSession> {
         let host = name.to_str().into_owned();
         let conn = ClientConnection::new(config, name).map_err(|e| Error::Tls(super::describe(&e)))?;
         let mut session = TlsSession { conn, host };
         while session.conn.is_handshaking() {
             if session.conn.wants_write() {
-                session.write_out(socket, deadline, check)?;
-            } else if session.read_in(socket, deadline, check)? == 0 {
+                session.write_out(socket, deadline, intr)?;
+            } else if session.read_in(socket, deadline, intr)? == 0 {
                 return Err(Error::Tls("the server closed the connection during the TLS handshake".into()));
             }
         }
-        session.write_out(socket, deadline, check)?;
+        session.write_out(socket, deadline, intr)?;
         Ok(session)
     }
 
     /// Sends everything rustls has queued.
-    fn write_out(&mut self, socket: &Socket, deadline: Option<Instant>, check: &mut Check<'_>) -> Result<()> {
+    fn write_out(&mut self, socket: &Socket, deadline: Option<Instant>, intr: &mut Interrupt<'_>) -> Result<()> {
         while self.conn.wants_write() {
             match self.conn.write_tls(&mut Wire(socket)) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait_fd(socket.as_raw_fd(), libc::POLLOUT, deadline, check)?;
+                    wait_ready(socket.as_raw_fd(), libc::POLLOUT, deadline, intr)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Error::Os(e)),
@@ -83,7 +83,7 @@ impl TlsSession {
 
     /// Reads TLS records from the socket (waiting for some) and processes them; 0 at the
     /// end of the stream.
-    fn read_in(&mut self, socket: &Socket, deadline: Option<Instant>, check: &mut Check<'_>) -> Result<usize> {
+    fn read_in(&mut self, socket: &Socket, deadline: Option<Instant>, intr: &mut Interrupt<'_>) -> Result<usize> {
         loop {
             match self.conn.read_tls(&mut Wire(socket)) {
                 Ok(0) => return Ok(0),
@@ -96,7 +96,7 @@ impl TlsSession {
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait_fd(socket.as_raw_fd(), libc::POLLIN, deadline, check)?;
+                    wait_ready(socket.as_raw_fd(), libc::POLLIN, deadline, intr)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Error::Os(e)),
@@ -110,7 +110,7 @@ impl TlsSession {
         socket: &Socket,
         buf: &mut Vec<u8>,
         deadline: Option<Instant>,
-        check: &mut Check<'_>,
+        intr: &mut Interrupt<'_>,
     ) -> Result<usize> {
         loop {
             let mut chunk = [0u8; 16384];
@@ -123,11 +123,11 @@ impl TlsSession {
                 // A close without close_notify: the end of the stream, as for TCP.
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if self.read_in(socket, deadline, check)? == 0 {
+                    if self.read_in(socket, deadline, intr)? == 0 {
                         return Ok(0);
                     }
                     // Key updates and tickets may need an answer.
-                    self.write_out(socket, deadline, check)?;
+                    self.write_out(socket, deadline, intr)?;
                 }
                 Err(e) => return Err(Error::Os(e)),
             }
@@ -140,10 +140,10 @@ impl TlsSession {
         socket: &Socket,
         data: &[u8],
         deadline: Option<Instant>,
-        check: &mut Check<'_>,
+        intr: &mut Interrupt<'_>,
     ) -> Result<()> {
         self.conn.writer().write_all(data)?;
-        self.write_out(socket, deadline, check)
+        self.write_out(socket, deadline, intr)
     }
 
     /// Sends close_notify (best effort, never waits).

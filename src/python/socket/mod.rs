@@ -37,10 +37,7 @@ where
     F: for<'a, 'b> FnOnce(&'a mut Interrupt<'b>) -> crate::Result<T> + Send,
     T: Send,
 {
-    gil::blocking(py, |check| match check {
-        Some(check) => f(&mut Interrupt::new(check)),
-        None => f(&mut Interrupt::none()),
-    })
+    gil::blocking(py, |mut intr| f(&mut intr))
 }
 
 /// Like `blocking`, for a core call whose result carries several errors.
