@@ -576,6 +576,23 @@ netcore_status netcore_reply_null(struct netcore_reply *reply);
 netcore_status netcore_reply_array(struct netcore_reply *reply, size_t count);
 
 /**
+ * Appends `len` bytes to the reply (line framing: sent as one line, the engine adds `\n`;
+ * RESP framing: one bulk string). For typed values use `netcore_reply_bulk`,
+ * `netcore_reply_simple`, `netcore_reply_integer`, `netcore_reply_null`, `netcore_reply_array`.
+ */
+netcore_status netcore_reply_write(struct netcore_reply *reply, const uint8_t *data, size_t len);
+
+/**
+ * Closes the connection after this reply (ignored for UDP).
+ */
+netcore_status netcore_reply_close(struct netcore_reply *reply);
+
+/**
+ * Replaces the reply with `error: <message>` (counted as an error).
+ */
+netcore_status netcore_reply_error(struct netcore_reply *reply, const char *message);
+
+/**
  * Port number of service `name` for protocol `proto` ("tcp", "udp"; NULL matches any).
  * Unknown service: NETCORE_STATUS_SERVICE_NOT_FOUND.
  */
@@ -861,23 +878,6 @@ netcore_status netcore_server_stop(const struct netcore_server *server, uint64_t
  * ignored. Never call it from one of the server's own callbacks.
  */
 void netcore_server_free(struct netcore_server *server);
-
-/**
- * Appends `len` bytes to the reply (line framing: sent as one line, the engine adds `\n`;
- * RESP framing: one bulk string). For typed values use `netcore_reply_bulk`,
- * `netcore_reply_simple`, `netcore_reply_integer`, `netcore_reply_null`, `netcore_reply_array`.
- */
-netcore_status netcore_reply_write(struct netcore_reply *reply, const uint8_t *data, size_t len);
-
-/**
- * Closes the connection after this reply (ignored for UDP).
- */
-netcore_status netcore_reply_close(struct netcore_reply *reply);
-
-/**
- * Replaces the reply with `error: <message>` (counted as an error).
- */
-netcore_status netcore_reply_error(struct netcore_reply *reply, const char *message);
 
 /**
  * Sends `len` bytes of `data` with the `nfds` descriptors `fds` (one SCM_RIGHTS message) over

@@ -66,7 +66,7 @@ pub extern "C" fn netcore_client_new(
     out_client: *mut *mut netcore_client,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let host = unsafe { arg_str(host, "host")? };
         new_client(client::Target::Tcp { host: host.to_string(), port }, timeout_ms, out_client)
     })
@@ -85,7 +85,7 @@ pub extern "C" fn netcore_client_new_tls(
     out_client: *mut *mut netcore_client,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str; `opts` is the caller's promise (see netcore_tls_options).
+        // SAFETY: arg_str refuses NULL and the caller promises NUL-terminated strings; `opts` is the caller's promise (see netcore_tls_options).
         let host = unsafe { arg_str(host, "host")? };
         let tls = unsafe { super::tls::client_tls(opts)? };
         new_client_with(client::Target::Tcp { host: host.to_string(), port }, timeout_ms, Some(tls), out_client)
@@ -100,7 +100,7 @@ pub extern "C" fn netcore_client_new_unix(
     out_client: *mut *mut netcore_client,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let path = unsafe { arg_str(path, "path")? };
         new_client(client::Target::Unix(path.into()), timeout_ms, out_client)
     })
@@ -158,7 +158,7 @@ pub extern "C" fn netcore_client_request(
 ) -> netcore_status {
     ffi_boundary!({
         let client = arg_client(client)?;
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let line = unsafe { arg_str(line, "line")? };
         let out_reply = arg_out(out_reply, "out_reply")?;
         let reply = client.request(line.as_bytes())?;
@@ -187,7 +187,7 @@ pub extern "C" fn netcore_client_pipeline(
         for i in 0..count {
             // SAFETY: the caller promises `lines` holds `count` pointers.
             let p = unsafe { *lines.add(i) };
-            // SAFETY: checked by arg_str.
+            // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
             owned.push(unsafe { arg_str(p, "lines[i]")? });
         }
         let replies = client.pipeline(&owned)?;
@@ -311,7 +311,7 @@ pub extern "C" fn netcore_udp_request(
     out_len: *mut usize,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let host = unsafe { arg_str(host, "host")? };
         let data = arg_bytes(data, len, "data")?;
         let out_data = arg_out(out_data, "out_data")?;

@@ -10,6 +10,7 @@
 #[macro_use]
 pub(crate) mod boundary;
 mod client;
+mod command;
 mod deploy;
 mod error_text;
 mod reply;
@@ -35,7 +36,6 @@ pub extern "C" fn netcore_version() -> *const c_char {
     })
 }
 pub use client::netcore_client;
+pub use command::{netcore_reply, netcore_request, netcore_transport};
 pub use resolve::{netcore_addrinfo, netcore_addrinfo_list};
-pub use server::{
-    netcore_reply, netcore_request, netcore_server, netcore_server_config, netcore_server_stats, netcore_transport,
-};
+pub use server::{netcore_server, netcore_server_config, netcore_server_stats};

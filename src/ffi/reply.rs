@@ -1,10 +1,11 @@
-//! Typed replies from C command callbacks: bulk strings, status texts, integers, nulls and
-//! (nested) arrays, rendered by the server's framing like every other `Reply`.
+//! What a C command callback writes into its `netcore_reply`: plain bytes, a close, an error,
+//! or typed values (bulk strings, status texts, integers, nulls and (nested) arrays),
+//! rendered by the server's framing like every other `Reply`.
 
 use std::os::raw::c_char;
 
 use super::boundary::{arg_out, arg_str, FfiError};
-use super::server::netcore_reply;
+use super::command::netcore_reply;
 use super::status::netcore_status;
 use crate::error::Error;
 use crate::server::Reply;
@@ -119,6 +120,49 @@ pub extern "C" fn netcore_reply_array(reply: *mut netcore_reply, count: usize) -
             return Err(invalid("the reply already holds its value (use netcore_reply_array for several)"));
         }
         r.typed.open.push((Vec::new(), count));
+        Ok(())
+    })
+}
+
+/// Appends `len` bytes to the reply (line framing: sent as one line, the engine adds `\n`;
+/// RESP framing: one bulk string). For typed values use `netcore_reply_bulk`,
+/// `netcore_reply_simple`, `netcore_reply_integer`, `netcore_reply_null`, `netcore_reply_array`.
+#[no_mangle]
+pub extern "C" fn netcore_reply_write(reply: *mut netcore_reply, data: *const u8, len: usize) -> netcore_status {
+    ffi_boundary!({
+        let reply = arg_out(reply, "reply")?;
+        if reply.typed.is_started() {
+            return Err(FfiError::Core(crate::Error::InvalidArgument(
+                "the reply holds typed values: add a bulk string with netcore_reply_bulk".into(),
+            )));
+        }
+        if len > 0 {
+            if data.is_null() {
+                return Err(FfiError::NullArgument("data"));
+            }
+            // SAFETY: the caller promises `data` holds `len` readable bytes.
+            reply.data.extend_from_slice(unsafe { std::slice::from_raw_parts(data, len) });
+        }
+        Ok(())
+    })
+}
+
+/// Closes the connection after this reply (ignored for UDP).
+#[no_mangle]
+pub extern "C" fn netcore_reply_close(reply: *mut netcore_reply) -> netcore_status {
+    ffi_boundary!({
+        arg_out(reply, "reply")?.close = true;
+        Ok(())
+    })
+}
+
+/// Replaces the reply with `error: <message>` (counted as an error).
+#[no_mangle]
+pub extern "C" fn netcore_reply_error(reply: *mut netcore_reply, message: *const c_char) -> netcore_status {
+    ffi_boundary!({
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
+        let message = unsafe { arg_str(message, "message")? };
+        arg_out(reply, "reply")?.error = Some(message.to_string());
         Ok(())
     })
 }

@@ -43,7 +43,7 @@ pub extern "C" fn netcore_getservbyport(port: i32, proto: *const c_char, out_nam
 #[no_mangle]
 pub extern "C" fn netcore_gethostbyname(host: *const c_char, out_address: *mut *mut c_char) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let host = unsafe { arg_str(host, "host")? };
         let out_address = arg_out(out_address, "out_address")?;
         *out_address = into_c_string(resolve::gethostbyname(host)?.to_string());
@@ -83,7 +83,7 @@ pub extern "C" fn netcore_gethostbyname_ex(
     out_addresses: *mut *mut netcore_string_list,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let host = unsafe { arg_str(host, "host")? };
         check_outs(out_name, out_aliases, out_addresses)?;
         write_host_entry(resolve::gethostbyname_ex(host)?, out_name, out_aliases, out_addresses)
@@ -100,7 +100,7 @@ pub extern "C" fn netcore_gethostbyaddr(
     out_addresses: *mut *mut netcore_string_list,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let address = unsafe { arg_str(address, "address")? };
         check_outs(out_name, out_aliases, out_addresses)?;
         write_host_entry(resolve::gethostbyaddr(address)?, out_name, out_aliases, out_addresses)
@@ -256,7 +256,7 @@ pub extern "C" fn netcore_getnameinfo(
     out_service: *mut *mut c_char,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str.
+        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
         let host = unsafe { arg_str(host, "host")? };
         arg_out(out_host, "out_host")?;
         arg_out(out_service, "out_service")?;

@@ -8,18 +8,15 @@
 //! `netcore_server_wait` loop or `netcore_server_free` completes it). It must not call
 //! `netcore_server_free` on its own server.
 
-use std::ffi::{c_void, CString};
+use std::ffi::c_void;
 use std::os::raw::c_char;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::boundary::{arg_out, arg_ref, arg_str, FfiError};
+use super::command::{handler, netcore_command_fn, netcore_free_fn, netcore_transport};
 use super::status::netcore_status;
 use super::strings::into_c_string;
-use crate::server::{
-    idle_timeout_secs, parse_addr, BoundAddr, Framing, Handler, Request, Response, Server, ServerConfig, Service,
-    Transport,
-};
+use crate::server::{idle_timeout_secs, parse_addr, BoundAddr, Framing, Server, ServerConfig, Service};
 
 /// A server configuration being built (opaque). `netcore_server_config_new` / `_free`.
 pub struct netcore_server_config {
@@ -29,60 +26,6 @@ pub struct netcore_server_config {
 /// A running server (opaque). `netcore_server_start` / `netcore_server_free`.
 pub struct netcore_server {
     pub(super) server: Server,
-}
-
-/// Where a command callback writes its reply (opaque; valid only during the callback).
-pub struct netcore_reply {
-    pub(super) data: Vec<u8>,
-    close: bool,
-    error: Option<String>,
-    /// Values from the typed calls (`netcore_reply_bulk`, `_integer`, `_array`, ...).
-    pub(super) typed: super::reply::TypedReply,
-}
-
-/// How a request arrived.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum netcore_transport {
-    TCP = 0,
-    UNIX = 1,
-    UDP = 2,
-    /// TLS over TCP.
-    TLS = 3,
-}
-
-impl From<Transport> for netcore_transport {
-    fn from(t: Transport) -> Self {
-        match t {
-            Transport::Tcp => netcore_transport::TCP,
-            Transport::Unix => netcore_transport::UNIX,
-            Transport::Udp => netcore_transport::UDP,
-            Transport::Tls => netcore_transport::TLS,
-        }
-    }
-}
-
-/// One request, as a command callback sees it. Every pointer is valid only during the call.
-/// `line` is the whole request without its line ending, as bytes: it may hold invalid UTF-8
-/// and NUL bytes, so use the lengths. `command` is its first word, `args` the rest without
-/// surrounding whitespace. `peer` is `IP:PORT` or `unix`, NUL-terminated. `peer_cert` is the
-/// subject of the client's TLS certificate (`CN=alice, O=Example`), or NULL. `argv` holds
-/// `argc` arguments, the command name first, each `argv_len[i]` bytes long (not
-/// NUL-terminated): RESP framing's binary-safe array elements, else the words of `line`.
-#[repr(C)]
-pub struct netcore_request {
-    pub line: *const u8,
-    pub line_len: usize,
-    pub command: *const u8,
-    pub command_len: usize,
-    pub args: *const u8,
-    pub args_len: usize,
-    pub peer: *const c_char,
-    pub transport: netcore_transport,
-    pub peer_cert: *const c_char,
-    pub argc: usize,
-    pub argv: *const *const u8,
-    pub argv_len: *const usize,
 }
 
 /// Counters of a running server.
@@ -108,105 +51,6 @@ pub struct netcore_server_stats {
     pub handshake_failures: u64,
 }
 
-/// A command callback: answer `request` by writing into `reply` with `netcore_reply_write`
-/// (and optionally `netcore_reply_close` / `netcore_reply_error`). Return 0 on success; any
-/// other value sends `error: command failed (N)` unless the callback set an error itself.
-/// A callback that writes nothing sends an empty reply.
-///
-/// Threads: callbacks run on the server's worker threads (`netcore-server`), several at once
-/// for different clients, never on the thread that called `netcore_server_start`; they must
-/// be thread-safe and may block. A callback may call `netcore_server_stop` or
-/// `netcore_server_request_stop` on its own server (the stop is then only requested and
-/// completed by the owner's `netcore_server_stop`, `netcore_server_wait` + stop, or
-/// `netcore_server_free`), but never `netcore_server_free`.
-pub type netcore_command_fn = Option<
-    unsafe extern "C" fn(userdata: *mut c_void, request: *const netcore_request, reply: *mut netcore_reply) -> i32,
->;
-
-/// Frees a callback's userdata. netcore calls it exactly once, when the last configuration or
-/// server using the callback is freed, on the thread that frees it.
-pub type netcore_free_fn = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
-
-struct UserData {
-    ptr: *mut c_void,
-    free: netcore_free_fn,
-}
-
-// SAFETY: the C API documents that callbacks (and so their userdata) are used from several
-// threads; the caller guarantees thread safety of what the pointer refers to.
-unsafe impl Send for UserData {}
-unsafe impl Sync for UserData {}
-
-impl Drop for UserData {
-    fn drop(&mut self) {
-        if let Some(free) = self.free {
-            // SAFETY: the caller gave this function for this pointer; called once.
-            unsafe { free(self.ptr) };
-        }
-    }
-}
-
-struct CHandler {
-    callback: unsafe extern "C" fn(*mut c_void, *const netcore_request, *mut netcore_reply) -> i32,
-    userdata: UserData,
-}
-
-impl Handler for CHandler {
-    fn handle(&self, request: &Request<'_>) -> Response {
-        let peer = CString::new(request.peer.replace('\0', "")).unwrap_or_default();
-        let (command, args) = (request.command(), request.args());
-        let peer_cert = request.peer_cert.map(|s| CString::new(s.replace('\0', "")).unwrap_or_default());
-        let argv: Vec<*const u8> = request.argv.iter().map(|a| a.as_ptr()).collect();
-        let argv_len: Vec<usize> = request.argv.iter().map(|a| a.len()).collect();
-        let c_request = netcore_request {
-            line: request.line.as_ptr(),
-            line_len: request.line.len(),
-            command: command.as_ptr(),
-            command_len: command.len(),
-            args: args.as_ptr(),
-            args_len: args.len(),
-            peer: peer.as_ptr(),
-            transport: request.transport.into(),
-            peer_cert: peer_cert.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
-            argc: argv.len(),
-            argv: argv.as_ptr(),
-            argv_len: argv_len.as_ptr(),
-        };
-        let mut reply = netcore_reply { data: Vec::new(), close: false, error: None, typed: Default::default() };
-        // SAFETY: the pointers live until the call returns; the callback's contract is C's.
-        let rc = unsafe { (self.callback)(self.userdata.ptr, &c_request, &mut reply) };
-        if let Some(text) = reply.error {
-            return Response::Error(text);
-        }
-        if rc != 0 {
-            return Response::Error(format!("command failed ({rc})"));
-        }
-        if reply.typed.is_started() {
-            return match reply.typed.finish() {
-                Ok(value) if reply.close => {
-                    Response::ReplyAndClose(value.map_or_else(Vec::new, |v| crate::server::Reply::text(&v)))
-                }
-                Ok(value) => Response::Value(value.unwrap_or(crate::server::Reply::Null)),
-                Err(text) => Response::Error(text),
-            };
-        }
-        if reply.close {
-            Response::ReplyAndClose(reply.data)
-        } else {
-            Response::Reply(reply.data)
-        }
-    }
-}
-
-fn handler(
-    callback: netcore_command_fn,
-    userdata: *mut c_void,
-    free: netcore_free_fn,
-) -> Result<Arc<dyn Handler>, FfiError> {
-    let callback = callback.ok_or(FfiError::NullArgument("callback"))?;
-    Ok(Arc::new(CHandler { callback, userdata: UserData { ptr: userdata, free } }))
-}
-
 pub(super) fn config_mut<'a>(config: *mut netcore_server_config) -> Result<&'a mut ServerConfig, FfiError> {
     Ok(&mut arg_out(config, "config")?.config)
 }
@@ -226,7 +70,7 @@ fn add_listener(
     address: *const c_char,
     kind: fn(std::net::SocketAddr) -> crate::server::Listen,
 ) -> Result<(), FfiError> {
-    // SAFETY: checked by arg_str.
+    // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
     let address = unsafe { arg_str(address, "address")? };
     let listen = kind(parse_addr(address)?);
     update(config, |c| c.listen.push(listen))
@@ -413,7 +257,7 @@ pub extern "C" fn netcore_server_config_tls(
     client_ca: *const c_char,
 ) -> netcore_status {
     ffi_boundary!({
-        // SAFETY: checked by arg_str / arg_opt_str.
+        // SAFETY: arg_str refuses NULL (arg_opt_str takes it as absent); the caller promises NUL-terminated strings (netcore.h).
         let (cert, key) = unsafe { (arg_str(cert, "cert")?, arg_str(key, "key")?) };
         let client_ca = unsafe { super::boundary::arg_opt_str(client_ca, "client_ca")? };
         let tls = crate::tls::ServerTls::from_options(Some(cert.into()), Some(key.into()), client_ca.map(Into::into))?;
@@ -631,49 +475,6 @@ pub extern "C" fn netcore_server_free(server: *mut netcore_server) {
             // SAFETY: non-NULL servers passed here were made by netcore_server_start.
             drop(unsafe { Box::from_raw(server) });
         }
-        Ok(())
-    })
-}
-
-/// Appends `len` bytes to the reply (line framing: sent as one line, the engine adds `\n`;
-/// RESP framing: one bulk string). For typed values use `netcore_reply_bulk`,
-/// `netcore_reply_simple`, `netcore_reply_integer`, `netcore_reply_null`, `netcore_reply_array`.
-#[no_mangle]
-pub extern "C" fn netcore_reply_write(reply: *mut netcore_reply, data: *const u8, len: usize) -> netcore_status {
-    ffi_boundary!({
-        let reply = arg_out(reply, "reply")?;
-        if reply.typed.is_started() {
-            return Err(FfiError::Core(crate::Error::InvalidArgument(
-                "the reply holds typed values: add a bulk string with netcore_reply_bulk".into(),
-            )));
-        }
-        if len > 0 {
-            if data.is_null() {
-                return Err(FfiError::NullArgument("data"));
-            }
-            // SAFETY: the caller promises `data` holds `len` readable bytes.
-            reply.data.extend_from_slice(unsafe { std::slice::from_raw_parts(data, len) });
-        }
-        Ok(())
-    })
-}
-
-/// Closes the connection after this reply (ignored for UDP).
-#[no_mangle]
-pub extern "C" fn netcore_reply_close(reply: *mut netcore_reply) -> netcore_status {
-    ffi_boundary!({
-        arg_out(reply, "reply")?.close = true;
-        Ok(())
-    })
-}
-
-/// Replaces the reply with `error: <message>` (counted as an error).
-#[no_mangle]
-pub extern "C" fn netcore_reply_error(reply: *mut netcore_reply, message: *const c_char) -> netcore_status {
-    ffi_boundary!({
-        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
-        let message = unsafe { arg_str(message, "message")? };
-        arg_out(reply, "reply")?.error = Some(message.to_string());
         Ok(())
     })
 }

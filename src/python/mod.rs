@@ -9,6 +9,7 @@ mod handlers;
 mod resolve;
 mod server;
 mod socket;
+mod url;
 mod url_face;
 
 use pyo3::prelude::*;

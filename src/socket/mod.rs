@@ -15,8 +15,10 @@
 
 pub mod addr;
 pub mod constants;
+mod create;
 pub mod msg;
 pub mod sendfile;
+mod timeout;
 pub mod utility;
 pub mod wait;
 
@@ -29,6 +31,9 @@ use std::time::Duration;
 use socket2::SockAddr;
 
 pub use addr::{Address, SockName};
+pub use create::{create_connection, has_dualstack_ipv6, server_socket, ConnectTimeout};
+pub use timeout::{getdefaulttimeout, parse_timeout, setdefaulttimeout};
+use timeout::{ns_to_timeout, timeout_to_ns, NO_TIMEOUT};
 use wait::{sock_call, Call};
 pub use wait::{Interrupt, Mode};
 
@@ -37,47 +42,6 @@ use crate::error::{Error, Result};
 const READ: Call = Call { writing: false, wait_first: false };
 const WRITE: Call = Call { writing: true, wait_first: false };
 const CONNECT_WAIT: Call = Call { writing: true, wait_first: true };
-
-/// "No timeout" in the nanosecond timeout fields.
-const NO_TIMEOUT: i64 = -1;
-
-/// The module-wide default timeout new sockets get (`setdefaulttimeout`), in ns; -1 is None.
-static DEFAULT_TIMEOUT_NS: AtomicI64 = AtomicI64::new(NO_TIMEOUT);
-
-/// Python's `socket.getdefaulttimeout()`.
-pub fn getdefaulttimeout() -> Option<Duration> {
-    ns_to_timeout(DEFAULT_TIMEOUT_NS.load(Relaxed))
-}
-
-/// Python's `socket.setdefaulttimeout(t)`; see [`parse_timeout`] for the checks.
-pub fn setdefaulttimeout(timeout: Option<Duration>) {
-    DEFAULT_TIMEOUT_NS.store(timeout_to_ns(timeout), Relaxed);
-}
-
-/// Checks a timeout in seconds as `settimeout` does: NaN and negative values are errors.
-pub fn parse_timeout(seconds: Option<f64>) -> Result<Option<Duration>> {
-    let Some(s) = seconds else { return Ok(None) };
-    if s.is_nan() {
-        return Err(Error::InvalidArgument("Invalid value NaN (not a number)".into()));
-    }
-    if s < 0.0 {
-        return Err(Error::InvalidArgument("Timeout value out of range".into()));
-    }
-    // Rounded up to whole nanoseconds, as CPython's _PyTime_ROUND_TIMEOUT.
-    let ns = (s * 1e9).ceil();
-    if ns >= i64::MAX as f64 {
-        return Err(Error::Overflow("timestamp out of range for platform time_t".into()));
-    }
-    Ok(Some(Duration::from_nanos(ns as u64)))
-}
-
-fn ns_to_timeout(ns: i64) -> Option<Duration> {
-    (ns >= 0).then(|| Duration::from_nanos(ns as u64))
-}
-
-fn timeout_to_ns(t: Option<Duration>) -> i64 {
-    t.map_or(NO_TIMEOUT, |d| d.as_nanos().min(i64::MAX as u128) as i64)
-}
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
     if r < 0 {
@@ -600,107 +564,6 @@ impl Socket {
 enum ConnectFail {
     Errno(i32),
     Timeout,
-}
-
-/// Python's `socket.has_dualstack_ipv6()`.
-pub fn has_dualstack_ipv6() -> bool {
-    match Socket::new(libc::AF_INET6, libc::SOCK_STREAM, 0) {
-        Ok(s) => s.setsockopt(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, OptValue::Int(0)).is_ok(),
-        Err(_) => false,
-    }
-}
-
-/// The timeout `create_connection` gives the new socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectTimeout {
-    /// Leave the default timeout (`socket._GLOBAL_DEFAULT_TIMEOUT`).
-    Default,
-    /// Set this timeout (None blocks).
-    Set(Option<Duration>),
-}
-
-/// Python's `socket.create_connection((host, port), timeout, source_address)`: tries each
-/// address `getaddrinfo` gives, in order, and returns the first that connects. On failure the
-/// error list holds one error per address tried (Python raises the last, or all of them
-/// with `all_errors=True`); a failed look-up is returned on its own.
-pub fn create_connection(
-    host: Option<&str>,
-    port: Option<&str>,
-    timeout: ConnectTimeout,
-    source: Option<(&str, i64)>,
-    intr: &mut Interrupt<'_>,
-) -> std::result::Result<Socket, Vec<Error>> {
-    let found = crate::resolve::getaddrinfo(host, port, 0, libc::SOCK_STREAM, 0, 0).map_err(|e| vec![e])?;
-    if found.is_empty() {
-        return Err(vec![Error::Failed("getaddrinfo returns an empty list".into())]);
-    }
-    let mut errors = Vec::new();
-    for ai in found {
-        let attempt = (|| {
-            let sock = Socket::new(ai.family, ai.socktype, ai.protocol)?;
-            if let ConnectTimeout::Set(t) = timeout {
-                sock.settimeout(t)?;
-            }
-            if let Some((host, port)) = source {
-                let host = host.to_string();
-                sock.bind(&match ai.family {
-                    libc::AF_INET6 => Address::Inet6 { host, port, flowinfo: 0, scope_id: 0 },
-                    _ => Address::Inet { host, port },
-                })?;
-            }
-            let target = match ai.addr {
-                std::net::SocketAddr::V4(v4) => Address::Inet { host: v4.ip().to_string(), port: v4.port().into() },
-                std::net::SocketAddr::V6(v6) => Address::Inet6 {
-                    host: v6.ip().to_string(),
-                    port: v6.port().into(),
-                    flowinfo: v6.flowinfo(),
-                    scope_id: v6.scope_id(),
-                },
-            };
-            sock.connect_with(&target, intr)?;
-            Ok(sock)
-        })();
-        match attempt {
-            Ok(sock) => return Ok(sock),
-            // Python only goes on after OSError; anything else (an interruption) stops here.
-            Err(e) if is_os_level(&e) => errors.push(e),
-            Err(e) => return Err(vec![e]),
-        }
-    }
-    Err(errors)
-}
-
-/// Errors Python reports as OSError (or a subclass): the ones create_connection moves past.
-fn is_os_level(e: &Error) -> bool {
-    match e {
-        Error::Os(io) => io.raw_os_error() != Some(libc::EINTR),
-        Error::Timeout | Error::AddressInfo { .. } | Error::Host { .. } | Error::Failed(_) => true,
-        _ => false,
-    }
-}
-
-/// The steps of Python's `socket.create_server` before bind: a stream socket of `family`
-/// with SO_REUSEADDR, SO_REUSEPORT if asked, and IPV6_V6ONLY set for AF_INET6 (cleared for
-/// a dual-stack socket). The caller binds and listens.
-pub fn server_socket(family: i32, reuse_port: bool, dualstack_ipv6: bool) -> Result<Socket> {
-    if dualstack_ipv6 {
-        if !has_dualstack_ipv6() {
-            return Err(Error::InvalidArgument("dualstack_ipv6 not supported on this platform".into()));
-        }
-        if family != libc::AF_INET6 {
-            return Err(Error::InvalidArgument("dualstack_ipv6 requires AF_INET6 family".into()));
-        }
-    }
-    let sock = Socket::new(family, libc::SOCK_STREAM, 0)?;
-    // Failure here shows up at bind(), as in CPython.
-    let _ = sock.setsockopt(libc::SOL_SOCKET, libc::SO_REUSEADDR, OptValue::Int(1));
-    if reuse_port {
-        sock.setsockopt(libc::SOL_SOCKET, libc::SO_REUSEPORT, OptValue::Int(1))?;
-    }
-    if family == libc::AF_INET6 {
-        sock.setsockopt(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, OptValue::Int(if dualstack_ipv6 { 0 } else { 1 }))?;
-    }
-    Ok(sock)
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! The load generator's pacing, error counting and summaries.
 
+use super::conn::Conn;
 use super::report::significant3;
 use super::*;
+use socket2::Socket;
+use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 
 fn conn_with_batch(requests: usize, queued: Instant) -> (Conn, TcpStream) {
