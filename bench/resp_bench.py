@@ -8,8 +8,10 @@
 Peers, each answering `+PONG` on 127.0.0.1, RESP:
   redis       redis-server (no persistence), PING
   netcore     `netcore serve --framing resp`, the built-in PING
-  rust-inline bench/resp_server.rs: a user command in Rust, a `Handler` with blocking() false
-  rust-closure the same server's closure command (Lane::Blocking, the default)
+  rust        bench/resp_server.rs: a user command in Rust, a closure (Lane::Inline, the default)
+  rust-blocking the same closure marked `Blocking` (Lane::Blocking: block_in_place per batch)
+  c           bench/resp_server.c: a user command in C (netcore_server_config_add_command)
+  c-blocking  the same callback through netcore_server_config_add_blocking_command
   python      netcore.CommandServer(framing="resp") with a Python @server.command returning
               netcore.SimpleString("PONG") (run from .venv)
 
@@ -45,14 +47,17 @@ import engine_bench as eb  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 NETCORE = ROOT / "target" / "release" / "netcore"
 RESP_SERVER = ROOT / "target" / "release" / "examples" / "resp_server"
+RESP_SERVER_C = ROOT / "build" / "bench" / "resp_server_c"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 HOST = "127.0.0.1"
 SETTINGS: List[Tuple[int, int]] = [(50, 1), (50, 16)]
 # What issue 15 asks of each peer against its reference, per setting (None: report only).
 TARGETS: Dict[Tuple[str, str], Dict[int, float]] = {
     ("netcore", "redis"): {1: 1.0, 16: 1.5},
-    ("rust-inline", "netcore"): {1: 0.9, 16: 0.9},
-    ("rust-closure", "netcore"): {1: 0.9, 16: 0.9},
+    ("rust", "netcore"): {1: 0.9, 16: 0.9},
+    ("c", "netcore"): {1: 0.9, 16: 0.9},
+    ("rust-blocking", "netcore"): {},
+    ("c-blocking", "netcore"): {},
 }
 
 PY_PEER = """
@@ -161,6 +166,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 1
     subprocess.run(["cargo", "build", "--release", "-q", "--bin", "netcore", "--example", "resp_server"],
                    cwd=ROOT, check=True)
+    # The C server links the installed library, as a C user's program would.
+    prefix = RESP_SERVER_C.parent / "prefix"
+    subprocess.run(["make", "-s", "install", f"PREFIX={prefix}"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", str(ROOT / "bench" / "resp_server.c"),
+                    f"-I{prefix / 'include'}", f"-L{prefix / 'lib'}", "-lnetcore", f"-Wl,-rpath,{prefix / 'lib'}",
+                    "-o", str(RESP_SERVER_C)], check=True)
     cpus = os.cpu_count() or 1
     server_cpu, load_cpu = "0", str(cpus - 1)
     if cpus < 2:
@@ -169,8 +180,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         Peer("redis", ["redis-server", "--port", "{port}", "--bind", HOST, "--save", "", "--appendonly", "no"], "PING"),
         Peer("netcore", [str(NETCORE), "serve", "--framing", "resp", "--listen", f"{HOST}:{{port}}",
                          "--max-conns", "20000"], "PING"),
-        Peer("rust-inline", [str(RESP_SERVER), f"{HOST}:{{port}}"], "rping"),
-        Peer("rust-closure", [str(RESP_SERVER), f"{HOST}:{{port}}"], "cping"),
+        Peer("rust", [str(RESP_SERVER), f"{HOST}:{{port}}"], "rping"),
+        Peer("rust-blocking", [str(RESP_SERVER), f"{HOST}:{{port}}"], "rbping"),
+        Peer("c", [str(RESP_SERVER_C), f"{HOST}:{{port}}"], "cping"),
+        Peer("c-blocking", [str(RESP_SERVER_C), f"{HOST}:{{port}}"], "cbping"),
     ]
     if PYTHON.exists():
         peers.append(Peer("python", [str(PYTHON), "-c", PY_PEER, "{port}"], "pyping"))

@@ -191,6 +191,16 @@ static void test_bad_arguments(void) {
     CHECK_STATUS(netcore_server_config_add_command(cfg, "two words", cb_count, &c, free_counter),
                  NETCORE_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(netcore_server_config_add_command(cfg, "x", NULL, &c, free_counter), NETCORE_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(netcore_server_config_add_blocking_command(cfg, "two words", cb_count, &c, free_counter),
+                 NETCORE_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(netcore_server_config_add_blocking_command(cfg, NULL, cb_count, &c, free_counter),
+                 NETCORE_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(netcore_server_config_add_blocking_command(NULL, "x", cb_count, &c, free_counter),
+                 NETCORE_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(netcore_server_config_set_blocking_default_handler(cfg, NULL, &c, free_counter),
+                 NETCORE_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(netcore_server_config_set_blocking_default_handler(NULL, cb_count, &c, free_counter),
+                 NETCORE_STATUS_NULL_ARGUMENT);
     CHECK(c.freed == 0); /* on failure the caller keeps ownership */
 
     CHECK_OK(netcore_server_config_set_root(cfg, "/no/such/dir"));
@@ -277,9 +287,18 @@ static void test_command_service_and_callbacks(const char *dir) {
     /* A default handler and a command added while serving. */
     counter c2 = {0, 0, NULL, 0};
     CHECK_OK(netcore_server_add_command(srv, "late", cb_count, &c2, free_counter));
-    send_all(fd, "late x\nbye\n", 11);
+    counter c3 = {0, 0, NULL, 0};
+    CHECK_STATUS(netcore_server_add_blocking_command(srv, "two words", cb_count, &c3, free_counter),
+                 NETCORE_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(netcore_server_add_blocking_command(NULL, "x", cb_count, &c3, free_counter),
+                 NETCORE_STATUS_NULL_ARGUMENT);
+    CHECK(c3.freed == 0);
+    CHECK_OK(netcore_server_add_blocking_command(srv, "later", cb_count, &c3, free_counter));
+    send_all(fd, "late x\nlater\nbye\n", 18);
     read_line(fd, line, sizeof line);
     CHECK_STR(line, "args=1 nul=0 cmd=late");
+    read_line(fd, line, sizeof line);
+    CHECK_STR(line, "args=0 nul=0 cmd=later");
     read_line(fd, line, sizeof line);
     CHECK_STR(line, "see you");
     CHECK(read_line(fd, line, sizeof line) == -1); /* closed by the callback */
@@ -287,18 +306,18 @@ static void test_command_service_and_callbacks(const char *dir) {
 
     netcore_server_stats st;
     CHECK_OK(netcore_server_get_stats(srv, &st));
-    CHECK(st.requests == 9);
+    CHECK(st.requests == 10);
     CHECK(st.connections_total == 1);
     CHECK(st.errors == 2);
     CHECK(st.bytes_in > 0 && st.bytes_out > 0);
-    CHECK(c.calls == 1 && c2.calls == 1);
-    CHECK(!c.on_main_thread && !c2.on_main_thread); /* callbacks run on the engine's threads */
+    CHECK(c.calls == 1 && c2.calls == 1 && c3.calls == 1);
+    CHECK(!c.on_main_thread && !c2.on_main_thread && !c3.on_main_thread); /* on the engine's threads */
 
     CHECK_OK(netcore_server_stop(srv, 5000));
     CHECK(tcp_connect(port) < 0);
     netcore_server_free(srv);
     CHECK(c.freed == 1);  /* exactly once, when nothing uses it */
-    CHECK(c2.freed == 1);
+    CHECK(c2.freed == 1 && c3.freed == 1);
 }
 
 static void test_default_handler_and_line_limit(void) {
@@ -527,7 +546,7 @@ static void test_batches(void) {
     CHECK_OK(netcore_server_config_new("command", &cfg));
     CHECK_OK(netcore_server_config_set_workers(cfg, 1));
     CHECK_OK(netcore_server_config_add_command(cfg, "n", cb_next, &s, NULL));
-    CHECK_OK(netcore_server_config_add_command(cfg, "nap", cb_nap, &s, NULL));
+    CHECK_OK(netcore_server_config_add_blocking_command(cfg, "nap", cb_nap, &s, NULL));
     CHECK_OK(netcore_server_config_add_command(cfg, "stop", cb_stop_seq, &s, NULL));
     netcore_server *srv = NULL;
     CHECK_OK(netcore_server_start(cfg, &srv));
@@ -560,8 +579,8 @@ static void test_batches(void) {
     CHECK(wrong == 0);
     CHECK(!s.out_of_order);
 
-    /* A callback that blocks stalls no other client, even with one engine thread: it runs
-     * inside block_in_place, which hands the thread's other clients on first. */
+    /* A callback registered as blocking stalls no other client, even with one engine
+     * thread: it runs inside block_in_place, which hands the thread's other clients on first. */
     int slow = tcp_connect(port);
     send_all(slow, "nap\n", 4);
     for (int i = 0; i < 150 && __atomic_load_n(&s.sleeping, __ATOMIC_SEQ_CST) == 0; i++) {

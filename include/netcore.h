@@ -267,7 +267,8 @@ typedef struct netcore_request {
  *
  * Threads: callbacks run on the server's worker threads (`netcore-server`), several at once
  * for different clients, never on the thread that called `netcore_server_start`; they must
- * be thread-safe and may block. A callback may call `netcore_server_stop` or
+ * be thread-safe. They must not block unless registered with a `_blocking_` function (a
+ * callback runs on the worker that read its request, which serves nobody else meanwhile). A callback may call `netcore_server_stop` or
  * `netcore_server_request_stop` on its own server (the stop is then only requested and
  * completed by the owner's `netcore_server_stop`, `netcore_server_wait` + stop, or
  * `netcore_server_free`), but never `netcore_server_free`.
@@ -790,9 +791,11 @@ netcore_status netcore_server_reload_tls(const struct netcore_server *server);
 
 /**
  * Adds a user command: requests whose first word is `name` go to `callback` with
- * `userdata` (command and custom services). `free_userdata` (may be NULL) is called once when
- * no configuration or server uses the callback any more. On failure nothing is kept and
- * `free_userdata` is not called.
+ * `userdata` (command and custom services). The callback runs on the engine thread that read
+ * the request and must not block: while it runs, that thread serves no other client (use
+ * `netcore_server_config_add_blocking_command` for one that does I/O or sleeps).
+ * `free_userdata` (may be NULL) is called once when no configuration or server uses the
+ * callback any more. On failure nothing is kept and `free_userdata` is not called.
  */
 netcore_status netcore_server_config_add_command(struct netcore_server_config *config,
                                                  const char *name,
@@ -801,13 +804,33 @@ netcore_status netcore_server_config_add_command(struct netcore_server_config *c
                                                  netcore_free_fn free_userdata);
 
 /**
+ * As `netcore_server_config_add_command`, for a callback that may block: it runs with the
+ * engine thread's other clients handed to another thread first, so it stalls nobody (a
+ * hand-off per batch of requests, ~3x the cost of a quick callback).
+ */
+netcore_status netcore_server_config_add_blocking_command(struct netcore_server_config *config,
+                                                          const char *name,
+                                                          netcore_command_fn callback,
+                                                          void *userdata,
+                                                          netcore_free_fn free_userdata);
+
+/**
  * Sets the callback for requests no command matches (instead of `welcome` or an error).
- * Same ownership rules as `netcore_server_config_add_command`.
+ * Same rules as `netcore_server_config_add_command` (it must not block).
  */
 netcore_status netcore_server_config_set_default_handler(struct netcore_server_config *config,
                                                          netcore_command_fn callback,
                                                          void *userdata,
                                                          netcore_free_fn free_userdata);
+
+/**
+ * As `netcore_server_config_set_default_handler`, for a callback that may block (see
+ * `netcore_server_config_add_blocking_command`).
+ */
+netcore_status netcore_server_config_set_blocking_default_handler(struct netcore_server_config *config,
+                                                                  netcore_command_fn callback,
+                                                                  void *userdata,
+                                                                  netcore_free_fn free_userdata);
 
 /**
  * Binds every listener and starts serving in the background. The configuration is copied
@@ -824,6 +847,16 @@ netcore_status netcore_server_add_command(const struct netcore_server *server,
                                           netcore_command_fn callback,
                                           void *userdata,
                                           netcore_free_fn free_userdata);
+
+/**
+ * As `netcore_server_add_command`, for a callback that may block (see
+ * `netcore_server_config_add_blocking_command`).
+ */
+netcore_status netcore_server_add_blocking_command(const struct netcore_server *server,
+                                                   const char *name,
+                                                   netcore_command_fn callback,
+                                                   void *userdata,
+                                                   netcore_free_fn free_userdata);
 
 /**
  * The number of bound addresses (0 for NULL).

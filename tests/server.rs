@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use netcore::server::{BoundAddr, Framing, Limits, Request, Response, Server, ServerConfig, Service};
+use netcore::server::{Blocking, BoundAddr, Framing, Limits, Request, Response, Server, ServerConfig, Service};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -600,11 +600,14 @@ fn unix_socket_files_stale_live_and_foreign() {
 fn stop_finishes_replies_in_flight_then_closes_everyone() {
     let entered = Arc::new(AtomicUsize::new(0));
     let e2 = entered.clone();
-    let s = start(ServerConfig::new(Service::Command).tcp(local()).command("slow", move |_: &Request<'_>| {
-        e2.fetch_add(1, Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(300));
-        Response::Reply(b"done".to_vec())
-    }));
+    let s = start(ServerConfig::new(Service::Command).tcp(local()).command(
+        "slow",
+        Blocking(move |_: &Request<'_>| {
+            e2.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(300));
+            Response::Reply(b"done".to_vec())
+        }),
+    ));
     let mut busy = Lines::new(tcp_addr(&s));
     let mut idle = Lines::new(tcp_addr(&s));
     assert_eq!(idle.ask("os"), "[posix]\n");

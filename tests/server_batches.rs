@@ -1,7 +1,7 @@
 //! Batches (issue 13) from Rust: the requests a client pipelined reach the handlers of one
-//! lane together, in order, with whatever the lane costs paid once per batch; closures
-//! (`Lane::Blocking`), quick handlers (`Lane::Inline`), an `Enter` context and `Offload`
-//! threads all go through the one request path.
+//! lane together, in order, with whatever the lane costs paid once per batch; closures and
+//! handlers (`Lane::Inline` by default), ones marked `Blocking` (`Lane::Blocking`), an
+//! `Enter` context and `Offload` threads all go through the one request path.
 
 mod lanes;
 
@@ -12,7 +12,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use lanes::{Counting, Thread};
-use netcore::server::{BoundAddr, Handler, Lane, Request, Response, Server, ServerConfig, Service};
+use netcore::server::{Blocking, BoundAddr, Handler, Lane, Request, Response, Server, ServerConfig, Service};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -107,18 +107,27 @@ fn lanes_and_builtins_mixed_in_one_read_keep_the_order_and_a_panic_answers_only_
 }
 
 #[test]
-fn a_blocking_closure_stalls_no_other_client_on_one_worker() {
+fn closures_run_inline_unless_marked_blocking() {
+    // The default is the cheap lane (no hand-off, docs/benchmarks.md); blocking is asked for.
+    let quick = |_: &Request<'_>| Response::Reply(b"x".to_vec());
+    assert!(matches!(quick.lane(), Lane::Inline));
+    assert!(matches!(Blocking(quick).lane(), Lane::Blocking));
+    assert!(matches!(Blocking(InLane(Lane::Inline)).lane(), Lane::Blocking));
+}
+
+#[test]
+fn a_closure_marked_blocking_stalls_no_other_client_on_one_worker() {
     let (entered_tx, entered) = mpsc::channel::<()>();
     let (release, released) = mpsc::channel::<()>();
     let released = Mutex::new(released);
     let entered_tx = Mutex::new(entered_tx);
     let mut config = ServerConfig::new(Service::Command).tcp("127.0.0.1:0".parse().unwrap()).command(
         "block",
-        move |_: &Request<'_>| {
+        Blocking(move |_: &Request<'_>| {
             entered_tx.lock().unwrap().send(()).unwrap();
             released.lock().unwrap().recv_timeout(T).unwrap();
             Response::Reply(b"released".to_vec())
-        },
+        }),
     );
     config.workers = Some(1);
     let server = Server::start(config).unwrap();

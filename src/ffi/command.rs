@@ -70,7 +70,8 @@ pub struct netcore_request {
 ///
 /// Threads: callbacks run on the server's worker threads (`netcore-server`), several at once
 /// for different clients, never on the thread that called `netcore_server_start`; they must
-/// be thread-safe and may block. A callback may call `netcore_server_stop` or
+/// be thread-safe. They must not block unless registered with a `_blocking_` function (a
+/// callback runs on the worker that read its request, which serves nobody else meanwhile). A callback may call `netcore_server_stop` or
 /// `netcore_server_request_stop` on its own server (the stop is then only requested and
 /// completed by the owner's `netcore_server_stop`, `netcore_server_wait` + stop, or
 /// `netcore_server_free`), but never `netcore_server_free`.
@@ -104,15 +105,49 @@ impl Drop for UserData {
 struct CHandler {
     callback: unsafe extern "C" fn(*mut c_void, *const netcore_request, *mut netcore_reply) -> i32,
     userdata: UserData,
+    /// Registered with a `_blocking_` function: runs on `Lane::Blocking`.
+    blocking: bool,
 }
 
 impl Handler for CHandler {
+    fn blocking(&self) -> bool {
+        self.blocking
+    }
+
     fn handle(&self, request: &Request<'_>) -> Response {
-        let peer = CString::new(request.peer.replace('\0', "")).unwrap_or_default();
+        // The request's C views are built in buffers kept per thread: no allocation per call.
+        let mut views = REQUEST_VIEWS.take();
+        let response = self.call(request, &mut views);
+        REQUEST_VIEWS.set(views);
+        response
+    }
+}
+
+/// Reused storage for the C view of a request (the NUL-terminated peer, argv pointers and
+/// lengths). Taken out of the thread-local for the call, so a callback that somehow re-enters
+/// a handler on this thread just gets fresh buffers.
+#[derive(Default)]
+struct RequestViews {
+    peer: Vec<u8>,
+    argv: Vec<*const u8>,
+    argv_len: Vec<usize>,
+}
+
+thread_local! {
+    static REQUEST_VIEWS: std::cell::Cell<RequestViews> = std::cell::Cell::new(RequestViews::default());
+}
+
+impl CHandler {
+    fn call(&self, request: &Request<'_>, views: &mut RequestViews) -> Response {
+        views.peer.clear();
+        views.peer.extend(request.peer.bytes().filter(|&b| b != 0));
+        views.peer.push(0);
+        views.argv.clear();
+        views.argv.extend(request.argv.iter().map(|a| a.as_ptr()));
+        views.argv_len.clear();
+        views.argv_len.extend(request.argv.iter().map(|a| a.len()));
         let (command, args) = (request.command(), request.args());
         let peer_cert = request.peer_cert.map(|s| CString::new(s.replace('\0', "")).unwrap_or_default());
-        let argv: Vec<*const u8> = request.argv.iter().map(|a| a.as_ptr()).collect();
-        let argv_len: Vec<usize> = request.argv.iter().map(|a| a.len()).collect();
         let c_request = netcore_request {
             line: request.line.as_ptr(),
             line_len: request.line.len(),
@@ -120,12 +155,12 @@ impl Handler for CHandler {
             command_len: command.len(),
             args: args.as_ptr(),
             args_len: args.len(),
-            peer: peer.as_ptr(),
+            peer: views.peer.as_ptr().cast(),
             transport: request.transport.into(),
             peer_cert: peer_cert.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
-            argc: argv.len(),
-            argv: argv.as_ptr(),
-            argv_len: argv_len.as_ptr(),
+            argc: views.argv.len(),
+            argv: views.argv.as_ptr(),
+            argv_len: views.argv_len.as_ptr(),
         };
         let mut reply = netcore_reply { data: Vec::new(), close: false, error: None, typed: Default::default() };
         // SAFETY: the pointers live until the call returns; the callback's contract is C's.
@@ -157,7 +192,8 @@ pub(super) fn handler(
     callback: netcore_command_fn,
     userdata: *mut c_void,
     free: netcore_free_fn,
+    blocking: bool,
 ) -> Result<Arc<dyn Handler>, FfiError> {
     let callback = callback.ok_or(FfiError::NullArgument("callback"))?;
-    Ok(Arc::new(CHandler { callback, userdata: UserData { ptr: userdata, free } }))
+    Ok(Arc::new(CHandler { callback, userdata: UserData { ptr: userdata, free }, blocking }))
 }

@@ -278,9 +278,11 @@ pub extern "C" fn netcore_server_reload_tls(server: *const netcore_server) -> ne
 }
 
 /// Adds a user command: requests whose first word is `name` go to `callback` with
-/// `userdata` (command and custom services). `free_userdata` (may be NULL) is called once when
-/// no configuration or server uses the callback any more. On failure nothing is kept and
-/// `free_userdata` is not called.
+/// `userdata` (command and custom services). The callback runs on the engine thread that read
+/// the request and must not block: while it runs, that thread serves no other client (use
+/// `netcore_server_config_add_blocking_command` for one that does I/O or sleeps).
+/// `free_userdata` (may be NULL) is called once when no configuration or server uses the
+/// callback any more. On failure nothing is kept and `free_userdata` is not called.
 #[no_mangle]
 pub extern "C" fn netcore_server_config_add_command(
     config: *mut netcore_server_config,
@@ -289,18 +291,40 @@ pub extern "C" fn netcore_server_config_add_command(
     userdata: *mut c_void,
     free_userdata: netcore_free_fn,
 ) -> netcore_status {
-    ffi_boundary!({
-        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
-        let name = unsafe { arg_str(name, "name")? };
-        let config = config_mut(config)?;
-        crate::server::check_command_name(name.as_bytes())?;
-        config.add_command_arc(name.as_bytes(), handler(callback, userdata, free_userdata)?);
-        Ok(())
-    })
+    ffi_boundary!({ config_add(config, name, (callback, userdata, free_userdata), false) })
+}
+
+/// As `netcore_server_config_add_command`, for a callback that may block: it runs with the
+/// engine thread's other clients handed to another thread first, so it stalls nobody (a
+/// hand-off per batch of requests, ~3x the cost of a quick callback).
+#[no_mangle]
+pub extern "C" fn netcore_server_config_add_blocking_command(
+    config: *mut netcore_server_config,
+    name: *const c_char,
+    callback: netcore_command_fn,
+    userdata: *mut c_void,
+    free_userdata: netcore_free_fn,
+) -> netcore_status {
+    ffi_boundary!({ config_add(config, name, (callback, userdata, free_userdata), true) })
+}
+
+fn config_add(
+    config: *mut netcore_server_config,
+    name: *const c_char,
+    (callback, userdata, free): (netcore_command_fn, *mut c_void, netcore_free_fn),
+    blocking: bool,
+) -> Result<(), FfiError> {
+    // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
+    let name = unsafe { arg_str(name, "name")? };
+    let config = config_mut(config)?;
+    crate::server::check_command_name(name.as_bytes())?;
+    // Made last, after every check: on failure nothing owns (and so nothing frees) userdata.
+    config.add_command_arc(name.as_bytes(), handler(callback, userdata, free, blocking)?);
+    Ok(())
 }
 
 /// Sets the callback for requests no command matches (instead of `welcome` or an error).
-/// Same ownership rules as `netcore_server_config_add_command`.
+/// Same rules as `netcore_server_config_add_command` (it must not block).
 #[no_mangle]
 pub extern "C" fn netcore_server_config_set_default_handler(
     config: *mut netcore_server_config,
@@ -310,8 +334,23 @@ pub extern "C" fn netcore_server_config_set_default_handler(
 ) -> netcore_status {
     ffi_boundary!({
         let config = config_mut(config)?;
-        let h = handler(callback, userdata, free_userdata)?;
-        config.set_default_arc(h);
+        config.set_default_arc(handler(callback, userdata, free_userdata, false)?);
+        Ok(())
+    })
+}
+
+/// As `netcore_server_config_set_default_handler`, for a callback that may block (see
+/// `netcore_server_config_add_blocking_command`).
+#[no_mangle]
+pub extern "C" fn netcore_server_config_set_blocking_default_handler(
+    config: *mut netcore_server_config,
+    callback: netcore_command_fn,
+    userdata: *mut c_void,
+    free_userdata: netcore_free_fn,
+) -> netcore_status {
+    ffi_boundary!({
+        let config = config_mut(config)?;
+        config.set_default_arc(handler(callback, userdata, free_userdata, true)?);
         Ok(())
     })
 }
@@ -341,15 +380,35 @@ pub extern "C" fn netcore_server_add_command(
     userdata: *mut c_void,
     free_userdata: netcore_free_fn,
 ) -> netcore_status {
-    ffi_boundary!({
-        // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
-        let name = unsafe { arg_str(name, "name")? };
-        let server = &arg_ref(server, "server")?.server;
-        // Checked before the handler takes ownership of userdata: on failure nothing is kept.
-        crate::server::check_command_name(name.as_bytes())?;
-        server.add_command_arc(name.as_bytes(), handler(callback, userdata, free_userdata)?)?;
-        Ok(())
-    })
+    ffi_boundary!({ server_add(server, name, (callback, userdata, free_userdata), false) })
+}
+
+/// As `netcore_server_add_command`, for a callback that may block (see
+/// `netcore_server_config_add_blocking_command`).
+#[no_mangle]
+pub extern "C" fn netcore_server_add_blocking_command(
+    server: *const netcore_server,
+    name: *const c_char,
+    callback: netcore_command_fn,
+    userdata: *mut c_void,
+    free_userdata: netcore_free_fn,
+) -> netcore_status {
+    ffi_boundary!({ server_add(server, name, (callback, userdata, free_userdata), true) })
+}
+
+fn server_add(
+    server: *const netcore_server,
+    name: *const c_char,
+    (callback, userdata, free): (netcore_command_fn, *mut c_void, netcore_free_fn),
+    blocking: bool,
+) -> Result<(), FfiError> {
+    // SAFETY: arg_str refuses NULL; the caller promises a NUL-terminated string (netcore.h).
+    let name = unsafe { arg_str(name, "name")? };
+    let server = &arg_ref(server, "server")?.server;
+    // Checked before the handler takes ownership of userdata: on failure nothing is kept.
+    crate::server::check_command_name(name.as_bytes())?;
+    server.add_command_arc(name.as_bytes(), handler(callback, userdata, free, blocking)?)?;
+    Ok(())
 }
 
 /// The number of bound addresses (0 for NULL).

@@ -35,4 +35,4 @@ pub use config::{
 };
 pub use engine::{BoundAddr, Server, Stats};
 pub use reply::Reply;
-pub use service::{split_command, Handler, Request, Response, Transport};
+pub use service::{split_command, Blocking, Handler, Request, Response, Transport};

@@ -99,19 +99,25 @@ impl From<Reply> for Response {
 }
 
 /// A user command. Called on an engine worker thread (`netcore-server`), possibly on several
-/// threads at once for different clients; it may block (the engine moves other work away).
+/// threads at once for different clients.
+///
+/// By default it runs directly on the worker that read the request (`Lane::Inline`): while it
+/// runs, that worker serves no other client (the other workers go on and may take over its
+/// waiting clients), as an asyncio loop while a callback runs. A handler that blocks (file or
+/// network I/O, sleeps, locks held by slow code) says so with `blocking() == true`, or is
+/// wrapped in [`Blocking`]: it then runs inside `block_in_place`, which first hands the
+/// worker's other clients to another thread. That hand-off costs ~3x a quick handler
+/// (docs/benchmarks.md, "User commands in Rust and C"), which is why it is not the default.
 pub trait Handler: Send + Sync {
     fn handle(&self, request: &Request<'_>) -> Response;
 
-    /// Whether `handle` may block for long. True (the default): it runs inside
-    /// `block_in_place`, which hands the worker's other clients to another thread first — safe
-    /// for any code, but that hand-off costs more than a quick handler itself. False: it runs
-    /// directly on the worker (other workers keep serving and can steal its queued clients).
+    /// Whether `handle` may block for long: false (the default) runs it on the worker
+    /// directly; true runs it inside `block_in_place`, so it stalls no other client.
     fn blocking(&self) -> bool {
-        true
+        false
     }
 
-    /// Where `handle` runs: by default `Lane::Blocking` or `Lane::Inline`, from `blocking`.
+    /// Where `handle` runs: by default `Lane::Inline` or `Lane::Blocking`, from `blocking`.
     /// Requests of one read for handlers of the same lane are answered as one batch, in
     /// order (`batch.rs`).
     fn lane(&self) -> Lane {
@@ -120,6 +126,19 @@ pub trait Handler: Send + Sync {
         } else {
             Lane::Inline
         }
+    }
+}
+
+/// A handler that may block: `ServerConfig::command("slow", Blocking(|r: &Request<'_>| ...))`
+/// runs it on `Lane::Blocking` (see [`Handler`]).
+pub struct Blocking<H>(pub H);
+
+impl<H: Handler> Handler for Blocking<H> {
+    fn handle(&self, request: &Request<'_>) -> Response {
+        self.0.handle(request)
+    }
+    fn blocking(&self) -> bool {
+        true
     }
 }
 
