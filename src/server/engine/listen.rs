@@ -253,6 +253,24 @@ async fn proxied_peer<S: Stream>(inner: &ServerState, stream: &mut S, peer: Stri
     }
 }
 
+/// A client's connection slot: counted open (and in the total) while held, released on
+/// every exit path, panics included, so slots never leak.
+struct Slot(Arc<ServerState>, #[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+impl Slot {
+    fn open(inner: &Arc<ServerState>, permit: tokio::sync::OwnedSemaphorePermit) -> Slot {
+        add(&inner.counters.open, 1);
+        add(&inner.counters.total, 1);
+        Slot(inner.clone(), permit)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.counters.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Takes a connection slot for the client or turns it away with an error line.
 pub(super) fn admit<S: Stream>(
     inner: &Arc<ServerState>,
@@ -263,18 +281,10 @@ pub(super) fn admit<S: Stream>(
 ) {
     match inner.slots.clone().try_acquire_owned() {
         Ok(permit) => {
-            add(&inner.counters.open, 1);
-            add(&inner.counters.total, 1);
             let inner = inner.clone();
+            let slot = Slot::open(&inner, permit);
             tokio::spawn(async move {
-                // Released on every exit path, panics included: slots never leak.
-                struct Slot(Arc<ServerState>, #[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
-                impl Drop for Slot {
-                    fn drop(&mut self) {
-                        self.0.counters.open.fetch_sub(1, Ordering::SeqCst);
-                    }
-                }
-                let _slot = Slot(inner.clone(), permit);
+                let _slot = slot;
                 let Some(peer) = proxied_peer(&inner, &mut stream, peer, proxy).await else {
                     return;
                 };
@@ -313,17 +323,10 @@ fn admit_tls(inner: &Arc<ServerState>, mut stream: TcpStream, peer: String, prox
         add(&inner.counters.handshake_failures, 1);
         return;
     };
-    add(&inner.counters.open, 1);
-    add(&inner.counters.total, 1);
     let inner = inner.clone();
+    let slot = Slot::open(&inner, permit);
     tokio::spawn(async move {
-        struct Slot(Arc<ServerState>, #[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
-        impl Drop for Slot {
-            fn drop(&mut self) {
-                self.0.counters.open.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-        let _slot = Slot(inner.clone(), permit);
+        let _slot = slot;
         let Some(peer) = proxied_peer(&inner, &mut stream, peer, proxy).await else {
             return;
         };
