@@ -45,25 +45,73 @@ def free_port(kind=stdsocket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
-def wait_bound(port: int, kind=stdsocket.SOCK_STREAM, proc=None) -> None:
-    """Waits until something has bound 127.0.0.1:port (our own bind fails), without connecting."""
+# free_port() closes its socket before the seed program binds the port, so another process (a
+# test in another worktree) may take it in between. The start is then retried on a new port.
+PORT_TRIES = 5
+
+
+class PortTaken(Exception):
+    """The port was bound by someone else before the seed server bound it."""
+
+
+def sockets_on(port: int, kind) -> set[int]:
+    """The inodes of this network namespace's IPv4 and IPv6 sockets bound to `port`."""
+    tables = ["tcp", "tcp6"] if kind == stdsocket.SOCK_STREAM else ["udp", "udp6"]
+    inodes = set()
+    for table in tables:
+        try:
+            with open(f"/proc/net/{table}") as f:
+                rows = f.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(int(fields[9]))
+    return inodes
+
+
+def sockets_of(pid: int) -> set[int]:
+    """The inodes of the sockets process `pid` holds open."""
+    inodes = set()
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return inodes
+    for name in names:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def wait_bound(port: int, kind, proc) -> None:
+    """Waits until `proc` itself has bound 127.0.0.1:port, without connecting. PortTaken when
+    it died of EADDRINUSE or someone else holds the port."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        with stdsocket.socket(stdsocket.AF_INET, kind) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"server exited early: {proc.stderr.read() if proc.stderr else ''}")
+        if sockets_on(port, kind) & sockets_of(proc.pid):
+            return
+        if proc.poll() is not None:
+            err = proc.stderr.read() if proc.stderr else ""
+            if "Address already in use" in err:
+                raise PortTaken(f"port {port}: {err.strip().splitlines()[-1]}")
+            raise AssertionError(f"server exited early: {err}")
         time.sleep(0.02)
+    if sockets_on(port, kind):
+        raise PortTaken(f"port {port} is held by another process")
     raise AssertionError(f"nothing bound port {port}")
 
 
 class Server:
-    """A seed server in its own process; killed (by PID) when the test ends."""
+    """A seed server in its own process; killed (by PID) when the test ends. `program(port)` is
+    its text for a port; `Server.start` picks the port."""
 
     def __init__(self, src: str, module: str, port: int, kind=stdsocket.SOCK_STREAM):
+        self.port = str(port)
         self.proc = subprocess.Popen(
             [sys.executable, "-u", "-c", with_module(src, module)],
             stdout=subprocess.PIPE,
@@ -72,7 +120,27 @@ class Server:
             encoding="utf-8",
         )
         self.out = b""
-        wait_bound(port, kind, self.proc)
+        try:
+            wait_bound(port, kind, self.proc)
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+            raise
+
+    @classmethod
+    def start(cls, program, module: str, kind=stdsocket.SOCK_STREAM) -> Server:
+        """Runs `program(port)` on a free port, on a new one if another process took it first
+        (at most PORT_TRIES times)."""
+        taken = []
+        for _ in range(PORT_TRIES):
+            port = free_port(kind)
+            try:
+                return cls(program(str(port)), module, port, kind)
+            except PortTaken as e:
+                taken.append(str(e))
+        raise AssertionError(f"every port tried was taken before the server bound it: {taken}")
 
     def expect(self, text: str, count: int = 1, timeout: float = 20) -> None:
         """Reads the server's output until `count` whole lines hold `text` (bounded in time)."""
@@ -98,6 +166,8 @@ class Server:
         assert self.proc.stdout is not None and self.proc.stderr is not None
         rest = self.proc.stdout.buffer.read() if hasattr(self.proc.stdout, "buffer") else b""
         err = self.proc.stderr.read()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
         return (self.out + rest).decode("utf-8"), err
 
 
@@ -208,8 +278,8 @@ s.close()
 @pytest.mark.parametrize("server_mod,client_mod", COMBOS, ids=IDS)
 def test_seed000_command_server(server_mod, client_mod, tmp_path):
     (tmp_path / "a.txt").write_text("x")
-    port = str(free_port())
-    srv = Server(CMD_SERVER.replace("21560", port), server_mod, int(port))
+    srv = Server.start(lambda port: CMD_SERVER.replace("21560", port), server_mod)
+    port = srv.port
     try:
         run = lambda stdin: client(CMD_CLIENT.replace("21560", port), client_mod, stdin=stdin)  # noqa: E731
         # The client prompts '>' per line read, the EOF included, and once more after a reply.
@@ -321,8 +391,8 @@ print(socket.herror.__name__, issubclass(socket.timeout, socket.error))
 
 @pytest.mark.parametrize("server_mod,client_mod", COMBOS, ids=IDS)
 def test_seed001_connect_and_base_server(server_mod, client_mod):
-    port = str(free_port())
-    srv = Server(SERVER_PY.replace("51423", port), server_mod, int(port))
+    srv = Server.start(lambda port: SERVER_PY.replace("51423", port), server_mod)
+    port = srv.port
     try:
         out = client(CONNECT_PY.replace("51423", port), client_mod)
         srv.expect("Got connection from")
@@ -338,8 +408,8 @@ def test_seed001_connect_and_base_server(server_mod, client_mod):
 
 @pytest.mark.parametrize("server_mod,client_mod", COMBOS, ids=IDS)
 def test_seed001_udp_server(server_mod, client_mod):
-    port = str(free_port(stdsocket.SOCK_DGRAM))
-    srv = Server(UDP_SERVER_001.replace("51423", port), server_mod, int(port), stdsocket.SOCK_DGRAM)
+    srv = Server.start(lambda port: UDP_SERVER_001.replace("51423", port), server_mod, stdsocket.SOCK_DGRAM)
+    port = srv.port
     try:
         out = client(UDP_CLIENT_001.replace("51423", port), client_mod)
         srv.expect("Got data from")
@@ -430,8 +500,8 @@ s.close()
 
 @pytest.mark.parametrize("server_mod,client_mod", COMBOS, ids=IDS)
 def test_seed002_threaded_tcp_transcript(server_mod, client_mod):
-    port = str(free_port())
-    srv = Server(TCP_SERVER_002.replace("8000", port), server_mod, int(port))
+    srv = Server.start(lambda port: TCP_SERVER_002.replace("8000", port), server_mod)
+    port = srv.port
     try:
         out = client(TCP_CLIENT_002.replace("8000", port), client_mod)
         srv.expect("closed.")  # the handler thread's goodbye
@@ -453,8 +523,8 @@ def test_seed002_threaded_tcp_transcript(server_mod, client_mod):
 
 @pytest.mark.parametrize("server_mod,client_mod", COMBOS, ids=IDS)
 def test_seed002_udp_transcript(server_mod, client_mod):
-    port = str(free_port(stdsocket.SOCK_DGRAM))
-    srv = Server(UDP_SERVER_002.replace("9000", port), server_mod, int(port), stdsocket.SOCK_DGRAM)
+    srv = Server.start(lambda port: UDP_SERVER_002.replace("9000", port), server_mod, stdsocket.SOCK_DGRAM)
+    port = srv.port
     try:
         out = client(UDP_CLIENT_002.replace("9000", port), client_mod)
         srv.expect("Received from", 2)
@@ -549,8 +619,8 @@ while 1:
 
 @pytest.mark.parametrize("server_mod,client_mod", COMBOS, ids=IDS)
 def test_seed003_thank_you_server(server_mod, client_mod):
-    port = str(free_port())
-    srv = Server(THANKS_SERVER.replace("8088", port), server_mod, int(port))
+    srv = Server.start(lambda port: THANKS_SERVER.replace("8088", port), server_mod)
+    port = srv.port
     try:
         out = client(THANKS_CLIENT.replace("8088", port), client_mod)
         srv.expect("Got connection from")
@@ -562,8 +632,8 @@ def test_seed003_thank_you_server(server_mod, client_mod):
 
 @pytest.mark.parametrize("server_mod,client_mod", COMBOS, ids=IDS)
 def test_seed003_gopher_client(server_mod, client_mod):
-    port = str(free_port())
-    srv = Server(GOPHER_SERVER.replace("70))", port + "))"), server_mod, int(port))
+    srv = Server.start(lambda port: GOPHER_SERVER.replace("70))", port + "))"), server_mod)
+    port = srv.port
     gopher = GOPHER_CLIENT.replace("port =70", "port =" + port)
     try:
         page = client(gopher, client_mod, "127.0.0.1", "about")
@@ -643,8 +713,8 @@ def test_seed004_udp_sender(module):
 
 @pytest.mark.parametrize("server_mod,client_mod", COMBOS, ids=IDS)
 def test_seed004_welcome_server(server_mod, client_mod):
-    port = str(free_port())
-    srv = Server(WELCOME_SERVER.replace("9999", port), server_mod, int(port))
+    srv = Server.start(lambda port: WELCOME_SERVER.replace("9999", port), server_mod)
+    port = srv.port
     try:
         out = client(WELCOME_CLIENT.replace("9999", port), client_mod)
         srv.expect("连接地址")
@@ -661,3 +731,24 @@ def test_every_program_changes_only_its_import():
     for src in programs:
         changed = [(a, b) for a, b in zip(src.splitlines(), with_module(src, "netcore").splitlines()) if a != b]
         assert len(changed) == 1 and "import" in changed[0][0], changed
+
+
+def test_a_server_start_moves_to_a_new_port_when_its_port_was_taken(monkeypatch):
+    """The race behind a past EADDRINUSE failure: another process binds the free port first."""
+    holder = stdsocket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    taken = holder.getsockname()[1]
+    ports = iter([taken])
+    real_free_port = free_port
+    monkeypatch.setitem(globals(), "free_port", lambda kind=stdsocket.SOCK_STREAM: next(ports, None) or real_free_port(kind))
+    try:
+        srv = Server.start(lambda port: THANKS_SERVER.replace("8088", port), "netcore")
+    finally:
+        holder.close()
+    try:
+        assert srv.port != str(taken)
+        out = client(THANKS_CLIENT.replace("8088", srv.port), "socket")
+    finally:
+        srv.stop()
+    assert out == "b'Thank you for connection'\n"
