@@ -8,6 +8,18 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use super::status::netcore_status;
 use crate::error::Error;
 
+/// The body of every `netcore_*_free`: NULL is ignored, anything else is dropped.
+///
+/// # Safety
+/// `ptr` is NULL or came from `Box::into_raw` in this crate (for a slice: with its length) and
+/// is not used again.
+pub(crate) unsafe fn free_boxed<T: ?Sized>(ptr: *mut T) {
+    if !ptr.is_null() {
+        // SAFETY: the caller's promise above.
+        drop(unsafe { Box::from_raw(ptr) });
+    }
+}
+
 /// Failures that exist only at the C edge, plus every core error.
 #[derive(Debug, thiserror::Error)]
 pub enum FfiError {

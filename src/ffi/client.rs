@@ -110,10 +110,8 @@ pub extern "C" fn netcore_client_new_unix(
 #[no_mangle]
 pub extern "C" fn netcore_client_free(client: *mut netcore_client) {
     ffi_boundary!(default = (); {
-        if !client.is_null() {
-            // SAFETY: non-NULL clients passed here came from netcore_client_new*.
-            drop(unsafe { Box::from_raw(client) });
-        }
+        // SAFETY: non-NULL clients passed here came from netcore_client_new*.
+        unsafe { super::boundary::free_boxed(client) };
         Ok(())
     })
 }
@@ -288,10 +286,8 @@ pub extern "C" fn netcore_client_greeting(
 #[no_mangle]
 pub extern "C" fn netcore_bytes_free(data: *mut u8, len: usize) {
     ffi_boundary!(default = (); {
-        if !data.is_null() {
-            // SAFETY: non-NULL data passed here came from give_bytes with this length.
-            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data, len)) });
-        }
+        // SAFETY: non-NULL data passed here came from give_bytes with this length.
+        unsafe { super::boundary::free_boxed(std::ptr::slice_from_raw_parts_mut(data, len)) };
         Ok(())
     })
 }

@@ -235,10 +235,8 @@ pub extern "C" fn netcore_addrinfo_list_get(
 #[no_mangle]
 pub extern "C" fn netcore_addrinfo_list_free(list: *mut netcore_addrinfo_list) {
     ffi_boundary!(default = (); {
-        if !list.is_null() {
-            // SAFETY: non-NULL lists passed here came from `netcore_getaddrinfo`.
-            drop(unsafe { Box::from_raw(list) });
-        }
+        // SAFETY: non-NULL lists passed here came from `netcore_getaddrinfo`.
+        unsafe { super::boundary::free_boxed(list) };
         Ok(())
     })
 }

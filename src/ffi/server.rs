@@ -98,10 +98,8 @@ pub extern "C" fn netcore_server_config_new(
 #[no_mangle]
 pub extern "C" fn netcore_server_config_free(config: *mut netcore_server_config) {
     ffi_boundary!(default = (); {
-        if !config.is_null() {
-            // SAFETY: non-NULL configs passed here were made by netcore_server_config_new.
-            drop(unsafe { Box::from_raw(config) });
-        }
+        // SAFETY: non-NULL configs passed here were made by netcore_server_config_new.
+        unsafe { super::boundary::free_boxed(config) };
         Ok(())
     })
 }
@@ -530,10 +528,8 @@ pub extern "C" fn netcore_server_stop(server: *const netcore_server, timeout_ms:
 #[no_mangle]
 pub extern "C" fn netcore_server_free(server: *mut netcore_server) {
     ffi_boundary!(default = (); {
-        if !server.is_null() {
-            // SAFETY: non-NULL servers passed here were made by netcore_server_start.
-            drop(unsafe { Box::from_raw(server) });
-        }
+        // SAFETY: non-NULL servers passed here were made by netcore_server_start.
+        unsafe { super::boundary::free_boxed(server) };
         Ok(())
     })
 }

@@ -74,10 +74,8 @@ pub extern "C" fn netcore_string_list_get(
 #[no_mangle]
 pub extern "C" fn netcore_string_list_free(list: *mut netcore_string_list) {
     ffi_boundary!(default = (); {
-        if !list.is_null() {
-            // SAFETY: non-NULL lists passed here were made by `Box::into_raw` in this crate.
-            drop(unsafe { Box::from_raw(list) });
-        }
+        // SAFETY: non-NULL lists passed here were made by `Box::into_raw` in this crate.
+        unsafe { super::boundary::free_boxed(list) };
         Ok(())
     })
 }
