@@ -271,19 +271,28 @@ impl Drop for Slot {
     }
 }
 
-/// Takes a connection slot for the client or turns it away with an error line.
-pub(super) fn admit<S: Stream>(
+/// Takes a connection slot for the client and serves it on a task of its own, or turns it
+/// away with an error line.
+pub(super) fn admit<S: Stream>(inner: &Arc<ServerState>, stream: S, peer: String, transport: Transport, proxy: bool) {
+    if let Some(serve) = admission(inner, stream, peer, transport, proxy) {
+        tokio::spawn(serve);
+    }
+}
+
+/// `admit` without the task: the future that serves the client in its slot, or `None` once
+/// it was turned away. (Serving from memory polls it on the caller's thread.)
+pub(super) fn admission<S: Stream>(
     inner: &Arc<ServerState>,
     mut stream: S,
     peer: String,
     transport: Transport,
     proxy: bool,
-) {
+) -> Option<impl Future<Output = ()> + Send + 'static> {
     match inner.slots.clone().try_acquire_owned() {
         Ok(permit) => {
             let inner = inner.clone();
             let slot = Slot::open(&inner, permit);
-            tokio::spawn(async move {
+            Some(async move {
                 let _slot = slot;
                 let Some(peer) = proxied_peer(&inner, &mut stream, peer, proxy).await else {
                     return;
@@ -292,7 +301,7 @@ pub(super) fn admit<S: Stream>(
                     eprintln!("netcore: client {peer} connected over {}", transport.name());
                 }
                 Connection::new(inner, stream, peer, transport).run().await;
-            });
+            })
         }
         Err(_) => {
             add(&inner.counters.rejected, 1);
@@ -305,6 +314,7 @@ pub(super) fn admit<S: Stream>(
             let n = stream.try_write_now(msg).unwrap_or(0);
             add(&inner.counters.bytes_out, n as u64);
             drop(stream);
+            None
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 
 use super::connection::Stream;
-use super::listen::admit;
+use super::listen::admission;
 use super::Server;
 use crate::server::service::Transport;
 
@@ -65,7 +65,15 @@ impl Server {
         let inner = self.inner.clone();
         handle.block_on(async move {
             let (client, server_end) = tokio::io::duplex(64 * 1024);
-            admit(&inner, MemoryStream(server_end), "memory".to_string(), Transport::Tcp, false);
+            // Served here, on the caller's thread, rather than on a worker: the same code, and
+            // no thread hand-off per write (which cost a fuzzer most of its time) or
+            // scheduling that varies between runs of the same input.
+            let serve = admission(&inner, MemoryStream(server_end), "memory".to_string(), Transport::Tcp, false);
+            let serve = async {
+                if let Some(serve) = serve {
+                    serve.await
+                }
+            };
             let (mut from_server, mut to_server) = tokio::io::split(client);
             let send = async {
                 for write in writes {
@@ -80,7 +88,7 @@ impl Server {
             };
             let exchange = async {
                 // The server may close before reading everything (a line too long): not an error.
-                let (_sent, received) = tokio::join!(send, receive);
+                let (_sent, received, ()) = tokio::join!(send, receive, serve);
                 received.ok()
             };
             tokio::time::timeout(timeout, exchange).await.ok().flatten()
