@@ -180,7 +180,9 @@ impl<S: Stream> Connection<S> {
             let read_at = tokio::time::Instant::now();
             let n = read?;
             add(&self.inner.counters.bytes_in, n as u64);
-            if std::mem::take(&mut first_read) && looks_like_tls_hello(&self.input) {
+            if first_read && self.input == [0x16] {
+                // One byte of what may be a TLS record: the next decides, however it was cut.
+            } else if std::mem::take(&mut first_read) && looks_like_tls_hello(&self.input) {
                 // A TLS client on a plain port: close at once, so it fails its handshake
                 // instead of waiting for a reply to bytes that are no request.
                 add(&self.inner.counters.rejected, 1);

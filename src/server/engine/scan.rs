@@ -52,12 +52,12 @@ const IAC: u8 = 0xFF;
 /// Subnegotiation begin and end (IAC SB ... IAC SE).
 const SB: u8 = 250;
 const SE: u8 = 240;
-/// Longest subnegotiation kept while waiting for its end; a longer one is dropped.
+/// Longest subnegotiation waited for; one without its end by then is data.
 const MAX_TELNET_PENDING: usize = 512;
 
 /// Telnet in line framing (RFC 854), for `input[from..]`, in place: CR NUL ends a line as CR
 /// LF does (it becomes CR LF), and commands are dropped: IAC WILL/WONT/DO/DONT OPTION, IAC SB
-/// ... IAC SE, IAC NOP/GA/... (any IAC followed by 240-249), none of them across a line
+/// ... IAC SE (MAX_TELNET_PENDING bytes at most), IAC NOP/GA/... (any IAC followed by 240-249), none of them across a line
 /// break. An IAC followed by anything else (IAC IAC included) and NULs after other bytes are
 /// data and stay. A command cut off at the
 /// end of `input` moves to `pending`, which the next call puts back in front of the new bytes.
@@ -89,13 +89,19 @@ pub(super) fn strip_telnet(input: &mut Vec<u8>, from: usize, pending: &mut Vec<u
                 Some(b'\n' | b'\r') => Some(0),
                 Some(_) => Some(3),
             },
-            (IAC, Some(SB)) => match input[read + 2..].iter().position(|&b| b == b'\n') {
-                Some(line_end) => match input[read + 2..read + 2 + line_end].windows(2).position(|w| w == [IAC, SE]) {
+            // Decided by its first MAX_TELNET_PENDING bytes, however the reads cut them (a
+            // decision at the end of whichever read passed the limit depended on the cuts;
+            // found by fuzzing): IAC SE before a line break ends it; a line break first, or
+            // neither that soon, and the IAC was data.
+            (IAC, Some(SB)) => {
+                let window = &input[read + 2..input.len().min(read + MAX_TELNET_PENDING)];
+                let line_end = window.iter().position(|&b| b == b'\n').unwrap_or(window.len());
+                match window[..line_end].windows(2).position(|w| w == [IAC, SE]) {
                     Some(end) => Some(end + 4),
-                    None => Some(0),
-                },
-                None => input[read + 2..].windows(2).position(|w| w == [IAC, SE]).map(|end| end + 4),
-            },
+                    None if line_end < window.len() || input.len() - read >= MAX_TELNET_PENDING => Some(0),
+                    None => None,
+                }
+            }
             (IAC, Some(240..=249)) => Some(2),
             _ => {
                 input[write] = b;
@@ -113,10 +119,8 @@ pub(super) fn strip_telnet(input: &mut Vec<u8>, from: usize, pending: &mut Vec<u
             }
             Some(len) => read += len,
             None => {
-                // Cut off: wait for the rest (a runaway subnegotiation is dropped instead).
-                if input.len() - read <= MAX_TELNET_PENDING {
-                    pending.extend_from_slice(&input[read..]);
-                }
+                // Cut off: wait for the rest (fewer than MAX_TELNET_PENDING bytes).
+                pending.extend_from_slice(&input[read..]);
                 break;
             }
         }
@@ -207,9 +211,20 @@ mod tests {
         let (out, pending) = stripped(&[b"a\xff\xfa\x18"]);
         assert_eq!((out.as_slice(), pending.as_slice()), (&b"a"[..], &b"\xff\xfa\x18"[..]));
         assert_eq!(stripped(&[b"a\xff\xfa\x18", b"\x00vt100\xff", b"\xf0b\r\x00"]).0, b"ab\r\n");
-        // A subnegotiation that never ends is dropped rather than kept without bound.
+        // A subnegotiation without its end in MAX_TELNET_PENDING bytes is data (so never kept
+        // without bound), wherever the reads cut it.
         let mut runaway = b"\xff\xfa\x18".to_vec();
         runaway.extend(std::iter::repeat_n(b'x', 2 * MAX_TELNET_PENDING));
-        assert_eq!(stripped(&[b"a", &runaway]), (b"a".to_vec(), Vec::new()));
+        let whole = [b"a".to_vec(), runaway.clone()].concat();
+        assert_eq!(stripped(&[b"a", &runaway]), (whole.clone(), Vec::new()));
+        for cut in [1, 100, MAX_TELNET_PENDING - 1, MAX_TELNET_PENDING, MAX_TELNET_PENDING + 1, 600] {
+            let (head, tail) = runaway.split_at(cut);
+            assert_eq!(stripped(&[b"a", head, tail]), (whole.clone(), Vec::new()), "cut at {cut}");
+        }
+        // Its end just inside the limit still ends it.
+        let mut long = b"\xff\xfa".to_vec();
+        long.extend(std::iter::repeat_n(b'x', MAX_TELNET_PENDING - 4));
+        long.extend(b"\xff\xf0b");
+        assert_eq!(stripped(&[&long[..300], &long[300..]]), (b"b".to_vec(), Vec::new()));
     }
 }
