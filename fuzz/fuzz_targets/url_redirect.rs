@@ -1,20 +1,29 @@
-//! `urlopen` over HTTP against a loopback server that answers with fuzzed responses:
-//! redirect chains (relative, absolute, to other schemes, loops), broken status lines and
-//! headers, bodies shorter or longer than announced, chunked encoding. The call always
-//! returns (bounded by its timeout), never follows more than MAX_REDIRECTS redirects, and
-//! never leaves this server (only loopback Locations are generated).
+//! `urlopen` over HTTP against a server that answers with fuzzed responses: redirect
+//! chains (relative, absolute, to other schemes, loops), broken status lines and headers,
+//! bodies shorter or longer than announced, chunked encoding. The call always returns
+//! (bounded by its timeout), never follows more than MAX_REDIRECTS redirects, and never
+//! leaves this server (only its Locations are generated).
+//!
+//! The server is in memory, behind ureq's transport API (`url::open_http_over`): each
+//! connection gets the next scripted response, then the end of the stream, as from a
+//! loopback server that answers and shuts down. netcore's part (its connector chain with the
+//! https-downgrade check and TLS, ureq's configuration, the response it returns) is the same
+//! as over TCP; what a loopback listener added per input was two threads woken per hop.
 #![no_main]
 
 use std::collections::VecDeque;
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use netcore::client::url::{open, MAX_REDIRECTS};
+use netcore::client::url::{open_http_over, MAX_REDIRECTS};
+use netcore::tls::ClientTls;
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport};
 
 #[derive(Arbitrary, Debug)]
 enum Location {
@@ -37,43 +46,88 @@ struct Response {
     raw: Option<Vec<u8>>,
 }
 
-struct Server {
-    port: u16,
+/// The server's address. Nothing listens there: connections to it are served from memory,
+/// any other address is refused, as on a loopback interface with only this server.
+const SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+const NOT_FOUND: &[u8] = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n";
+
+/// One input's server: the responses still to send, one per connection, and how many
+/// connections it had. Made anew for every input, so nothing carries over.
+#[derive(Debug, Default)]
+struct Script {
     replies: Mutex<VecDeque<Vec<u8>>>,
-    served: AtomicUsize,
+    connections: Mutex<usize>,
 }
 
-fn server() -> &'static Server {
-    static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let s = server();
-                let mut stream = stream;
-                let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
-                    match stream.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                s.served.fetch_add(1, Ordering::SeqCst);
-                let reply = s
-                    .replies
-                    .lock()
-                    .unwrap()
-                    .pop_front()
-                    .unwrap_or_else(|| b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n".to_vec());
-                let _ = stream.write_all(&reply);
-                let _ = stream.shutdown(std::net::Shutdown::Both);
-            }
-        });
-        Server { port, replies: Mutex::new(VecDeque::new()), served: AtomicUsize::new(0) }
-    })
+#[derive(Debug)]
+struct MemoryConnector(Arc<Script>);
+
+impl Connector<()> for MemoryConnector {
+    type Out = MemoryConnection;
+
+    fn connect(&self, details: &ConnectionDetails, _chained: Option<()>) -> Result<Option<Self::Out>, ureq::Error> {
+        if !details.addrs.contains(&SERVER) {
+            return Err(ureq::Error::Io(std::io::ErrorKind::ConnectionRefused.into()));
+        }
+        *self.0.connections.lock().unwrap() += 1;
+        let reply = self.0.replies.lock().unwrap().pop_front().unwrap_or_else(|| NOT_FOUND.to_vec());
+        let buffers = LazyBuffers::new(details.config.input_buffer_size(), details.config.output_buffer_size());
+        Ok(Some(MemoryConnection { buffers, reply, sent: 0 }))
+    }
+}
+
+/// The client's end of one connection: what it writes is taken and dropped (the server
+/// answers whatever it is asked), what it reads is the reply, then the end of the stream.
+#[derive(Debug)]
+struct MemoryConnection {
+    buffers: LazyBuffers,
+    reply: Vec<u8>,
+    sent: usize,
+}
+
+impl Transport for MemoryConnection {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, _timeout: NextTimeout) -> Result<(), ureq::Error> {
+        let _request = &self.buffers.output()[..amount];
+        Ok(())
+    }
+
+    fn await_input(&mut self, _timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        let room = self.buffers.input_append_buf();
+        let n = room.len().min(self.reply.len() - self.sent);
+        room[..n].copy_from_slice(&self.reply[self.sent..self.sent + n]);
+        self.sent += n;
+        self.buffers.input_appended(n);
+        Ok(n > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.sent < self.reply.len()
+    }
+}
+
+/// IP addresses as they are; no host name has an address (as in the fuzzers' namespace).
+#[derive(Debug)]
+struct LiteralResolver;
+
+impl Resolver for LiteralResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        _config: &ureq::config::Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let authority = uri.authority().ok_or(ureq::Error::HostNotFound)?;
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let default_port = if uri.scheme_str() == Some("https") { 443 } else { 80 };
+        let ip: IpAddr = host.parse().map_err(|_| ureq::Error::HostNotFound)?;
+        let mut addrs = self.empty();
+        addrs.push(SocketAddr::new(ip, authority.port_u16().unwrap_or(default_port)));
+        Ok(addrs)
+    }
 }
 
 fn safe_other(s: &str) -> bool {
@@ -123,22 +177,31 @@ fn render(r: &Response, port: u16) -> Vec<u8> {
     out
 }
 
-fuzz_target!(|responses: Vec<Response>| {
-    let s = server();
-    {
-        let mut replies = s.replies.lock().unwrap();
-        replies.clear();
-        replies.extend(responses.iter().take(16).map(|r| render(r, s.port)));
+/// ureq gives every connection a zeroed 128 KiB input and output buffer. glibc served
+/// each from a fresh mapping (page faults, then unmapped or trimmed again at free): 40% of
+/// this target's time. Kept in the heap instead, they cost a memset.
+fn keep_buffers_in_the_heap() {
+    // SAFETY: mallopt only tunes the allocator; called before anything else runs.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 8 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
     }
-    let before = s.served.load(Ordering::SeqCst);
+}
+
+fuzz_target!(init: keep_buffers_in_the_heap(), |responses: Vec<Response>| {
+    let port = SERVER.port();
+    let script = Arc::new(Script::default());
+    script.replies.lock().unwrap().extend(responses.iter().take(16).map(|r| render(r, port)));
     let start = Instant::now();
     let timeout = Duration::from_millis(300);
-    if let Ok(mut response) = open(&format!("http://127.0.0.1:{}/start", s.port), Some(timeout)) {
-        assert!(response.url.starts_with(&format!("http://127.0.0.1:{}/", s.port)), "{}", response.url);
+    let url = format!("http://{SERVER}/start");
+    let opened = open_http_over(&url, Some(timeout), &ClientTls::default(), MemoryConnector(script.clone()), LiteralResolver);
+    if let Ok(mut response) = opened {
+        assert!(response.url.starts_with(&format!("http://{SERVER}/")), "{}", response.url);
         let mut body = Vec::new();
         let _ = (&mut response).take(1 << 20).read_to_end(&mut body);
     }
-    let hops = s.served.load(Ordering::SeqCst) - before;
+    let hops = *script.connections.lock().unwrap();
     assert!(hops <= MAX_REDIRECTS as usize + 1, "{hops} requests for one urlopen");
     // Connect, send, receive and each read are bounded by the timeout; a few of each at most.
     assert!(start.elapsed() < Duration::from_secs(20), "urlopen took {:?}", start.elapsed());

@@ -174,11 +174,26 @@ fn map_ureq(url: &str, e: ureq::Error) -> Error {
 
 fn open_http(url: &str, timeout: Option<Duration>, tls: &crate::tls::ClientTls) -> Result<UrlResponse> {
     use ureq::unversioned::resolver::DefaultResolver;
-    use ureq::unversioned::transport::{Connector, TcpConnector};
+    use ureq::unversioned::transport::TcpConnector;
+    open_http_over(url, timeout, tls, TcpConnector::default(), DefaultResolver::default())
+}
+
+/// `open` for http(s):// over `transport` and `resolver` instead of TCP and the system's
+/// resolver; everything else as `open`. For the fuzz target `url_redirect`, which serves
+/// its responses from memory; not part of the API.
+#[doc(hidden)]
+pub fn open_http_over(
+    url: &str,
+    timeout: Option<Duration>,
+    tls: &crate::tls::ClientTls,
+    transport: impl ureq::unversioned::transport::Connector,
+    resolver: impl ureq::unversioned::resolver::Resolver,
+) -> Result<UrlResponse> {
+    use ureq::unversioned::transport::Connector;
     use ureq::ResponseExt;
     let connector =
         ().chain(crate::tls::https::NoDowngrade::default())
-            .chain(TcpConnector::default())
+            .chain(transport)
             .chain(crate::tls::https::TlsConnector::new(tls.clone()));
     let agent_config = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -193,7 +208,7 @@ fn open_http(url: &str, timeout: Option<Duration>, tls: &crate::tls::ClientTls) 
         .max_idle_connections(0)
         .max_idle_connections_per_host(0)
         .build();
-    let agent = ureq::Agent::with_parts(agent_config, connector, DefaultResolver::default());
+    let agent = ureq::Agent::with_parts(agent_config, connector, resolver);
     let response = agent.get(url).call().map_err(|e| map_ureq(url, e))?;
     let final_url = response.get_uri().to_string();
     let status = response.status();
