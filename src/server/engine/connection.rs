@@ -315,6 +315,7 @@ impl<S: Stream> Connection<S> {
         if pending.lane.is_some() && self.answer_pending(input, &mut pending).await? {
             return Ok((start, true));
         }
+        pending.recycle();
         Ok((start, false))
     }
 
@@ -381,9 +382,11 @@ impl<S: Stream> Connection<S> {
     /// are not answered). `input`: where line framing's lines are.
     async fn answer_pending(&mut self, input: &[u8], pending: &mut Pending) -> io::Result<bool> {
         let Some(lane) = pending.lane.take() else { return Ok(false) };
-        let requests = std::mem::take(&mut pending.requests);
-        let text = std::mem::take(&mut pending.text);
-        let args = std::mem::take(&mut pending.args);
+        // Taken out so the batch can be answered while `pending` starts the next one; given
+        // back emptied below, keeping their capacity.
+        let mut requests = std::mem::take(&mut pending.requests);
+        let mut text = std::mem::take(&mut pending.text);
+        let mut args = std::mem::take(&mut pending.args);
         let cut = Cuts {
             source: if self.inner.framing == Framing::Resp { &text } else { input },
             args: &args,
@@ -411,6 +414,10 @@ impl<S: Stream> Connection<S> {
                 self.flush().await?;
             }
         }
+        requests.clear();
+        text.clear();
+        args.clear();
+        (pending.requests, pending.text, pending.args) = (requests, text, args);
         Ok(false)
     }
 

@@ -167,6 +167,7 @@ impl<S: Stream> Connection<S> {
         if self.answer_pending(&[], &mut pending).await? {
             return Ok((start, true));
         }
+        pending.recycle();
         Ok((start, false))
     }
 
