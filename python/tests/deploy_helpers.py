@@ -66,6 +66,7 @@ class Serve:
             self.proc.send_signal(sig)
         code = self.proc.wait(timeout=timeout)
         self._reader.join(10)
+        self.proc.stderr.close()
         return code
 
     def kill(self):
@@ -73,6 +74,7 @@ class Serve:
             self.proc.kill()
         self.proc.wait()
         self._reader.join(10)
+        self.proc.stderr.close()
 
     def summary(self):
         """(connections, requests) from the line `netcore serve` prints when it stops."""

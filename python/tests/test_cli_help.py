@@ -56,11 +56,14 @@ class Background:
         for line in self.proc.stderr if ready else ():
             if ready in line:
                 break
-        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
+        self._drain = threading.Thread(target=self.proc.stderr.read, daemon=True)
+        self._drain.start()
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(20)
+        self._drain.join(10)
+        self.proc.stderr.close()
 
 
 def wait_for_port(port):

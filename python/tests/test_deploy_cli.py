@@ -204,6 +204,7 @@ def test_metrics_endpoint_and_stats_command():
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(f"http://{host}:{port}/", timeout=20)
         assert e.value.code == 404
+        e.value.close()  # an HTTPError holds the response's socket
     finally:
         server.stop()
         server.kill()
@@ -217,8 +218,7 @@ def test_sigterm_under_load_answers_every_request_it_read():
 
     def client(i):
         n = 0
-        with socket.create_connection(addr, timeout=20) as c:
-            f = c.makefile("rb")
+        with socket.create_connection(addr, timeout=20) as c, c.makefile("rb") as f:
             while True:
                 want = b"c%d-%d\n" % (i, n)
                 try:

@@ -183,6 +183,8 @@ def test_haproxy_in_front_of_three_netcore_processes(tmp_path):
         if haproxy and haproxy.poll() is None:
             haproxy.terminate()
             haproxy.wait(10)
+        if haproxy:
+            haproxy.stderr.close()
         for b in backends:
             b.kill()
 

@@ -24,6 +24,7 @@ def start(*args):
 def stop(p, sig):
     p.send_signal(sig)
     rest = p.stderr.read()
+    p.stderr.close()
     assert p.wait(timeout=30) == 0, rest
     assert "netcore: stopped after" in rest
     return rest

@@ -67,3 +67,4 @@ def test_a_connection_goes_from_python_to_c_and_back(tmp_path):
             if child.poll() is None:
                 child.kill()
             child.wait()
+            child.stderr.close()

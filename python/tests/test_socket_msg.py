@@ -246,11 +246,23 @@ def test_any_buffer_and_memoryview_slices_in_and_out():
         b.close()
 
 
+def on_a_pair(prepare, call):
+    """`call(a)` on one end of a new socket pair after `prepare(a)`; both ends closed after."""
+
+    def run(mod):
+        a, b = mod.socketpair()
+        with a, b:
+            prepare(a)
+            return call(a)
+
+    return run
+
+
 def test_recvmsg_on_a_closed_or_non_blocking_socket():
-    same(lambda m: (lambda p: (p[0].close(), p[0].recvmsg(1))[1])(m.socketpair()))
-    same(lambda m: (lambda p: (p[0].setblocking(False), p[0].recvmsg(1))[1])(m.socketpair()))
-    same(lambda m: (lambda p: (p[0].settimeout(0.05), p[0].recvmsg(1))[1])(m.socketpair()))
-    same(lambda m: (lambda p: (p[0].close(), p[0].sendmsg([b"x"]))[1])(m.socketpair()))
+    same(on_a_pair(lambda a: a.close(), lambda a: a.recvmsg(1)))
+    same(on_a_pair(lambda a: a.setblocking(False), lambda a: a.recvmsg(1)))
+    same(on_a_pair(lambda a: a.settimeout(0.05), lambda a: a.recvmsg(1)))
+    same(on_a_pair(lambda a: a.close(), lambda a: a.sendmsg([b"x"])))
 
 
 def test_sendmsg_to_an_address_and_recvmsg_reports_the_sender():

@@ -127,6 +127,8 @@ def run_child(op: str) -> tuple[float, str]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
     if op == "connect" and "returned" in out:
         pytest.skip("the kernel accepted the connection instead of dropping the SYN")
     assert proc.returncode == 42, (proc.returncode, out, err)
@@ -259,3 +261,5 @@ def test_handler_exception_stops_the_call():
     # The socket is still usable afterwards.
     b.sendall(b"ok")
     assert a.recv(10) == b"ok"
+    a.close()
+    b.close()

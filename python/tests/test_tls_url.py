@@ -71,7 +71,8 @@ def test_urlopen_and_urlretrieve_over_https(pki, site, tmp_path):
         with netcore.urlopen(url, capath=pki) as r:  # a directory of CA files
             assert r.read() == BODY
         saved, headers = netcore.urlretrieve(url, tmp_path / "copy.txt", cafile=pki / "ca.pem")
-        assert open(saved, "rb").read() == BODY and headers["Content-Length"] == str(len(BODY))
+        with open(saved, "rb") as f:
+            assert f.read() == BODY and headers["Content-Length"] == str(len(BODY))
 
 
 def test_a_context_is_honoured_for_verify_mode_and_check_hostname(pki, site):

@@ -62,6 +62,8 @@ class Server:
             self.proc.kill()
         self.proc.wait(timeout=30)
         self._reader.join(timeout=10)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            pipe.close()
         return self.lines
 
 
