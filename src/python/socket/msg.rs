@@ -13,7 +13,7 @@ use super::blocking;
 use super::buffer::{Buffer, Data, FreshBytes};
 use super::convert::{address_arg, sockname_obj, type_name};
 use crate::socket::msg::{ControlMessage, ControlMessageRef, Received};
-use crate::socket::Socket;
+use crate::socket::{Address, Socket};
 
 /// The items of an iterable argument, with CPython's "must be an iterable" TypeError.
 fn items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Bound<'py, PyAny>>> {
@@ -46,6 +46,21 @@ fn ancillary_item<'py>(obj: &Bound<'py, PyAny>) -> PyResult<(i32, i32, Data<'py>
     Ok((c_int_arg(&seq.get_item(0)?)?, c_int_arg(&seq.get_item(1)?)?, Data::get(&seq.get_item(2)?)?))
 }
 
+/// The destination and the data of `sendmsg` and `send_fds`, checked in the stdlib's order:
+/// the address (None or absent: the connected peer), then each buffer.
+fn address_and_buffers<'py>(
+    sock: &Socket,
+    address: Option<&Bound<'py, PyAny>>,
+    buffers: &Bound<'py, PyAny>,
+) -> PyResult<(Option<Address>, Vec<Data<'py>>)> {
+    let address = match address {
+        Some(a) if !a.is_none() => Some(address_arg(sock.family(), a, "sendmsg")?),
+        _ => None,
+    };
+    let data = items(buffers, "sendmsg() argument 1")?.iter().map(Data::get).collect::<PyResult<_>>()?;
+    Ok((address, data))
+}
+
 pub(super) fn sendmsg(
     sock: &Socket,
     py: Python<'_>,
@@ -54,11 +69,7 @@ pub(super) fn sendmsg(
     flags: i32,
     address: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<usize> {
-    let address = match address {
-        Some(a) if !a.is_none() => Some(address_arg(sock.family(), a, "sendmsg")?),
-        _ => None,
-    };
-    let data: Vec<Data<'_>> = items(buffers, "sendmsg() argument 1")?.iter().map(Data::get).collect::<PyResult<_>>()?;
+    let (address, data) = address_and_buffers(sock, address, buffers)?;
     let anc = match ancdata {
         Some(a) => items(a, "sendmsg() argument 2")?.iter().map(ancillary_item).collect::<PyResult<Vec<_>>>()?,
         None => Vec::new(),
@@ -156,11 +167,7 @@ pub(super) fn send_fds(
     flags: i32,
     address: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<usize> {
-    let address = match address {
-        Some(a) if !a.is_none() => Some(address_arg(sock.family(), a, "sendmsg")?),
-        _ => None,
-    };
-    let data: Vec<Data<'_>> = items(buffers, "sendmsg() argument 1")?.iter().map(Data::get).collect::<PyResult<_>>()?;
+    let (address, data) = address_and_buffers(sock, address, buffers)?;
     // array.array("i", fds) in the stdlib: each must be an int that fits a C int.
     let fds: Vec<i32> = items(fds, "fds")?.iter().map(c_int_arg).collect::<PyResult<_>>()?;
     let slices: Vec<IoSlice<'_>> = data.iter().map(|d| IoSlice::new(d.as_slice())).collect();
