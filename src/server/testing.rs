@@ -72,13 +72,19 @@ pub struct SymlinkTree {
 }
 
 impl SymlinkTree {
+    /// The tree in the system's temporary directory.
     pub fn new() -> std::io::Result<SymlinkTree> {
+        SymlinkTree::new_in(&std::env::temp_dir())
+    }
+
+    /// The tree (and the directory beside it) in `parent`.
+    pub fn new_in(parent: &Path) -> std::io::Result<SymlinkTree> {
         use std::fs;
         use std::os::unix::fs::symlink;
-        let outside = tempfile::tempdir()?;
+        let outside = tempfile::tempdir_in(parent)?;
         fs::create_dir(outside.path().join(OUTSIDE_MARKER))?;
         fs::write(outside.path().join(OUTSIDE_MARKER).join(OUTSIDE_MARKER), "")?;
-        let dir = tempfile::tempdir()?;
+        let dir = tempfile::tempdir_in(parent)?;
         let root = dir.path().canonicalize()?;
         let r = |p: &str| root.join(p);
         fs::create_dir_all(r("a/b/c"))?;
