@@ -428,6 +428,9 @@ static void test_limits_and_token(void) {
     CHECK_OK(netcore_server_config_set_token(cfg, "s3cret"));
     CHECK_OK(netcore_server_config_set_idle_timeout_ms(cfg, 20000));
     CHECK_OK(netcore_server_config_set_max_output(cfg, 4096));
+    CHECK_STATUS(netcore_server_config_set_backlog(cfg, 0), NETCORE_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(netcore_server_config_set_backlog(NULL, 16), NETCORE_STATUS_NULL_ARGUMENT);
+    CHECK_OK(netcore_server_config_set_backlog(cfg, 16));
     CHECK_OK(netcore_server_config_set_workers(cfg, 1));
     netcore_server *srv = NULL;
     CHECK_OK(netcore_server_start(cfg, &srv));

@@ -759,6 +759,13 @@ netcore_status netcore_server_config_set_max_output(struct netcore_server_config
                                                     size_t max);
 
 /**
+ * The queue of connections not yet accepted, per TCP listener (at least 1; default 1024;
+ * the kernel caps it at net.core.somaxconn).
+ */
+netcore_status netcore_server_config_set_backlog(struct netcore_server_config *config,
+                                                 size_t backlog);
+
+/**
  * Worker threads of the engine (at least 1; default: one per core).
  */
 netcore_status netcore_server_config_set_workers(struct netcore_server_config *config,

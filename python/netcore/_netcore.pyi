@@ -603,6 +603,7 @@ class ServerCore:
         max_line: Optional[int] = None,
         idle_timeout: Optional[float] = None,
         max_output: Optional[int] = None,
+        backlog: Optional[int] = None,
         workers: Optional[int] = None,
         reuse_port: Optional[bool] = None,
         proxy_protocol: Union[None, bool, Iterable[Any]] = None,

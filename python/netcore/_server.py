@@ -42,7 +42,8 @@ class Server:
 
     Limits: ``max_connections``, ``max_line`` (bytes; a longer line gets an error reply and
     the connection is closed), ``idle_timeout`` (seconds; ``0``: never), ``max_output`` (bytes
-    of replies buffered per client), ``workers`` (engine threads), ``token`` (a shared secret
+    of replies buffered per client), ``backlog`` (connections the kernel queues per TCP
+    listener before they are accepted), ``workers`` (engine threads), ``token`` (a shared secret
     clients must send as their first line). An option left ``None`` takes the engine's
     default: ``Server.DEFAULTS`` lists them.
 
@@ -90,6 +91,7 @@ class Server:
         max_line: Optional[int] = None,
         idle_timeout: Optional[float] = None,
         max_output: Optional[int] = None,
+        backlog: Optional[int] = None,
         workers: Optional[int] = None,
         reuse_port: Optional[bool] = None,
         proxy_protocol: Union[None, bool, Iterable[Union[_Address, _PathLike]]] = None,
@@ -115,6 +117,7 @@ class Server:
             max_line=max_line,
             idle_timeout=idle_timeout,
             max_output=max_output,
+            backlog=backlog,
             workers=workers,
             reuse_port=reuse_port,
             proxy_protocol=proxy_protocol,

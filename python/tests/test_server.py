@@ -6,6 +6,7 @@ import errno
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -603,3 +604,23 @@ def test_listen_addresses_follow_the_core_rule():
         netcore.Server(("127.0.0.1", 70000))
     with pytest.raises(TypeError, match="str, bytes or bytearray expected, not int"):
         netcore.Server((1, 80))  # type: ignore[arg-type]
+
+
+def listen_backlog(port):
+    """The backlog of the TCP listener on `port`, as the kernel reports it (ss: Send-Q)."""
+    out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+    return int(out.split()[2])
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+def test_backlog_reaches_the_listening_socket():
+    assert netcore.Server.DEFAULTS["backlog"] == 1024
+    with netcore.Server(("127.0.0.1", 0), backlog=7) as server:
+        assert listen_backlog(server.server_address[1]) == 7
+    with netcore.Server(("127.0.0.1", 0)) as server:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            assert listen_backlog(server.server_address[1]) == min(1024, int(f.read()))
+    with pytest.raises(ValueError, match="backlog must be at least 1"):
+        netcore.Server(("127.0.0.1", 0), backlog=0)
+    with pytest.raises(TypeError):
+        netcore.Server(("127.0.0.1", 0), backlog="7")

@@ -2,6 +2,7 @@
 SIGINT; bad arguments exit 2."""
 
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -108,3 +109,16 @@ def test_core_rules_refuse_bad_options(run_cli):
     for bad in ("--workers=0", "--max-output=0", "--idle-timeout=-1"):
         out = run_cli("serve", bad)
         assert out.returncode == 2, bad
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+def test_backlog_flag_reaches_the_listening_socket():
+    p, lines = start("--listen", "127.0.0.1:0", "--backlog", "5")
+    try:
+        port = int(re.search(r"on tcp 127\.0\.0\.1:(\d+)", "".join(lines)).group(1))
+        out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+        assert int(out.split()[2]) == 5, out
+    finally:
+        stop(p, signal.SIGTERM)
+    bad = subprocess.run([sys.executable, "-m", "netcore", "serve", "--backlog", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "backlog must be at least 1" in bad.stderr, bad.stderr

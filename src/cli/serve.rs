@@ -79,6 +79,11 @@ pub struct ServeArgs {
         Limits::DEFAULT.max_output,
     ))]
     pub max_output: Option<usize>,
+    #[arg(long, value_name = "N", help = with_default(
+        "Connections the kernel queues per TCP listener before they are accepted (capped by net.core.somaxconn)",
+        Limits::DEFAULT.backlog,
+    ))]
+    pub backlog: Option<usize>,
     /// Engine worker threads [default: one per core]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
@@ -151,6 +156,7 @@ impl ServeArgs {
             limits.idle_timeout = idle_timeout_secs(seconds).map_err(usage)?;
         }
         limits.max_output = self.max_output.unwrap_or(limits.max_output);
+        limits.backlog = self.backlog.unwrap_or(limits.backlog);
         config.workers = self.workers.or(config.workers);
         if let Some(file) = &self.token_file {
             let text = std::fs::read_to_string(file)

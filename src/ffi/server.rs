@@ -220,6 +220,16 @@ pub extern "C" fn netcore_server_config_set_max_output(
     ffi_boundary!({ update(config, |c| c.limits.max_output = max) })
 }
 
+/// The queue of connections not yet accepted, per TCP listener (at least 1; default 1024;
+/// the kernel caps it at net.core.somaxconn).
+#[no_mangle]
+pub extern "C" fn netcore_server_config_set_backlog(
+    config: *mut netcore_server_config,
+    backlog: usize,
+) -> netcore_status {
+    ffi_boundary!({ update(config, |c| c.limits.backlog = backlog) })
+}
+
 /// Worker threads of the engine (at least 1; default: one per core).
 #[no_mangle]
 pub extern "C" fn netcore_server_config_set_workers(

@@ -357,7 +357,7 @@ impl PyServerCore {
     #[new]
     #[pyo3(signature = (service = None, *, tcp = None, udp = None, unix = None, framing = None, root = None,
                         banner = None, token = None, max_connections = None, max_line = None, idle_timeout = None,
-                        max_output = None, workers = None, reuse_port = None, proxy_protocol = None,
+                        max_output = None, backlog = None, workers = None, reuse_port = None, proxy_protocol = None,
                         handshake_timeout = None, metrics = None, fds = None, systemd = None,
                         log_connections = None, tls_cert = None, tls_key = None, tls_client_ca = None))]
     #[allow(clippy::too_many_arguments)]
@@ -375,6 +375,7 @@ impl PyServerCore {
         max_line: Option<usize>,
         idle_timeout: Option<f64>,
         max_output: Option<usize>,
+        backlog: Option<usize>,
         workers: Option<usize>,
         reuse_port: Option<bool>,
         proxy_protocol: Option<&Bound<'_, PyAny>>,
@@ -417,6 +418,7 @@ impl PyServerCore {
             limits.idle_timeout = idle_timeout_secs(seconds).py_err(py)?;
         }
         limits.max_output = max_output.unwrap_or(limits.max_output);
+        limits.backlog = backlog.unwrap_or(limits.backlog);
         config.token = token.map(String::into_bytes).or(config.token);
         config.workers = workers.or(config.workers);
         config.tls = crate::tls::ServerTls::from_options(tls_cert, tls_key, tls_client_ca).py_err(py)?;
@@ -556,6 +558,7 @@ fn server_defaults<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("max_line", limits.max_line)?;
     d.set_item("idle_timeout", limits.idle_timeout.map_or(0.0, |t| t.as_secs_f64()))?;
     d.set_item("max_output", limits.max_output)?;
+    d.set_item("backlog", limits.backlog)?;
     d.set_item("banner", crate::server::DEFAULT_BANNER)?;
     d.set_item("handshake_timeout", limits.handshake_timeout.map_or(0.0, |t| t.as_secs_f64()))?;
     Ok(d)

@@ -37,6 +37,10 @@ pub struct Limits {
     /// How long a new connection has to complete its handshake (the PROXY protocol header)
     /// before it is refused; `None`: no limit.
     pub handshake_timeout: Option<Duration>,
+    /// The kernel's queue of connections not yet accepted, per TCP listener (`listen(2)`'s
+    /// backlog; the kernel caps it at `net.core.somaxconn`). Raise both for bursts of many
+    /// thousands of new connections (docs/deploy.md).
+    pub backlog: usize,
 }
 
 impl Limits {
@@ -48,6 +52,7 @@ impl Limits {
         idle_timeout: Some(Duration::from_secs(300)),
         max_output: 256 * 1024,
         handshake_timeout: Some(Duration::from_secs(10)),
+        backlog: 1024,
     };
 }
 
@@ -261,6 +266,10 @@ impl ServerConfig {
         at_least_one("max_connections", l.max_connections)?;
         at_least_one("max_line", l.max_line)?;
         at_least_one("max_output", l.max_output)?;
+        at_least_one("backlog", l.backlog)?;
+        if l.backlog > i32::MAX as usize {
+            return Err(Error::InvalidArgument(format!("backlog must be at most {}", i32::MAX)));
+        }
         if l.idle_timeout == Some(Duration::ZERO) {
             return Err(Error::InvalidArgument("idle_timeout must be positive (or none)".into()));
         }
@@ -420,6 +429,11 @@ mod tests {
         let mut c = ServerConfig::new(Service::Echo);
         c.limits.max_connections = 0;
         assert!(c.validate().is_err());
+        for backlog in [0, i32::MAX as usize + 1] {
+            let mut c = ServerConfig::new(Service::Echo);
+            c.limits.backlog = backlog;
+            assert!(c.validate().unwrap_err().to_string().contains("backlog"), "{backlog}");
+        }
         let c = ServerConfig::new(Service::Echo).token("two words");
         assert!(c.validate().is_err());
         assert!(check_command_name(b"a b").is_err());

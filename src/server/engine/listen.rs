@@ -61,7 +61,12 @@ pub(super) enum BoundSocket {
     Unix(std::os::unix::net::UnixListener),
 }
 
-pub(super) fn bind_tcp(addr: SocketAddr, dual_stack: bool, reuse_port: bool) -> Result<std::net::TcpListener> {
+pub(super) fn bind_tcp(
+    addr: SocketAddr,
+    dual_stack: bool,
+    reuse_port: bool,
+    backlog: usize,
+) -> Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_reuse_address(true)?;
@@ -72,7 +77,8 @@ pub(super) fn bind_tcp(addr: SocketAddr, dual_stack: bool, reuse_port: bool) -> 
         sock.set_only_v6(!(dual_stack && addr.ip().is_unspecified()))?;
     }
     sock.bind(&addr.into())?;
-    sock.listen(1024)?;
+    // Checked by ServerConfig::validate: 1..=i32::MAX.
+    sock.listen(backlog as i32)?;
     sock.set_nonblocking(true)?;
     Ok(sock.into())
 }

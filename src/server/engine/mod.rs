@@ -150,7 +150,7 @@ impl Server {
             let proxy = config.proxy_protocol.expects_header(l);
             match l {
                 Listen::Tcp(a) | Listen::Tls(a) => {
-                    let s = bind_tcp(*a, config.dual_stack, config.reuse_port)
+                    let s = bind_tcp(*a, config.dual_stack, config.reuse_port, config.limits.backlog)
                         .map_err(|e| listen_error(a.to_string(), e))?;
                     addrs.push(BoundAddr::Tcp(s.local_addr()?));
                     if config.is_tls(l) {
@@ -198,7 +198,8 @@ impl Server {
         }
         let metrics_listener = match config.metrics {
             Some(addr) => Some(
-                bind_tcp(addr, config.dual_stack, false).map_err(|e| listen_error(format!("{addr} (metrics)"), e))?,
+                bind_tcp(addr, config.dual_stack, false, config.limits.backlog)
+                    .map_err(|e| listen_error(format!("{addr} (metrics)"), e))?,
             ),
             None => None,
         };
