@@ -2,7 +2,7 @@
 //! the library's as `crate::client`, `crate::server`...; the imports below make those paths
 //! the same here as inside the library, where the Python module compiles the CLI too.
 
-use netcore::{client, error, resolve, server, tls, Error};
+use netcore::{client, error, resolve, server, socket, tls, Error};
 
 mod cli;
 

@@ -196,6 +196,68 @@ def test_ctrl_c_interrupts_a_wait(line_port):
     assert "closed: True" in out.stdout
 
 
+SIGINT_ELSEWHERE = r"""
+import signal, socket, sys, threading, time
+import netcore
+
+stage = sys.argv[1]
+# A listener that never accepts: the first connection completes in the kernel, nothing is
+# read or answered. With backlog 0 its queue holds one, so later SYNs are dropped and a
+# connect hangs.
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(0)
+port = srv.getsockname()[1]
+held = []
+if stage == "connect":
+    for _ in range(3):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        held.append(s)
+    time.sleep(0.2)
+silent_udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+silent_udp.bind(("127.0.0.1", 0))
+c = None if stage in ("connect", "udp") else netcore.Client("127.0.0.1", port, timeout=None)
+
+def elsewhere():
+    # Aimed at this helper thread: the main thread's system call sees no EINTR, so only
+    # the clients' check every slice can notice the signal.
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+threading.Timer(0.3, elsewhere).start()
+started = time.monotonic()
+try:
+    if stage == "connect":
+        netcore.Client("127.0.0.1", port, timeout=None)
+    elif stage == "request":
+        c.request("nobody answers")
+    elif stage == "pipeline":
+        c.pipeline(["nobody answers"] * 100)
+    elif stage == "send":
+        c.send(b"x" * (64 << 20))  # more than the socket buffers hold: nobody reads
+    elif stage == "udp":
+        netcore.udp_request("127.0.0.1", silent_udp.getsockname()[1], b"x", timeout=30, retries=0)
+    print("returned")
+except KeyboardInterrupt:
+    print("interrupted after %.1f s" % (time.monotonic() - started))
+if c is not None:
+    c.close()
+for s in held + [srv, silent_udp]:
+    s.close()
+"""
+
+
+@pytest.mark.parametrize("stage", ["connect", "request", "pipeline", "send", "udp"])
+def test_ctrl_c_aimed_at_another_thread_still_ends_every_wait_promptly(stage):
+    """The clients run their hook every slice of waiting (in poll or blocked in the kernel),
+    so a SIGINT that another thread took (no EINTR in the waiting call) still raises
+    KeyboardInterrupt within a fraction of a second: connecting, reading, sending, UDP."""
+    out = subprocess.run([sys.executable, "-c", SIGINT_ELSEWHERE, stage], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("interrupted after 0."), out.stdout
+
+
 def test_signal_handlers_run_during_a_wait_and_what_they_raise_ends_it(line_port):
     # The one wait helper (gil::blocking) the sockets, clients and URL reads share: a handler
     # that returns lets the wait go on (PEP 475), the exception of one that raises ends it.

@@ -2,13 +2,15 @@
 //! read to EOF. Every failure says at which stage it happened.
 
 use std::io::{self, Read};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, SockAddr, Socket};
+use socket2::SockAddr;
 
-use super::{connect_one, resolve_stream, send_all, wait_ready, Interrupt};
+use super::{connect_one, deadline_after, resolve_stream, send_all, Interrupt};
 use crate::error::Error;
+use crate::socket::stream::io_error as socket_io_error;
+use crate::socket::wait::Mode;
+use crate::socket::Socket;
 
 /// The standard Gopher port.
 pub const DEFAULT_PORT: u16 = 70;
@@ -78,25 +80,13 @@ impl GopherReader {
         if self.eof {
             return Ok(0);
         }
-        loop {
-            match (&self.socket).read(buf) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(0);
-                }
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let deadline = self.timeout.map(|t| Instant::now() + t);
-                    match wait_ready(self.socket.as_raw_fd(), libc::POLLIN, deadline, &mut Interrupt::none()) {
-                        Ok(_) => {}
-                        Err(Error::Timeout) => return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out")),
-                        Err(Error::Os(e)) => return Err(e),
-                        Err(e) => return Err(io::Error::other(e.to_string())),
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+        let mode = Mode::Sliced(deadline_after(self.timeout));
+        match self.socket.recv_in(buf, 0, mode, &mut Interrupt::none()).map_err(socket_io_error)? {
+            0 => {
+                self.eof = true;
+                Ok(0)
             }
+            n => Ok(n),
         }
     }
 }
@@ -153,7 +143,7 @@ pub fn open(host: &str, port: u16, selector: &str, timeout: Option<Duration>) ->
     let mut last = None;
     let mut socket = None;
     for addr in addrs {
-        match connect_one(&SockAddr::from(addr), Domain::for_address(addr), deadline, &mut Interrupt::none()) {
+        match connect_one(&SockAddr::from(addr), deadline, &mut Interrupt::none()) {
             Ok(s) => {
                 socket = Some(s);
                 break;
@@ -166,6 +156,7 @@ pub fn open(host: &str, port: u16, selector: &str, timeout: Option<Duration>) ->
         Some(s) => s,
         None => return Err(at(Stage::Connect)(last.expect("an address was tried"))),
     };
+    socket.block_in_slices().map_err(at(Stage::Connect))?;
     send_all(&socket, format!("{selector}\r\n").as_bytes(), timeout, &mut Interrupt::none())
         .map_err(at(Stage::Send))?;
     let mut reader = GopherReader { socket, head: Vec::new(), head_pos: 0, timeout, eof: false };

@@ -23,9 +23,10 @@
 //!
 //! # Interrupting a wait
 //! The `*_checked` methods take an [`Interrupt`] hook (`crate::socket`'s, the one hook type)
-//! and run it after a signal and between waits of at most `CHECK_SLICE`; an error from it
-//! (`Error::Interrupted`) abandons the operation (the Python face and the CLI use it to
-//! honour Ctrl+C). Every wait is `crate::socket::wait`'s.
+//! and run it after a signal and every `CHECK_SLICE` of waiting (`Interrupt::sliced`); an
+//! error from it (`Error::Interrupted`) abandons the operation (the Python face and the CLI
+//! use it to honour Ctrl+C). The connection is a `crate::socket::Socket`: every connect,
+//! send, receive and wait is the socket layer's (`Mode::Sliced` for plain connections).
 
 pub mod download;
 pub mod gopher;
@@ -37,20 +38,18 @@ pub mod url;
 
 pub use crate::socket::wait::CHECK_SLICE;
 pub use crate::socket::Interrupt;
-use net::{block_in_slices, deadline_after, recv_into};
+pub use net::connect_socket;
+use net::{client_hook, deadline_after, recv_into, unless_would_block};
 pub(crate) use net::{connect_one, resolve_stream, send_all};
-pub use net::{connect_socket, wait_ready};
 pub use pipeline::ReplyLines;
 
-use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use socket2::Socket;
-
 use crate::error::{Error, Result};
+use crate::socket::wait::{wait_fd, Mode};
+use crate::socket::Socket;
 
 /// Default bound on connecting and on each wait for the server.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -141,7 +140,8 @@ impl Client {
     }
 
     /// `connect_to` with an interrupt check.
-    pub fn connect_checked(target: Target, opts: Options, mut intr: Interrupt<'_>) -> Result<Client> {
+    pub fn connect_checked(target: Target, opts: Options, intr: Interrupt<'_>) -> Result<Client> {
+        let mut intr = client_hook(intr);
         if opts.max_reply == 0 {
             return Err(Error::InvalidArgument("max_reply must be at least 1".into()));
         }
@@ -149,7 +149,7 @@ impl Client {
         let socket = connect_socket(&target, opts.timeout, &mut intr)?;
         let tls = match &opts.tls {
             None => {
-                block_in_slices(&socket)?;
+                socket.block_in_slices()?;
                 None
             }
             Some(tls) => {
@@ -205,12 +205,12 @@ impl Client {
 
     /// The local address of a TCP connection.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.socket.as_ref()?.local_addr().ok()?.as_socket()
+        self.socket.as_ref()?.local_addr()
     }
 
     /// The server's address of a TCP connection.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
-        self.socket.as_ref()?.peer_addr().ok()?.as_socket()
+        self.socket.as_ref()?.peer_addr()
     }
 
     /// True until `close` or an error closed the connection.
@@ -267,10 +267,15 @@ impl Client {
         }
     }
 
-    /// Runs an operation; any error closes the connection (see the module docs).
-    fn guarded<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    /// Runs an operation with the clients' hook (`client_hook`); any error closes the
+    /// connection (see the module docs).
+    fn guarded<T>(
+        &mut self,
+        intr: Interrupt<'_>,
+        op: impl FnOnce(&mut Self, &mut Interrupt<'_>) -> Result<T>,
+    ) -> Result<T> {
         self.socket()?;
-        let result = op(self);
+        let result = op(self, &mut client_hook(intr));
         if let Err(e) = &result {
             if !matches!(e, Error::InvalidArgument(_)) {
                 self.socket = None;
@@ -282,40 +287,15 @@ impl Client {
         result
     }
 
-    /// Reads what is available into `buf` after waiting up to `deadline`: blocked in `recv`
-    /// one slice at a time while a whole slice is left, then in `poll` for the rest.
+    /// Reads what is available into `buf`, waiting up to `deadline`: on a plain connection
+    /// one `recv` in `Mode::Sliced` (straight into `buf`'s spare room).
     fn fill(&mut self, deadline: Option<Instant>, intr: &mut Interrupt<'_>) -> Result<Filled> {
-        if let (Some(tls), Some(socket)) = (&mut self.tls, &self.socket) {
-            return match tls.read(socket, &mut self.buf, deadline, intr)? {
-                0 => Ok(Filled::Eof),
-                _ => Ok(Filled::Bytes),
-            };
-        }
-        let socket = self.socket()?;
-        let fd = socket.as_raw_fd();
-        loop {
-            let blocking = deadline.is_none_or(|d| d.saturating_duration_since(Instant::now()) >= CHECK_SLICE);
-            let mut chunk = [0u8; 16384];
-            match recv_into(socket, &mut chunk, if blocking { 0 } else { libc::MSG_DONTWAIT }) {
-                Ok(0) => return Ok(Filled::Eof),
-                Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    return Ok(Filled::Bytes);
-                }
-                // A slice passed without data (SO_RCVTIMEO), or a signal came: the check's turn.
-                Err(e) if blocking && matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
-                    if deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(Error::Timeout);
-                    }
-                    intr.check()?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait_ready(fd, libc::POLLIN, deadline, intr)?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::Os(e)),
-            }
-        }
+        let n = match (&mut self.tls, &self.socket) {
+            (Some(tls), Some(socket)) => tls.read(socket, &mut self.buf, deadline, intr)?,
+            (None, Some(socket)) => recv_into(socket, &mut self.buf, 16384, 0, Mode::Sliced(deadline), intr)?,
+            (_, None) => return self.socket().map(|_| Filled::Eof),
+        };
+        Ok(if n == 0 { Filled::Eof } else { Filled::Bytes })
     }
 
     /// Sends all of `data`, encrypted when the connection is TLS.
@@ -377,11 +357,11 @@ impl Client {
     }
 
     /// `request` with an interrupt check.
-    pub fn request_checked(&mut self, line: &[u8], mut intr: Interrupt<'_>) -> Result<Vec<u8>> {
+    pub fn request_checked(&mut self, line: &[u8], intr: Interrupt<'_>) -> Result<Vec<u8>> {
         let out = Self::framed(line)?;
-        self.guarded(|c| {
-            c.send_data(&out, &mut intr)?;
-            c.read_line_inner(&mut intr)
+        self.guarded(intr, |c, intr| {
+            c.send_data(&out, intr)?;
+            c.read_line_inner(intr)
         })
     }
 
@@ -391,8 +371,8 @@ impl Client {
     }
 
     /// `send` with an interrupt check.
-    pub fn send_checked(&mut self, data: &[u8], mut intr: Interrupt<'_>) -> Result<()> {
-        self.guarded(|c| c.send_data(data, &mut intr))
+    pub fn send_checked(&mut self, data: &[u8], intr: Interrupt<'_>) -> Result<()> {
+        self.guarded(intr, |c, intr| c.send_data(data, intr))
     }
 
     /// Reads one line (a greeting, or the reply to something sent with `send`).
@@ -401,8 +381,8 @@ impl Client {
     }
 
     /// `read_line` with an interrupt check.
-    pub fn read_line_checked(&mut self, mut intr: Interrupt<'_>) -> Result<Vec<u8>> {
-        self.guarded(|c| c.read_line_inner(&mut intr))
+    pub fn read_line_checked(&mut self, intr: Interrupt<'_>) -> Result<Vec<u8>> {
+        self.guarded(intr, |c, intr| c.read_line_inner(intr))
     }
 
     fn read_message_inner(&mut self, intr: &mut Interrupt<'_>) -> Result<Vec<u8>> {
@@ -446,13 +426,13 @@ impl Client {
     }
 
     /// `message` with an interrupt check.
-    pub fn message_checked(&mut self, data: &[u8], mut intr: Interrupt<'_>) -> Result<Vec<u8>> {
+    pub fn message_checked(&mut self, data: &[u8], intr: Interrupt<'_>) -> Result<Vec<u8>> {
         if data.is_empty() {
             return Err(Error::InvalidArgument("a message must not be empty".into()));
         }
-        self.guarded(|c| {
-            c.send_data(data, &mut intr)?;
-            c.read_message_inner(&mut intr)
+        self.guarded(intr, |c, intr| {
+            c.send_data(data, intr)?;
+            c.read_message_inner(intr)
         })
     }
 
@@ -468,8 +448,8 @@ impl Client {
                 Ok(_) => {}
             }
         } else if self.buf.is_empty() {
-            let fd = self.socket()?.as_raw_fd();
-            match wait_ready(fd, libc::POLLIN, Some(Instant::now() + wait), &mut Interrupt::none()) {
+            let fd = self.socket()?.fileno();
+            match wait_fd(fd, libc::POLLIN, Some(Instant::now() + wait), &mut Interrupt::none()) {
                 Err(Error::Timeout) => return Ok(None),
                 Err(e) => return Err(e),
                 Ok(_) => {}
@@ -484,8 +464,8 @@ impl Client {
     }
 
     /// `receive` with an interrupt check.
-    pub fn receive_checked(&mut self, mut intr: Interrupt<'_>) -> Result<Vec<u8>> {
-        self.guarded(|c| c.read_message_inner(&mut intr))
+    pub fn receive_checked(&mut self, intr: Interrupt<'_>) -> Result<Vec<u8>> {
+        self.guarded(intr, |c, intr| c.read_message_inner(intr))
     }
 }
 

@@ -2,12 +2,11 @@
 //! buffer (`ReplyLines`) rather than one allocation per line, so a pipeline of 1000 costs
 //! what a plain socket client's `sendall` and 1000 `readline()`s cost.
 
-use std::io;
-use std::os::fd::AsRawFd;
 use std::time::Instant;
 
-use super::{deadline_after, recv_into, strip_terminator, wait_ready, Client, Filled, Interrupt};
+use super::{deadline_after, recv_into, strip_terminator, unless_would_block, Client, Filled, Interrupt};
 use crate::error::{Error, Result};
+use crate::socket::wait::{wait_fd, Mode};
 
 /// Reply lines (without their terminators) in one buffer, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,11 +79,11 @@ impl Client {
 
     /// `pipeline` of `count` request lines already framed into `out` (with `push_line`),
     /// the replies in one buffer.
-    pub fn pipeline_framed_checked(&mut self, out: &[u8], count: usize, mut intr: Interrupt<'_>) -> Result<ReplyLines> {
+    pub fn pipeline_framed_checked(&mut self, out: &[u8], count: usize, intr: Interrupt<'_>) -> Result<ReplyLines> {
         if self.tls.is_some() {
-            return self.guarded(|c| c.pipeline_tls(out, count, &mut intr));
+            return self.guarded(intr, |c, intr| c.pipeline_tls(out, count, intr));
         }
-        self.guarded(|c| c.pipeline_plain(out, count, &mut intr))
+        self.guarded(intr, |c, intr| c.pipeline_plain(out, count, intr))
     }
 
     /// The pipeline over TCP or Unix: sends without waiting while reading what has come
@@ -106,28 +105,19 @@ impl Client {
                 }
                 continue;
             }
-            let socket = self.socket()?;
-            match socket.send_with_flags(&out[sent..], libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) {
-                Ok(n) => sent += n,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
-                Err(e) => return Err(Error::Os(e)),
-            }
-            let mut chunk = [0u8; 16384];
-            match recv_into(socket, &mut chunk, libc::MSG_DONTWAIT) {
-                Ok(0) => {
+            let Some(socket) = &self.socket else { return Err(Error::InvalidState("client is closed".into())) };
+            let now = Mode::NonBlocking;
+            sent += unless_would_block(socket.send_in(&out[sent..], libc::MSG_DONTWAIT, now, intr))?.unwrap_or(0);
+            match unless_would_block(recv_into(socket, &mut self.buf, 16384, libc::MSG_DONTWAIT, now, intr))? {
+                Some(0) => {
                     self.closed_mid_reply = !self.buf.is_empty();
                     return Err(Error::ConnectionClosed);
                 }
-                Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    continue;
-                }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
-                Err(e) => return Err(Error::Os(e)),
+                Some(_) => continue,
+                None => {}
             }
             if sent < out.len() {
-                let fd = socket.as_raw_fd();
-                wait_ready(fd, libc::POLLIN | libc::POLLOUT, deadline_after(self.opts.timeout), intr)?;
+                wait_fd(socket.fileno(), libc::POLLIN | libc::POLLOUT, deadline_after(self.opts.timeout), intr)?;
             }
         }
     }

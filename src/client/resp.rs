@@ -63,21 +63,21 @@ impl Client {
     }
 
     /// `command` with an interrupt check.
-    pub fn command_checked(&mut self, argv: &[&[u8]], mut intr: Interrupt<'_>) -> Result<Reply> {
+    pub fn command_checked(&mut self, argv: &[&[u8]], intr: Interrupt<'_>) -> Result<Reply> {
         if argv.is_empty() {
             return Err(Error::InvalidArgument("a command needs at least its name".into()));
         }
         let mut out = Vec::new();
         encode_command(argv, &mut out);
-        self.guarded(|c| {
-            send_all(c.socket()?, &out, c.opts.timeout, &mut intr)?;
-            c.read_reply_inner(&mut intr)
+        self.guarded(intr, |c, intr| {
+            send_all(c.socket()?, &out, c.opts.timeout, intr)?;
+            c.read_reply_inner(intr)
         })
     }
 
     /// Reads one RESP reply (to something sent with `send`, or a RESP3 push).
-    pub fn read_reply_checked(&mut self, mut intr: Interrupt<'_>) -> Result<Reply> {
-        self.guarded(|c| c.read_reply_inner(&mut intr))
+    pub fn read_reply_checked(&mut self, intr: Interrupt<'_>) -> Result<Reply> {
+        self.guarded(intr, |c, intr| c.read_reply_inner(intr))
     }
 
     /// Sends every command at once and returns the replies in order.
@@ -90,9 +90,9 @@ impl Client {
             }
             encode_command(&argv, &mut out);
         }
-        self.guarded(|c| {
-            send_all(c.socket()?, &out, c.opts.timeout, &mut Interrupt::none())?;
-            (0..commands.len()).map(|_| c.read_reply_inner(&mut Interrupt::none())).collect()
+        self.guarded(Interrupt::none(), |c, intr| {
+            send_all(c.socket()?, &out, c.opts.timeout, intr)?;
+            (0..commands.len()).map(|_| c.read_reply_inner(intr)).collect()
         })
     }
 }

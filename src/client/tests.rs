@@ -153,3 +153,16 @@ fn unix_socket_and_ipv6() {
         assert!(c.peer_addr().unwrap().is_ipv6());
     }
 }
+
+#[test]
+fn a_zero_wait_for_close_still_looks_once() {
+    // Mode::Sliced with a deadline already passed makes one poll of 0 ms before the timeout.
+    let port = serve_once(|l| (l != "bye").then(|| format!("{l}\n")));
+    let mut c = Client::connect("127.0.0.1", port, opts()).unwrap();
+    c.send(b"bye\n").unwrap();
+    let seen = (0..500).any(|_| {
+        thread::sleep(Duration::from_millis(10));
+        c.wait_for_close(Duration::ZERO).unwrap()
+    });
+    assert!(seen, "the close was there to see");
+}

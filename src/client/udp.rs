@@ -1,14 +1,14 @@
 //! UDP request/reply: send one datagram, wait for one back, resend on silence.
 
-use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, SockAddr, Socket, Type};
+use socket2::SockAddr;
 
-use super::{wait_ready, Interrupt};
+use super::{client_hook, Interrupt};
 use crate::error::{Error, Result};
+use crate::socket::wait::Mode;
+use crate::socket::Socket;
 
 /// Largest datagram reply accepted.
 pub const MAX_DATAGRAM: usize = 65535;
@@ -54,8 +54,9 @@ pub fn request_checked(
     port: u16,
     payload: &[u8],
     opts: &UdpOptions,
-    mut intr: Interrupt<'_>,
+    intr: Interrupt<'_>,
 ) -> Result<Vec<u8>> {
+    let mut intr = client_hook(intr);
     if payload.len() > MAX_DATAGRAM - 28 {
         return Err(Error::InvalidArgument(format!("datagram too long ({} bytes)", payload.len())));
     }
@@ -71,33 +72,20 @@ pub fn request_checked(
 }
 
 fn request_one(addr: SocketAddr, payload: &[u8], opts: &UdpOptions, intr: &mut Interrupt<'_>) -> Result<Vec<u8>> {
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM.cloexec(), None)?;
-    socket.set_nonblocking(true)?;
+    let sa = SockAddr::from(addr);
+    let socket = Socket::new(i32::from(sa.family()), libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0)?;
     // Connected, so only that peer's replies arrive and ICMP errors are reported.
-    socket.connect(&SockAddr::from(addr))?;
+    socket.connect_until(&sa, None, intr)?;
     let mut buf = vec![0u8; MAX_DATAGRAM];
     for _attempt in 0..=opts.retries {
-        socket.send(payload)?;
-        let deadline = Instant::now() + opts.timeout;
-        loop {
-            match wait_ready(socket.as_raw_fd(), libc::POLLIN, Some(deadline), intr) {
-                Ok(_) => {}
-                Err(Error::Timeout) => break,
-                Err(e) => return Err(e),
-            }
-            match socket.recv(as_uninit(&mut buf)) {
-                Ok(n) => return Ok(buf[..n].to_vec()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::Os(e)),
-            }
+        socket.send_in(payload, 0, Mode::NonBlocking, intr)?;
+        match socket.recv_in(&mut buf, 0, Mode::Deadline(Instant::now() + opts.timeout), intr) {
+            Ok(n) => return Ok(buf[..n].to_vec()),
+            Err(Error::Timeout) => {}
+            Err(e) => return Err(e),
         }
     }
     Err(Error::Timeout)
-}
-
-fn as_uninit(buf: &mut [u8]) -> &mut [std::mem::MaybeUninit<u8>] {
-    // SAFETY: initialised bytes are valid MaybeUninit<u8>; recv only writes into them.
-    unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod constants;
 mod create;
 pub mod msg;
 pub mod sendfile;
+pub mod stream;
 mod timeout;
 pub mod utility;
 pub mod wait;
@@ -286,7 +287,7 @@ impl Socket {
 
     pub fn connect_with(&self, address: &Address, intr: &mut Interrupt<'_>) -> Result<()> {
         let sa = addr::resolve(self.family, address, "connect")?;
-        match self.internal_connect(&sa, intr)? {
+        match self.internal_connect(&sa, self.mode(), intr)? {
             Ok(()) => Ok(()),
             Err(ConnectFail::Errno(errno)) => Err(Error::from_errno(errno)),
             Err(ConnectFail::Timeout) => Err(Error::Timeout),
@@ -301,17 +302,17 @@ impl Socket {
 
     pub fn connect_ex_with(&self, address: &Address, intr: &mut Interrupt<'_>) -> Result<i32> {
         let sa = addr::resolve(self.family, address, "connect_ex")?;
-        Ok(match self.internal_connect(&sa, intr)? {
+        Ok(match self.internal_connect(&sa, self.mode(), intr)? {
             Ok(()) => 0,
             Err(ConnectFail::Errno(errno)) => errno,
             Err(ConnectFail::Timeout) => libc::EWOULDBLOCK,
         })
     }
 
-    /// CPython's `internal_connect`. The outer error is an interruption (the hook failed).
-    fn internal_connect(&self, sa: &SockAddr, intr: &mut Interrupt<'_>) -> Result<Result<(), ConnectFail>> {
+    /// CPython's `internal_connect`, waiting as `mode` says. The outer error is an
+    /// interruption (the hook failed).
+    fn internal_connect(&self, sa: &SockAddr, mode: Mode, intr: &mut Interrupt<'_>) -> Result<Result<(), ConnectFail>> {
         let fd = self.fileno();
-        let mode = self.mode();
         // SAFETY: sa is a valid sockaddr of its length.
         let res = unsafe { libc::connect(fd, sa.as_ptr() as *const libc::sockaddr, sa.len()) };
         if res == 0 {
@@ -357,8 +358,19 @@ impl Socket {
     /// `recv` into memory that need not be initialised (the first `n` bytes are afterwards),
     /// so a caller can receive straight into a fresh object without clearing it first.
     pub fn recv_uninit_with(&self, buf: &mut [MaybeUninit<u8>], flags: i32, intr: &mut Interrupt<'_>) -> Result<usize> {
+        self.recv_uninit_in(buf, flags, self.mode(), intr)
+    }
+
+    /// `recv_uninit_with` waiting as `mode` says instead of as the socket's timeout does.
+    pub fn recv_uninit_in(
+        &self,
+        buf: &mut [MaybeUninit<u8>],
+        flags: i32,
+        mode: Mode,
+        intr: &mut Interrupt<'_>,
+    ) -> Result<usize> {
         let (ptr, len) = (buf.as_mut_ptr(), buf.len());
-        sock_call(&self.fd, self.mode(), READ, intr, |fd| {
+        sock_call(&self.fd, mode, READ, intr, |fd| {
             // SAFETY: ptr/len describe `buf`, borrowed mutably for this call.
             cvt_size(unsafe { libc::recv(fd, ptr as *mut libc::c_void, len, flags) })
         })
@@ -398,10 +410,11 @@ impl Socket {
     }
 
     pub fn send_with(&self, data: &[u8], flags: i32, intr: &mut Interrupt<'_>) -> Result<usize> {
-        self.send_mode(data, flags, self.mode(), intr)
+        self.send_in(data, flags, self.mode(), intr)
     }
 
-    fn send_mode(&self, data: &[u8], flags: i32, mode: Mode, intr: &mut Interrupt<'_>) -> Result<usize> {
+    /// `send_with` waiting as `mode` says instead of as the socket's timeout does.
+    pub fn send_in(&self, data: &[u8], flags: i32, mode: Mode, intr: &mut Interrupt<'_>) -> Result<usize> {
         let (ptr, len) = (data.as_ptr(), data.len());
         sock_call(&self.fd, mode, WRITE, intr, |fd| {
             // SAFETY: ptr/len describe `data`.
@@ -419,7 +432,7 @@ impl Socket {
         let mode = self.mode();
         let mut rest = data;
         loop {
-            let n = self.send_mode(rest, flags, mode, intr)?;
+            let n = self.send_in(rest, flags, mode, intr)?;
             rest = &rest[n.min(rest.len())..];
             if rest.is_empty() {
                 return Ok(());

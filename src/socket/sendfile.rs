@@ -52,7 +52,7 @@ pub fn check_blocking(sock: &Socket) -> Result<()> {
 /// a signal runs the hook and the wait goes on with what is left of it. Running out is
 /// `Error::Timeout`.
 fn wait_writable(fd: RawFd, timeout: Option<Duration>, intr: &mut Interrupt<'_>) -> Result<()> {
-    wait_fd(fd, libc::POLLOUT, timeout.map(|t| Instant::now() + t), None, intr).map(drop)
+    wait_fd(fd, libc::POLLOUT, timeout.map(|t| Instant::now() + t), intr).map(drop)
 }
 
 impl Socket {

@@ -219,31 +219,64 @@ fn create_connection_tries_addresses() {
     assert_eq!(errs.last().unwrap().code(), libc::ECONNREFUSED);
 }
 
-#[test]
-fn wait_fd_runs_a_sliced_hook_between_slices_and_an_unsliced_one_only_after_signals() {
-    let (a, b) = Socket::pair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
-    let mut calls = 0;
-    let mut check = || {
-        calls += 1;
-        if calls == 3 {
+/// A hook that lets two checks pass and interrupts the third.
+fn interrupted_on_third_call(calls: &mut usize) -> impl FnMut() -> Result<()> + Send + '_ {
+    move || {
+        *calls += 1;
+        if *calls == 3 {
             Err(Error::Interrupted)
         } else {
             Ok(())
         }
-    };
+    }
+}
+
+#[test]
+fn wait_fd_runs_a_sliced_hook_between_slices_and_an_unsliced_one_only_after_signals() {
+    let (a, b) = Socket::pair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+    let mut calls = 0;
+    let mut check = interrupted_on_third_call(&mut calls);
     // The clients' wait: no deadline, the hook every slice; its error ends the wait.
-    let slice = Some(Duration::from_millis(5));
-    let err = wait::wait_fd(a.fileno(), libc::POLLIN, None, slice, &mut Interrupt::new(&mut check)).unwrap_err();
+    let slice = Duration::from_millis(5);
+    let err = wait::wait_fd(a.fileno(), libc::POLLIN, None, &mut Interrupt::new(&mut check).sliced(slice)).unwrap_err();
     assert!(matches!(err, Error::Interrupted), "{err:?}");
+    drop(check);
     assert_eq!(calls, 3);
     // The sockets' wait: no signal, so the hook never runs and the deadline ends it.
     let mut refuse = || Err(Error::Interrupted);
     let deadline = Some(Instant::now() + Duration::from_millis(30));
-    let err = wait::wait_fd(a.fileno(), libc::POLLIN, deadline, None, &mut Interrupt::new(&mut refuse)).unwrap_err();
+    let err = wait::wait_fd(a.fileno(), libc::POLLIN, deadline, &mut Interrupt::new(&mut refuse)).unwrap_err();
     assert!(matches!(err, Error::Timeout), "{err:?}");
     // Ready: the events poll reported.
     b.send(b"x", 0).unwrap();
     let deadline = Some(Instant::now() + Duration::from_secs(5));
-    let ready = wait::wait_fd(a.fileno(), libc::POLLIN, deadline, slice, &mut Interrupt::none()).unwrap();
+    let ready = wait::wait_fd(a.fileno(), libc::POLLIN, deadline, &mut Interrupt::none().sliced(slice)).unwrap();
     assert_eq!(ready & libc::POLLIN, libc::POLLIN);
+}
+
+#[test]
+fn a_sliced_call_blocks_in_the_kernel_a_slice_at_a_time_and_runs_the_hook_between() {
+    use wait::{Mode, CHECK_SLICE};
+    let (a, b) = Socket::pair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+    a.block_in_slices().unwrap();
+    let mut buf = [0u8; 8];
+    // Nothing to read and no signal: each slice that passes (SO_RCVTIMEO) runs the hook, and
+    // its error ends the call.
+    let mut calls = 0;
+    let mut check = interrupted_on_third_call(&mut calls);
+    let err = a.recv_in(&mut buf, 0, Mode::Sliced(None), &mut Interrupt::new(&mut check).sliced(CHECK_SLICE));
+    assert!(matches!(err, Err(Error::Interrupted)), "{err:?}");
+    drop(check);
+    assert_eq!(calls, 3);
+    // A deadline ends it (the last part, shorter than a slice, in poll).
+    let deadline = Instant::now() + CHECK_SLICE + CHECK_SLICE / 2;
+    let err = a.recv_in(&mut buf, 0, Mode::Sliced(Some(deadline)), &mut Interrupt::none());
+    assert!(matches!(err, Err(Error::Timeout)), "{err:?}");
+    // Data already there is one call, even with the deadline already passed.
+    b.send(b"ready", 0).unwrap();
+    let n = a.recv_in(&mut buf, 0, Mode::Sliced(Some(Instant::now())), &mut Interrupt::none()).unwrap();
+    assert_eq!(&buf[..n], b"ready");
+    // Sends go the same way.
+    assert_eq!(a.send_in(b"back", 0, Mode::Sliced(None), &mut Interrupt::none()).unwrap(), 4);
+    assert_eq!(b.recv(&mut buf, 0).unwrap(), 4);
 }

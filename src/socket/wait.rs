@@ -10,32 +10,45 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
-/// A hook run when a blocking call is interrupted by a signal (EINTR), and by waits that
-/// slice (`wait_fd` with a slice, the clients) between slices: `check` runs before the call
-/// goes on (PEP 475), and an `Err` from it (normally `Error::Interrupted`) aborts the call with
-/// that error.
+/// A hook run when a blocking call is interrupted by a signal (EINTR) and, for a sliced
+/// hook ([`Interrupt::sliced`], the clients'), also every slice a call spends waiting: `check`
+/// runs before the call goes on (PEP 475), and an `Err` from it (normally
+/// `Error::Interrupted`) aborts the call with that error.
 ///
 /// The Python layer uses it on the main thread to run signal handlers, so Ctrl+C interrupts a
-/// blocking `accept` as it does in CPython: the signal ends the system call with EINTR. Rust
-/// callers normally pass [`Interrupt::none`].
+/// blocking `accept` as it does in CPython: the signal ends the system call with EINTR. The
+/// clients slice their hook because a signal may wake another thread than the waiting one,
+/// and then no EINTR comes. Rust callers normally pass [`Interrupt::none`].
 pub struct Interrupt<'a> {
     check: Option<&'a mut (dyn FnMut() -> Result<()> + Send)>,
+    slice: Option<Duration>,
 }
 
 impl<'a> Interrupt<'a> {
     /// No hook: EINTR is retried.
     pub fn none() -> Self {
-        Interrupt { check: None }
+        Interrupt { check: None, slice: None }
     }
 
     /// Run `check` after every EINTR.
     pub fn new(check: &'a mut (dyn FnMut() -> Result<()> + Send)) -> Self {
-        Interrupt { check: Some(check) }
+        Interrupt { check: Some(check), slice: None }
+    }
+
+    /// The same hook, also run every `slice` while a call waits (in `poll`, or blocked in the
+    /// kernel in [`Mode::Sliced`]). Without a hook there is nothing to run and no slicing.
+    pub fn sliced(self, slice: Duration) -> Self {
+        Interrupt { slice: Some(slice), ..self }
     }
 
     /// Whether there is a hook at all (a wait without one need not wake to run it).
     pub fn is_set(&self) -> bool {
         self.check.is_some()
+    }
+
+    /// How long a wait may last before the hook must run; `None`: only after a signal.
+    pub fn slice(&self) -> Option<Duration> {
+        self.slice.filter(|_| self.is_set())
     }
 
     /// Runs the hook, if any.
@@ -47,7 +60,8 @@ impl<'a> Interrupt<'a> {
     }
 }
 
-/// How often a sliced wait (the clients') wakes to run its hook when no signal woke it.
+/// How often the clients' waits wake to run their hook when no signal woke them: the slice of
+/// their hooks and the kernel timeout of a socket in [`Mode::Sliced`].
 pub const CHECK_SLICE: Duration = Duration::from_millis(50);
 
 /// How a call on a socket waits, from its timeout (Python's three modes).
@@ -59,6 +73,11 @@ pub enum Mode {
     Blocking,
     /// timeout > 0: wait until this instant, then fail with `Error::Timeout`.
     Deadline(Instant),
+    /// The clients' mode, on a socket whose fd blocks in each call for at most `CHECK_SLICE`
+    /// (`Socket::block_in_slices`): the call is made straight away, so data already there
+    /// costs one system call as on a blocking socket; each slice that passes runs the hook;
+    /// the last stretch before the deadline (if any), shorter than a slice, waits in `poll`.
+    Sliced(Option<Instant>),
 }
 
 impl Mode {
@@ -68,6 +87,11 @@ impl Mode {
             Some(t) if t.is_zero() => Mode::NonBlocking,
             Some(t) => Mode::Deadline(Instant::now().checked_add(t).unwrap_or_else(far_future)),
         }
+    }
+
+    /// `Deadline` at `deadline`, or one that never comes: waits in `poll` either way.
+    pub fn until(deadline: Option<Instant>) -> Mode {
+        Mode::Deadline(deadline.unwrap_or_else(far_future))
     }
 }
 
@@ -93,18 +117,31 @@ pub(crate) fn poll_fd(fd: i32, events: i16, timeout: Option<Duration>) -> io::Re
     Ok(if n > 0 { pfd.revents } else { 0 })
 }
 
+/// One wait on `fd` of at most `timeout`, and at most the hook's slice: the events reported,
+/// or 0 when the time passed or a signal came (the hook has run then; its error ends the wait).
+fn wait_once(fd: i32, events: i16, timeout: Option<Duration>, intr: &mut Interrupt<'_>) -> Result<i16> {
+    let slice = intr.slice();
+    let timeout = match (timeout, slice) {
+        (Some(t), Some(s)) => Some(t.min(s)),
+        (t, s) => t.or(s),
+    };
+    match poll_fd(fd, events, timeout) {
+        Ok(0) => {
+            if slice.is_some() {
+                intr.check()?;
+            }
+            Ok(0)
+        }
+        Ok(revents) => Ok(revents),
+        Err(e) if is_eintr(&e) => intr.check().map(|()| 0),
+        Err(e) => Err(Error::Os(e)),
+    }
+}
+
 /// Waits until `fd` reports one of `events` (returns the reported events), `deadline` passes
-/// (`Error::Timeout`) or the hook fails. The hook runs after every EINTR and, with `slice`
-/// and a hook set, also every `slice`: the clients wait so, because a signal may wake another
-/// thread than the waiting one.
-pub fn wait_fd(
-    fd: i32,
-    events: i16,
-    deadline: Option<Instant>,
-    slice: Option<Duration>,
-    intr: &mut Interrupt<'_>,
-) -> Result<i16> {
-    let slice = slice.filter(|_| intr.is_set());
+/// (`Error::Timeout`) or the hook fails. The hook runs after every EINTR and, when sliced,
+/// every slice.
+pub fn wait_fd(fd: i32, events: i16, deadline: Option<Instant>, intr: &mut Interrupt<'_>) -> Result<i16> {
     loop {
         let remaining = match deadline {
             Some(d) => {
@@ -116,19 +153,9 @@ pub fn wait_fd(
             }
             None => None,
         };
-        let timeout = match (remaining, slice) {
-            (Some(r), Some(s)) => Some(r.min(s)),
-            (r, s) => r.or(s),
-        };
-        match poll_fd(fd, events, timeout) {
-            Ok(0) => {
-                if slice.is_some() {
-                    intr.check()?;
-                }
-            }
-            Ok(revents) => return Ok(revents),
-            Err(e) if is_eintr(&e) => intr.check()?,
-            Err(e) => return Err(Error::Os(e)),
+        match wait_once(fd, events, remaining, intr)? {
+            0 => {}
+            revents => return Ok(revents),
         }
     }
 }
@@ -170,28 +197,29 @@ pub(crate) fn sock_call<T>(
         if fd < 0 {
             return op(fd).map_err(Error::from);
         }
+        let left = |deadline: Instant| match deadline.saturating_duration_since(Instant::now()) {
+            left if left.is_zero() => Err(Error::Timeout),
+            left => Ok(left),
+        };
         let wait: Option<Option<Duration>> = match mode {
-            Mode::NonBlocking => None,
+            Mode::NonBlocking | Mode::Sliced(None) => None,
             Mode::Blocking => call.wait_first.then_some(None),
-            Mode::Deadline(deadline) => {
-                let now = Instant::now();
-                if now >= deadline {
-                    return Err(Error::Timeout);
-                }
-                Some(Some(deadline - now))
+            Mode::Deadline(deadline) => Some(Some(left(deadline)?)),
+            // In the kernel a slice at a time while a whole slice is left; the rest in poll
+            // (a deadline already passed still looks once, with a poll of 0 ms).
+            Mode::Sliced(Some(deadline)) => {
+                Some(deadline.saturating_duration_since(Instant::now())).filter(|l| *l < CHECK_SLICE).map(Some)
             }
         };
         if let Some(timeout) = wait {
             let events = if call.writing { libc::POLLOUT } else { libc::POLLIN };
-            match poll_fd(fd, events, timeout) {
-                // The deadline check above turns this into a timeout.
-                Ok(0) => continue,
-                Ok(_) => {}
-                Err(e) if is_eintr(&e) => {
-                    intr.check()?;
-                    continue;
+            // Nothing yet (time passed, or a signal and the hook let it go on): the deadline
+            // decides, here for Sliced and above for the others.
+            if wait_once(fd, events, timeout, intr)? == 0 {
+                if matches!(mode, Mode::Sliced(Some(d)) if Instant::now() >= d) {
+                    return Err(Error::Timeout);
                 }
-                Err(e) => return Err(e.into()),
+                continue;
             }
         }
         // Inner loop: retry the operation itself after EINTR, without waiting again.
@@ -199,6 +227,14 @@ pub(crate) fn sock_call<T>(
             match op(fd) {
                 Ok(v) => return Ok(v),
                 Err(e) if is_eintr(&e) => intr.check()?,
+                // A slice passed blocked in the kernel (SO_RCVTIMEO): the hook's turn, then
+                // the deadline's.
+                Err(e) if would_block(&e) && matches!(mode, Mode::Sliced(_)) => {
+                    if wait.is_none() {
+                        intr.check()?;
+                    }
+                    break;
+                }
                 // Readiness was a false positive (or another thread took the data): wait
                 // again until the deadline. A blocking fd that still says EAGAIN
                 // (SO_RCVTIMEO) reports it, as CPython does.

@@ -1,18 +1,16 @@
 //! A client TLS session over one of `crate::client`'s non-blocking sockets: the handshake,
-//! reads and writes wait with `client::wait_ready`, so timeouts and interrupt checks work as in plain
-//! TCP.
+//! reads and writes wait with the socket layer's `wait_fd`, so timeouts and interrupt checks
+//! work as in plain TCP.
 
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::error::{Error, Result};
+use crate::socket::wait::{wait_fd, Interrupt};
+use crate::socket::Socket;
 use rustls::pki_types::ServerName;
 use rustls::ClientConnection;
-use socket2::Socket;
-
-use crate::client::{wait_ready, Interrupt};
-use crate::error::{Error, Result};
 
 /// The socket as rustls reads and writes it (writes without SIGPIPE).
 struct Wire<'a>(&'a Socket);
@@ -25,7 +23,7 @@ impl Read for Wire<'_> {
 
 impl Write for Wire<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.send_with_flags(buf, libc::MSG_NOSIGNAL)
+        (&*self.0).write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -72,7 +70,7 @@ impl TlsSession {
             match self.conn.write_tls(&mut Wire(socket)) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait_ready(socket.as_raw_fd(), libc::POLLOUT, deadline, intr)?;
+                    wait_fd(socket.fileno(), libc::POLLOUT, deadline, intr)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Error::Os(e)),
@@ -96,7 +94,7 @@ impl TlsSession {
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait_ready(socket.as_raw_fd(), libc::POLLIN, deadline, intr)?;
+                    wait_fd(socket.fileno(), libc::POLLIN, deadline, intr)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Error::Os(e)),

@@ -2,18 +2,18 @@
 //! batch, reading and checking its replies, and counting what it loses when it goes.
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
-use std::os::fd::AsRawFd;
+use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use socket2::Socket;
 
 use super::{Errors, Plan};
 use crate::cli::client::explain;
 use crate::cli::Failure;
-use crate::client::{connect_socket, wait_ready, Interrupt};
+use crate::client::{connect_socket, Interrupt};
 use crate::error::Error;
+use crate::socket::wait::wait_fd;
+use crate::socket::Socket;
 use crate::tls::session::{PolledTls, TlsSession};
 
 /// Longest reply line accepted.
@@ -97,7 +97,7 @@ pub(super) fn skip_greeting(
             Ok(0) => return Err(Error::ConnectionClosed),
             Ok(n) => inbuf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait_ready(socket.as_raw_fd(), libc::POLLIN, deadline, &mut Interrupt::none())?;
+                wait_fd(socket.fileno(), libc::POLLIN, deadline, &mut Interrupt::none())?;
                 continue;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -133,7 +133,7 @@ pub(super) fn send_pending(c: &mut Conn) -> io::Result<()> {
         }
         return tls.flush(&c.socket);
     }
-    match c.socket.send_with_flags(&c.out[c.out_pos..], libc::MSG_NOSIGNAL) {
+    match (&c.socket).write(&c.out[c.out_pos..]) {
         Ok(n) => {
             if first_write && n > 0 {
                 c.in_flight.iter_mut().for_each(|sent| *sent = at);

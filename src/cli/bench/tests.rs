@@ -3,9 +3,10 @@
 use super::conn::Conn;
 use super::report::significant3;
 use super::*;
-use socket2::Socket;
+use crate::socket::Socket;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::IntoRawFd;
 
 fn conn_with_batch(requests: usize, queued: Instant) -> (Conn, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -13,7 +14,7 @@ fn conn_with_batch(requests: usize, queued: Instant) -> (Conn, TcpStream) {
     client.set_nonblocking(true).unwrap();
     let (server, _) = listener.accept().unwrap();
     let conn = Conn {
-        socket: Socket::from(client),
+        socket: Socket::from_fd(client.into_raw_fd(), None, None, None).unwrap(),
         tls: None,
         used: true,
         out: b"PING\n".repeat(requests),
