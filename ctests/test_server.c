@@ -431,6 +431,10 @@ static void test_limits_and_token(void) {
     CHECK_STATUS(netcore_server_config_set_backlog(cfg, 0), NETCORE_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(netcore_server_config_set_backlog(NULL, 16), NETCORE_STATUS_NULL_ARGUMENT);
     CHECK_OK(netcore_server_config_set_backlog(cfg, 16));
+    /* Busy poll: at most 100000 us; a refused value keeps the config. */
+    CHECK_STATUS(netcore_server_config_set_busy_poll_us(cfg, 100001), NETCORE_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(netcore_server_config_set_busy_poll_us(NULL, 50), NETCORE_STATUS_NULL_ARGUMENT);
+    CHECK_OK(netcore_server_config_set_busy_poll_us(cfg, 50));
     CHECK_OK(netcore_server_config_set_workers(cfg, 1));
     netcore_server *srv = NULL;
     CHECK_OK(netcore_server_start(cfg, &srv));

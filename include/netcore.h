@@ -759,6 +759,14 @@ netcore_status netcore_server_config_set_max_output(struct netcore_server_config
                                                     size_t max);
 
 /**
+ * After each reply, a stream connection looks for the client's next request for this many
+ * microseconds before it sleeps (0: off, the default; at most 100000): lower latency for
+ * clients with one request in flight, for the worker's CPU during the window.
+ */
+netcore_status netcore_server_config_set_busy_poll_us(struct netcore_server_config *config,
+                                                      uint32_t microseconds);
+
+/**
  * The queue of connections not yet accepted, per TCP listener (at least 1; default 1024;
  * the kernel caps it at net.core.somaxconn).
  */

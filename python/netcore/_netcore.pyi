@@ -605,6 +605,7 @@ class ServerCore:
         max_output: Optional[int] = None,
         backlog: Optional[int] = None,
         workers: Optional[int] = None,
+        busy_poll_us: Optional[int] = None,
         reuse_port: Optional[bool] = None,
         proxy_protocol: Union[None, bool, Iterable[Any]] = None,
         handshake_timeout: Optional[float] = None,

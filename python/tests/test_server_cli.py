@@ -122,3 +122,17 @@ def test_backlog_flag_reaches_the_listening_socket():
         stop(p, signal.SIGTERM)
     bad = subprocess.run([sys.executable, "-m", "netcore", "serve", "--backlog", "0"], capture_output=True, text=True)
     assert bad.returncode == 2 and "backlog must be at least 1" in bad.stderr, bad.stderr
+
+
+def test_busy_poll_flag_is_checked_by_the_core():
+    bad = subprocess.run([sys.executable, "-m", "netcore", "serve", "--busy-poll-us", "100001"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "busy_poll must be at most 100000" in bad.stderr, bad.stderr
+    p, lines = start("--listen", "127.0.0.1:0", "--busy-poll-us", "50")
+    try:
+        port = int(re.search(r"on tcp 127\.0\.0\.1:(\d+)", "".join(lines)).group(1))
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+            c.sendall(b"os\n")
+            assert c.makefile("rb").readline() == b"[posix]\n"
+    finally:
+        stop(p, signal.SIGTERM)

@@ -87,6 +87,11 @@ pub struct ServeArgs {
     /// Engine worker threads [default: one per core]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// After each reply, look for the client's next request for this many microseconds before
+    /// sleeping: lower latency for clients with one request in flight, for the CPU of the
+    /// window (at most 100000) [default: 0, off]
+    #[arg(long, value_name = "MICROSECONDS")]
+    pub busy_poll_us: Option<u64>,
     /// File whose first line is a shared secret clients must send first
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
@@ -158,6 +163,7 @@ impl ServeArgs {
         limits.max_output = self.max_output.unwrap_or(limits.max_output);
         limits.backlog = self.backlog.unwrap_or(limits.backlog);
         config.workers = self.workers.or(config.workers);
+        config.busy_poll = self.busy_poll_us.map_or(config.busy_poll, Duration::from_micros);
         if let Some(file) = &self.token_file {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| Failure::usage(format!("cannot read token file {}: {e}", file.display())))?;

@@ -357,7 +357,7 @@ impl PyServerCore {
     #[new]
     #[pyo3(signature = (service = None, *, tcp = None, udp = None, unix = None, framing = None, root = None,
                         banner = None, token = None, max_connections = None, max_line = None, idle_timeout = None,
-                        max_output = None, backlog = None, workers = None, reuse_port = None, proxy_protocol = None,
+                        max_output = None, backlog = None, workers = None, busy_poll_us = None, reuse_port = None, proxy_protocol = None,
                         handshake_timeout = None, metrics = None, fds = None, systemd = None,
                         log_connections = None, tls_cert = None, tls_key = None, tls_client_ca = None))]
     #[allow(clippy::too_many_arguments)]
@@ -377,6 +377,7 @@ impl PyServerCore {
         max_output: Option<usize>,
         backlog: Option<usize>,
         workers: Option<usize>,
+        busy_poll_us: Option<u64>,
         reuse_port: Option<bool>,
         proxy_protocol: Option<&Bound<'_, PyAny>>,
         handshake_timeout: Option<f64>,
@@ -421,6 +422,7 @@ impl PyServerCore {
         limits.backlog = backlog.unwrap_or(limits.backlog);
         config.token = token.map(String::into_bytes).or(config.token);
         config.workers = workers.or(config.workers);
+        config.busy_poll = busy_poll_us.map_or(config.busy_poll, Duration::from_micros);
         config.tls = crate::tls::ServerTls::from_options(tls_cert, tls_key, tls_client_ca).py_err(py)?;
         DeployOptions { reuse_port, proxy_protocol, handshake_timeout, metrics, fds, systemd, log_connections }
             .apply(py, &mut config)?;
@@ -559,6 +561,7 @@ fn server_defaults<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("idle_timeout", limits.idle_timeout.map_or(0.0, |t| t.as_secs_f64()))?;
     d.set_item("max_output", limits.max_output)?;
     d.set_item("backlog", limits.backlog)?;
+    d.set_item("busy_poll_us", ServerConfig::new(Service::default()).busy_poll.as_micros() as u64)?;
     d.set_item("banner", crate::server::DEFAULT_BANNER)?;
     d.set_item("handshake_timeout", limits.handshake_timeout.map_or(0.0, |t| t.as_secs_f64()))?;
     Ok(d)

@@ -2,18 +2,18 @@
 
 use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncWriteExt, ReadBuf};
+use tokio::io::AsyncWriteExt;
 
 mod pending;
+mod read;
 mod resp;
 
 pub(crate) use super::stream::Stream;
 use pending::{client_request, Cut, Cuts, Pending, Route};
+use read::{busy_read, poll_read_input, READ_CHUNK};
 
 use super::scan::{constant_time_eq, find_newline, has_line_break, has_telnet_bytes, strip_line_ending, strip_telnet};
 use super::stats::add;
@@ -27,14 +27,6 @@ use crate::server::service::{looks_like_http, lower_name, split_command, write_r
 /// Stopping, a connection closes once it has answered all it read and nothing new came for
 /// this long: a request already on its way (a load balancer forwarding it) is still answered.
 const DRAIN_QUIET: Duration = Duration::from_millis(100);
-
-const READ_CHUNK: usize = 16 * 1024;
-
-thread_local! {
-    /// Each worker thread's read buffer: a read goes here, then only its bytes that are
-    /// still needed (an unfinished line) are kept by the connection.
-    static SCRATCH: std::cell::RefCell<Box<[u8; READ_CHUNK]>> = std::cell::RefCell::new(Box::new([0u8; READ_CHUNK]));
-}
 
 pub(super) struct Connection<S> {
     inner: Arc<ServerState>,
@@ -152,29 +144,37 @@ impl<S: Stream> Connection<S> {
             // Read at most `room` bytes, so a line can outgrow max_line by only a little and a
             // message is never longer than max_line. Data already there is read before
             // anything else is polled.
+            let spun = match self.inner.busy_poll {
+                Duration::ZERO => None,
+                window => busy_read(&mut self.stream, &mut self.input, room, window).await,
+            };
             let (stream, input) = (&mut self.stream, &mut self.input);
-            let read = tokio::select! {
-                biased;
-                r = std::future::poll_fn(|cx| poll_read_input(stream, input, room, cx)) => r,
-                _ = &mut idle_timer, if idle.is_some() || draining => {
-                    let limit = if draining { DRAIN_QUIET } else { idle.unwrap_or_default() };
-                    let due = last_activity + limit;
-                    if due > tokio::time::Instant::now() {
-                        idle_timer.as_mut().reset(due);
+            let read = if let Some(r) = spun {
+                r
+            } else {
+                tokio::select! {
+                    biased;
+                    r = std::future::poll_fn(|cx| poll_read_input(stream, input, room, cx)) => r,
+                    _ = &mut idle_timer, if idle.is_some() || draining => {
+                        let limit = if draining { DRAIN_QUIET } else { idle.unwrap_or_default() };
+                        let due = last_activity + limit;
+                        if due > tokio::time::Instant::now() {
+                            idle_timer.as_mut().reset(due);
+                            continue;
+                        }
+                        if draining {
+                            return Ok(()); // stopping and quiet: every request read is answered
+                        }
+                        add(&self.inner.counters.errors, 1);
+                        return Ok(()); // idle timeout
+                    }
+                    _ = &mut stop, if !draining => {
+                        // Stop accepting is the listener's part; here: answer what comes while
+                        // requests keep coming, close once quiet (the stop timeout bounds it).
+                        draining = true;
+                        idle_timer.as_mut().reset(tokio::time::Instant::now() + DRAIN_QUIET);
                         continue;
                     }
-                    if draining {
-                        return Ok(()); // stopping and quiet: every request read is answered
-                    }
-                    add(&self.inner.counters.errors, 1);
-                    return Ok(()); // idle timeout
-                }
-                _ = &mut stop, if !draining => {
-                    // Stop accepting is the listener's part; here: answer what comes while
-                    // requests keep coming, close once quiet (the stop timeout bounds it).
-                    draining = true;
-                    idle_timer.as_mut().reset(tokio::time::Instant::now() + DRAIN_QUIET);
-                    continue;
                 }
             };
             let read_at = tokio::time::Instant::now();
@@ -580,29 +580,6 @@ impl<S: Stream> Connection<S> {
             }
         }
     }
-}
-
-/// Reads what the client sent (at most `room` bytes) and appends it to `input`; ready with 0
-/// at end of stream. The read goes to the worker thread's scratch buffer first, so a
-/// connection keeps input memory only for an unfinished line, never a whole read buffer
-/// (idle clients cost no input memory). A read that does not fill the buffer tells tokio the
-/// socket is drained, so the next wait needs no extra read that would only fail with
-/// `WouldBlock` (one system call per batch of requests fewer than `try_read` in a loop).
-fn poll_read_input<S: Stream>(
-    stream: &mut S,
-    input: &mut Vec<u8>,
-    room: usize,
-    cx: &mut Context<'_>,
-) -> Poll<io::Result<usize>> {
-    // The scratch buffer is the worker thread's (the read never waits), so it is not zeroed
-    // for every read: a 16 KiB memset per read cost ~3% of the CPU.
-    SCRATCH.with(|chunk| {
-        let mut chunk = chunk.borrow_mut();
-        let mut buf = ReadBuf::new(&mut chunk[..room.min(READ_CHUNK)]);
-        ready!(Pin::new(stream).poll_read(cx, &mut buf))?;
-        input.extend_from_slice(buf.filled());
-        Poll::Ready(Ok(buf.filled().len()))
-    })
 }
 
 /// A TLS handshake record (type 22, version 3.x): a TLS client on a plain listener.

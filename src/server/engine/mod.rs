@@ -49,6 +49,8 @@ struct ServerState {
     slots: Arc<Semaphore>,
     handshake_timeout: Option<Duration>,
     log_connections: bool,
+    /// `ServerConfig::busy_poll` (zero: off).
+    busy_poll: Duration,
     /// The TLS listeners' certificate (reloadable), and the handshakes in progress.
     tls: Option<Arc<ReloadableTls>>,
     tls_handshakes: Arc<Semaphore>,
@@ -230,6 +232,7 @@ impl Server {
             slots: Arc::new(Semaphore::new(config.limits.max_connections)),
             handshake_timeout: config.limits.handshake_timeout,
             log_connections: config.log_connections,
+            busy_poll: config.busy_poll,
             tls_handshakes: Arc::new(Semaphore::new(
                 config.tls.as_ref().map_or(1, |t| t.max_handshakes).min(Semaphore::MAX_PERMITS),
             )),
