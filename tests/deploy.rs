@@ -221,10 +221,23 @@ fn metrics_and_the_stats_command_tell_the_same_numbers() {
         "{stats}"
     );
     let metrics = server.metrics_addr().expect("metrics address");
-    let mut http = TcpStream::connect(metrics).unwrap();
-    http.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
-    let mut text = String::new();
-    http.read_to_string(&mut text).unwrap();
+    let scrape = || {
+        let mut http = TcpStream::connect(metrics).unwrap();
+        http.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+        let mut text = String::new();
+        http.read_to_string(&mut text).unwrap();
+        text
+    };
+    // A request's duration is observed just after its reply is flushed: the client can read
+    // the reply a moment before the histogram counts it (bounded wait, then the checks).
+    let mut text = scrape();
+    for _ in 0..200 {
+        if text.contains("netcore_request_duration_seconds_count 6\n") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        text = scrape();
+    }
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     for want in [
         "netcore_requests_total 6\n",
