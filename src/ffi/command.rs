@@ -140,7 +140,13 @@ thread_local! {
 impl CHandler {
     fn call(&self, request: &Request<'_>, views: &mut RequestViews) -> Response {
         views.peer.clear();
-        views.peer.extend(request.peer.bytes().filter(|&b| b != 0));
+        let peer = request.peer.as_bytes();
+        // A plain loop: peers are ~20 bytes, where memchr's vector set-up costs more.
+        if peer.iter().all(|&b| b != 0) {
+            views.peer.extend_from_slice(peer); // always, in practice: `IP:PORT` or `unix`
+        } else {
+            views.peer.extend(peer.iter().copied().filter(|&b| b != 0));
+        }
         views.peer.push(0);
         views.argv.clear();
         views.argv.extend(request.argv.iter().map(|a| a.as_ptr()));
