@@ -137,7 +137,13 @@ pub(crate) unsafe fn arg_str<'a>(p: *const c_char, name: &'static str) -> Result
     if p.is_null() {
         return Err(FfiError::NullArgument(name));
     }
-    CStr::from_ptr(p).to_str().map_err(|_| FfiError::InvalidUtf8(name))
+    let bytes = CStr::from_ptr(p).to_bytes();
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is UTF-8. (The check is cheaper than from_utf8's set-up on the short
+        // strings callbacks reply with, such as "PONG".)
+        return Ok(std::str::from_utf8_unchecked(bytes));
+    }
+    std::str::from_utf8(bytes).map_err(|_| FfiError::InvalidUtf8(name))
 }
 
 /// A string argument where NULL means "not given".
