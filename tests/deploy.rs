@@ -207,6 +207,25 @@ fn passed_sockets_are_served_instead_of_binding() {
 }
 
 #[test]
+fn command_counts_follow_a_command_added_while_a_client_is_connected() {
+    // Connections remember how they counted each name; adding a command must change that.
+    let server = Server::start(whoami_config()).unwrap();
+    let mut c = Client::connect(tcp_addr(&server));
+    for line in ["later", "Later", "ping", "PING"] {
+        c.ask(line);
+    }
+    server.add_command("later", |_: &Request<'_>| Response::Reply(b"now".to_vec())).unwrap();
+    assert_eq!(c.ask("later"), "now");
+    assert_eq!(c.ask("LATER"), "now");
+    let stats = c.ask("stats");
+    assert!(
+        stats.contains(" cmd_other=2") && stats.contains(" cmd_later=2") && stats.contains(" cmd_ping=2"),
+        "{stats}"
+    );
+    server.stop(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
 fn metrics_and_the_stats_command_tell_the_same_numbers() {
     let config = whoami_config().metrics("127.0.0.1:0".parse().unwrap());
     let server = Server::start(config).unwrap();

@@ -99,23 +99,45 @@ impl CommandCounts {
     }
 }
 
-/// One connection's command counts since its last flush.
+/// One connection's command counts since its last flush, keyed by the name as the client
+/// sent it: a name seen before is counted without being classified again (lower-casing it,
+/// looking it up among the built-in and the user commands: ~250 instructions a request).
 #[derive(Default)]
 pub(crate) struct CommandTally {
+    /// (the name as sent, the counter of its label, requests since the last flush)
     entries: Vec<(Vec<u8>, Arc<AtomicU64>, u64)>,
+    /// The dispatcher's generation the entries were classified under.
+    generation: u64,
 }
 
+/// Longer names are classified every time rather than kept (the cache stays small).
+const TALLY_NAME: usize = 32;
+
 impl CommandTally {
-    /// Counts one request for `name` (a command word; must be short and printable: the
-    /// caller passes only names it recognises, or a fixed label).
-    pub(crate) fn count(&mut self, counts: &CommandCounts, name: &[u8]) {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.0 == name) {
-            e.2 += 1;
-            return;
+    /// Counts a request for `sent` if this connection has classified that name before under
+    /// the dispatcher's current `generation`; false if the caller must classify it.
+    pub(crate) fn count_seen(&mut self, sent: &[u8], generation: u64) -> bool {
+        if generation != self.generation {
+            self.flush();
+            self.entries.clear();
+            self.generation = generation;
+            return false;
         }
-        let counter = counts.counter(name);
-        if self.entries.len() < TALLY_CACHE {
-            self.entries.push((name.to_vec(), counter, 1));
+        match self.entries.iter_mut().find(|e| e.0 == sent) {
+            Some(e) => {
+                e.2 += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Counts one request for `sent`, classified as `label` (a command word, short and
+    /// printable: a name the server recognises, or a fixed label).
+    pub(crate) fn count(&mut self, counts: &CommandCounts, sent: &[u8], label: &[u8]) {
+        let counter = counts.counter(label);
+        if self.entries.len() < TALLY_CACHE && sent.len() <= TALLY_NAME {
+            self.entries.push((sent.to_vec(), counter, 1));
         } else {
             counter.fetch_add(1, Ordering::Relaxed);
         }
@@ -296,8 +318,11 @@ mod tests {
     fn report() -> Report {
         let counts = CommandCounts::default();
         let mut tally = CommandTally::default();
-        for name in [&b"date"[..], b"ping", b"date"] {
-            tally.count(&counts, name);
+        for name in [&b"date"[..], b"ping", b"date", b"DATE"] {
+            if !tally.count_seen(name, 0) {
+                let label = name.to_ascii_lowercase();
+                tally.count(&counts, name, &label);
+            }
         }
         tally.flush();
         tally.flush(); // nothing twice
@@ -314,18 +339,18 @@ mod tests {
     #[test]
     fn the_report_in_both_forms() {
         let r = report();
-        assert_eq!(r.commands, vec![("date".into(), 2), ("ping".into(), 1)]);
+        assert_eq!(r.commands, vec![("date".into(), 3), ("ping".into(), 1)]);
         assert_eq!(r.latency.1, 4);
         assert_eq!(r.latency.2[1], (0.000_1, 3));
         assert_eq!(r.latency.2.last(), Some(&(f64::INFINITY, 1)));
         let line = r.line();
         assert!(line.starts_with("connections_open=1 connections_total=4 requests=3 "), "{line}");
-        assert!(line.ends_with(" cmd_date=2 cmd_ping=1"), "{line}");
+        assert!(line.ends_with(" cmd_date=3 cmd_ping=1"), "{line}");
         let text = r.prometheus_text();
         for want in [
             "# TYPE netcore_requests_total counter\nnetcore_requests_total 3\n",
             "netcore_connections_open 1\n",
-            "netcore_command_requests_total{command=\"date\"} 2\n",
+            "netcore_command_requests_total{command=\"date\"} 3\n",
             "netcore_request_duration_seconds_bucket{le=\"0.0001\"} 3\n",
             "netcore_request_duration_seconds_bucket{le=\"1\"} 3\n",
             "netcore_request_duration_seconds_bucket{le=\"+Inf\"} 4\n",
@@ -340,7 +365,10 @@ mod tests {
         let counts = CommandCounts::default();
         let mut tally = CommandTally::default();
         for i in 0..200 {
-            tally.count(&counts, format!("w{i}").as_bytes());
+            let name = format!("w{i}");
+            if !tally.count_seen(name.as_bytes(), 0) {
+                tally.count(&counts, name.as_bytes(), name.as_bytes());
+            }
         }
         tally.flush();
         let snap = counts.snapshot();

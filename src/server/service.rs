@@ -187,6 +187,9 @@ pub(crate) struct Dispatcher {
     /// Set once a command is added (they are never removed): without user commands a
     /// request skips the lock and the hash look-up.
     has_commands: AtomicBool,
+    /// Bumped by every `add_command`: what a name means may change, so per-connection caches
+    /// of "this name is that command" (the metrics tally) start over.
+    generation: std::sync::atomic::AtomicU64,
     default_handler: RwLock<Option<Arc<dyn Handler>>>,
     /// The `stats` command's reply, from the engine's counters (set once the engine exists).
     stats_source: std::sync::OnceLock<StatsSource>,
@@ -233,6 +236,7 @@ impl Dispatcher {
             root,
             commands: RwLock::new(commands),
             has_commands,
+            generation: std::sync::atomic::AtomicU64::new(0),
             default_handler: RwLock::new(default_handler),
             stats_source: std::sync::OnceLock::new(),
         }
@@ -258,6 +262,12 @@ impl Dispatcher {
     pub fn add_command(&self, name: &[u8], handler: Arc<dyn Handler>) {
         self.commands.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_ascii_lowercase(), handler);
         self.has_commands.store(true, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Changes whenever a command is added (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub fn set_default(&self, handler: Option<Arc<dyn Handler>>) {

@@ -475,6 +475,9 @@ impl<S: Stream> Connection<S> {
     /// of the server's commands, else as `other` (the service's name for the seed services).
     fn count_command(&mut self, name: &[u8]) {
         let dispatcher = &self.inner.dispatcher;
+        if self.tally.count_seen(name, dispatcher.generation()) {
+            return;
+        }
         let mut buf = [0u8; 32];
         let lowered;
         let label: &[u8] = match dispatcher.service {
@@ -485,7 +488,7 @@ impl<S: Stream> Connection<S> {
             Service::Command | Service::Custom => OTHER,
             ref other => other.name().as_bytes(),
         };
-        self.tally.count(&self.inner.commands, label);
+        self.tally.count(&self.inner.commands, name, label);
     }
 
     /// Counts the outcome and frames the reply that starts at `start`; true if the
