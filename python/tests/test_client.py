@@ -55,6 +55,24 @@ def test_bad_arguments_lose_nothing(line_port):
         netcore.Client("127.0.0.1", 70000)
 
 
+def test_replies_decode_as_python_decodes_utf8_and_every_argument_type_goes_out_as_is(line_port):
+    # The str of a reply is bytes.decode("utf-8", "replace") of its line, made in one step;
+    # str arguments go out as their UTF-8, bytes and bytearray as they are.
+    raw = b"caf\xc3\xa9 \xff\xfe \xed\xa0\x80 \xf0\x9f\x98 end"
+    want = (b"got " + raw).decode("utf-8", "replace")
+    with netcore.Client("127.0.0.1", line_port, timeout=5) as c:
+        assert c.request(raw) == want
+        assert c.request("caf\u00e9 \U0001f600") == "got caf\u00e9 \U0001f600"
+        assert c.pipeline([raw, "\u00e9", bytearray(b"ba"), b"b"]) == [want, "got \u00e9", "got ba", "got b"]
+        c.send(raw + b"\n")
+        assert c.read_line() == want
+        with pytest.raises(UnicodeEncodeError):
+            c.request("lone \ud800 surrogate")
+        with pytest.raises(UnicodeEncodeError):
+            c.pipeline(["fine", "\udc80"])
+        assert c.request("still connected") == "got still connected"
+
+
 def test_closed_mid_reply_timeout_and_too_long(line_port):
     c = netcore.Client("127.0.0.1", line_port, timeout=5)
     with pytest.raises(ConnectionResetError, match="closed by peer"):

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use socket2::SockAddr;
 
-use super::{connect_one, deadline_after, resolve_stream, send_all, Interrupt};
+use super::{connect_one, resolve_stream, send_all, Interrupt};
 use crate::error::Error;
 use crate::socket::stream::io_error as socket_io_error;
 use crate::socket::wait::Mode;
@@ -80,7 +80,7 @@ impl GopherReader {
         if self.eof {
             return Ok(0);
         }
-        let mode = Mode::Sliced(deadline_after(self.timeout));
+        let mode = Mode::Sliced(self.timeout);
         match self.socket.recv_in(buf, 0, mode, &mut Interrupt::none()).map_err(socket_io_error)? {
             0 => {
                 self.eof = true;

@@ -115,6 +115,8 @@ pub struct Client {
     tls: Option<crate::tls::session::TlsSession>,
     /// Bytes received but not yet handed out.
     buf: Vec<u8>,
+    /// The framed request being sent, kept between requests so none allocates.
+    out: Vec<u8>,
     opts: Options,
     target: Target,
     /// Why the connection was closed, when an error closed it.
@@ -167,6 +169,7 @@ impl Client {
             socket: Some(socket),
             tls,
             buf: Vec::new(),
+            out: Vec::new(),
             opts,
             target,
             closed_by: None,
@@ -231,7 +234,7 @@ impl Client {
         if !self.buf.is_empty() {
             return Ok(false);
         }
-        match self.fill(Some(Instant::now() + wait), &mut Interrupt::none()) {
+        match self.fill(Some(wait), &mut Interrupt::none()) {
             Ok(Filled::Bytes) | Err(Error::Timeout) => Ok(false),
             Ok(Filled::Eof) => {
                 self.socket = None;
@@ -287,12 +290,12 @@ impl Client {
         result
     }
 
-    /// Reads what is available into `buf`, waiting up to `deadline`: on a plain connection
-    /// one `recv` in `Mode::Sliced` (straight into `buf`'s spare room).
-    fn fill(&mut self, deadline: Option<Instant>, intr: &mut Interrupt<'_>) -> Result<Filled> {
+    /// Reads what is available into `buf`, waiting up to `wait` (None: no limit): on a plain
+    /// connection one `recv` in `Mode::Sliced` (straight into `buf`'s spare room).
+    fn fill(&mut self, wait: Option<Duration>, intr: &mut Interrupt<'_>) -> Result<Filled> {
         let n = match (&mut self.tls, &self.socket) {
-            (Some(tls), Some(socket)) => tls.read(socket, &mut self.buf, deadline, intr)?,
-            (None, Some(socket)) => recv_into(socket, &mut self.buf, 16384, 0, Mode::Sliced(deadline), intr)?,
+            (Some(tls), Some(socket)) => tls.read(socket, &mut self.buf, deadline_after(wait), intr)?,
+            (None, Some(socket)) => recv_into(socket, &mut self.buf, 16384, 0, Mode::Sliced(wait), intr)?,
             (_, None) => return self.socket().map(|_| Filled::Eof),
         };
         Ok(if n == 0 { Filled::Eof } else { Filled::Bytes })
@@ -335,7 +338,7 @@ impl Client {
             if let Some(line) = self.take_line(&mut scanned)? {
                 return Ok(line);
             }
-            match self.fill(deadline_after(self.opts.timeout), intr)? {
+            match self.fill(self.opts.timeout, intr)? {
                 Filled::Bytes => {}
                 Filled::Eof => {
                     self.closed_mid_reply = !self.buf.is_empty();
@@ -345,12 +348,6 @@ impl Client {
         }
     }
 
-    fn framed(line: &[u8]) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(line.len() + 1);
-        Client::push_line(&mut out, line)?;
-        Ok(out)
-    }
-
     /// Sends one line (netcore adds the `\n`) and returns the reply line without its terminator.
     pub fn request(&mut self, line: &[u8]) -> Result<Vec<u8>> {
         self.request_checked(line, Interrupt::none())
@@ -358,11 +355,15 @@ impl Client {
 
     /// `request` with an interrupt check.
     pub fn request_checked(&mut self, line: &[u8], intr: Interrupt<'_>) -> Result<Vec<u8>> {
-        let out = Self::framed(line)?;
-        self.guarded(intr, |c, intr| {
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        Client::push_line(&mut out, line)?;
+        let reply = self.guarded(intr, |c, intr| {
             c.send_data(&out, intr)?;
             c.read_line_inner(intr)
-        })
+        });
+        self.out = out;
+        reply
     }
 
     /// Sends raw bytes as they are (no terminator added).
@@ -390,7 +391,7 @@ impl Client {
         // Bytes left over from earlier line reads are the start of this reply.
         let mut eof = false;
         if self.buf.is_empty() {
-            match self.fill(deadline_after(self.opts.timeout), intr)? {
+            match self.fill(self.opts.timeout, intr)? {
                 Filled::Bytes => {}
                 Filled::Eof => {
                     self.closed_mid_reply = false;
@@ -399,7 +400,7 @@ impl Client {
             }
         }
         while !eof && self.buf.len() <= limit {
-            match self.fill(Some(Instant::now() + self.opts.quiet), intr) {
+            match self.fill(Some(self.opts.quiet), intr) {
                 Ok(Filled::Bytes) => {}
                 Ok(Filled::Eof) => eof = true,
                 Err(Error::Timeout) => break,
@@ -442,7 +443,7 @@ impl Client {
         if self.buf.is_empty() && self.tls.is_some() {
             // The socket may be readable with only TLS records (session tickets): wait for
             // decrypted bytes instead.
-            match self.fill(Some(Instant::now() + wait), &mut Interrupt::none()) {
+            match self.fill(Some(wait), &mut Interrupt::none()) {
                 Err(Error::Timeout) => return Ok(None),
                 Err(e) => return Err(e),
                 Ok(_) => {}

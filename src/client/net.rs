@@ -77,7 +77,7 @@ pub(crate) fn send_all(
 ) -> Result<()> {
     let mut rest = data;
     while !rest.is_empty() {
-        let n = socket.send_in(rest, 0, Mode::Sliced(deadline_after(timeout)), intr)?;
+        let n = socket.send_in(rest, 0, Mode::Sliced(timeout), intr)?;
         rest = &rest[n.min(rest.len())..];
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! buffer (`ReplyLines`) rather than one allocation per line, so a pipeline of 1000 costs
 //! what a plain socket client's `sendall` and 1000 `readline()`s cost.
 
-use std::time::Instant;
+use std::time::Duration;
 
 use super::{deadline_after, recv_into, strip_terminator, unless_would_block, Client, Filled, Interrupt};
 use crate::error::{Error, Result};
@@ -99,7 +99,7 @@ impl Client {
                 return Ok(replies);
             }
             if sent == out.len() {
-                if let Filled::Eof = self.fill(deadline_after(self.opts.timeout), intr)? {
+                if let Filled::Eof = self.fill(self.opts.timeout, intr)? {
                     self.closed_mid_reply = !self.buf.is_empty();
                     return Err(Error::ConnectionClosed);
                 }
@@ -132,7 +132,7 @@ impl Client {
             self.send_data(part, intr)?;
             loop {
                 self.take_lines(count, &mut replies, &mut scanned)?;
-                match self.fill(Some(Instant::now()), intr) {
+                match self.fill(Some(Duration::ZERO), intr) {
                     Ok(Filled::Bytes) => {}
                     Ok(Filled::Eof) => return Err(Error::ConnectionClosed),
                     Err(Error::Timeout) => break,
@@ -145,7 +145,7 @@ impl Client {
             if replies.len() == count {
                 return Ok(replies);
             }
-            if let Filled::Eof = self.fill(deadline_after(self.opts.timeout), intr)? {
+            if let Filled::Eof = self.fill(self.opts.timeout, intr)? {
                 return Err(Error::ConnectionClosed);
             }
         }

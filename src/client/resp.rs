@@ -1,9 +1,7 @@
 //! RESP on the client: commands go out as arrays of bulk strings, replies come back typed
 //! (`Reply`), so the same client talks to a netcore `resp` server and to redis-server.
 
-use std::time::Instant;
-
-use super::{deadline_after, send_all, Client, Filled, Interrupt};
+use super::{send_all, Client, Filled, Interrupt};
 use crate::error::{Error, Result};
 use crate::server::resp::{parse_reply, ProtocolError, ReplyLimits};
 use crate::server::Reply;
@@ -49,8 +47,7 @@ impl Client {
             if let Some(reply) = self.take_reply()? {
                 return Ok(reply);
             }
-            let deadline: Option<Instant> = deadline_after(self.opts.timeout);
-            if let Filled::Eof = self.fill(deadline, intr)? {
+            if let Filled::Eof = self.fill(self.opts.timeout, intr)? {
                 return Err(Error::ConnectionClosed);
             }
         }

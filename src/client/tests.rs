@@ -156,7 +156,7 @@ fn unix_socket_and_ipv6() {
 
 #[test]
 fn a_zero_wait_for_close_still_looks_once() {
-    // Mode::Sliced with a deadline already passed makes one poll of 0 ms before the timeout.
+    // Mode::Sliced with no budget left makes one poll of 0 ms before the timeout.
     let port = serve_once(|l| (l != "bye").then(|| format!("{l}\n")));
     let mut c = Client::connect("127.0.0.1", port, opts()).unwrap();
     c.send(b"bye\n").unwrap();

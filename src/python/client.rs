@@ -3,13 +3,15 @@
 //! Every wait runs with the GIL released, in slices of `client::CHECK_SLICE`, and checks for
 //! signals between slices, so Ctrl+C raises KeyboardInterrupt in the middle of a wait.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyList, PyString};
+use pyo3::{ffi, IntoPyObjectExt};
 
 use super::address::{self, Address};
 use super::errors::to_pyerr;
@@ -25,19 +27,62 @@ pub(super) fn timeout_arg(timeout: Option<f64>) -> PyResult<Option<Duration>> {
     }
 }
 
-/// A str (UTF-8 encoded) or a bytes-like argument.
-fn bytes_arg(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(s.to_cow()?.as_bytes().to_vec());
+type AsUtf8AndSize = unsafe extern "C" fn(*mut ffi::PyObject, *mut ffi::Py_ssize_t) -> *const std::ffi::c_char;
+
+/// `PyUnicode_AsUTF8AndSize`: in every CPython 3, though in the limited API only from 3.10,
+/// so PyO3's abi3-py39 build does not declare it (its `to_cow` encodes a new bytes object
+/// and copies that instead). Looked up once in the running interpreter.
+fn as_utf8_and_size() -> Option<AsUtf8AndSize> {
+    static FOUND: std::sync::OnceLock<Option<AsUtf8AndSize>> = std::sync::OnceLock::new();
+    *FOUND.get_or_init(|| {
+        // SAFETY: dlsym on the running process; the symbol, when present, has this type.
+        let sym = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"PyUnicode_AsUTF8AndSize".as_ptr()) };
+        // SAFETY: a function of the documented signature.
+        (!sym.is_null()).then(|| unsafe { std::mem::transmute::<*mut std::ffi::c_void, AsUtf8AndSize>(sym) })
+    })
+}
+
+/// A str's UTF-8, without a copy where the interpreter keeps it in the object (for ASCII
+/// text, the text itself; valid while the str lives). Lone surrogates raise
+/// UnicodeEncodeError.
+fn utf8_of<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
+    let Some(as_utf8) = as_utf8_and_size() else {
+        return Ok(Cow::Owned(s.to_cow()?.into_owned().into_bytes()));
+    };
+    let mut size: ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a str; the returned buffer belongs to it and lives as long as it does.
+    let data = unsafe { as_utf8(s.as_ptr(), &mut size) };
+    if data.is_null() {
+        return Err(PyErr::fetch(s.py()));
     }
-    if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<pyo3::types::PyByteArray>() {
-        return obj.extract();
+    // SAFETY: the interpreter returned `size` bytes at `data`.
+    Ok(Cow::Borrowed(unsafe { std::slice::from_raw_parts(data.cast(), size as usize) }))
+}
+
+/// A str (UTF-8 encoded) or a bytes-like argument, borrowed where it cannot change (str,
+/// bytes) while the GIL is released.
+fn bytes_arg<'a>(name: &str, obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return utf8_of(s);
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Cow::Borrowed(b.as_bytes()));
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(Cow::Owned(b.to_vec()));
     }
     Err(PyTypeError::new_err(format!("{name} must be str or bytes, not {}", obj.get_type().name()?)))
 }
 
-fn text(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+/// A reply as str: UTF-8 decoded straight into the str, invalid bytes replaced as
+/// `bytes.decode("utf-8", "replace")` does.
+fn text<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    // SAFETY: a valid buffer and length, a static NUL-terminated error handler name.
+    let obj = unsafe {
+        ffi::PyUnicode_DecodeUTF8(bytes.as_ptr().cast(), bytes.len() as ffi::Py_ssize_t, c"replace".as_ptr())
+    };
+    // SAFETY: a new reference (or NULL with the exception set); PyUnicode_DecodeUTF8 makes a str.
+    Ok(unsafe { Bound::from_owned_ptr_or_err(py, obj)?.cast_into_unchecked() })
 }
 
 /// Where `Client(address, port, unix=...)` connects, by the package's address rule.
@@ -67,8 +112,8 @@ fn target(
 ///
 /// A connection to a line or message server: `address` is a `(host, port)` tuple or a Unix
 /// socket path, or a host (name, IPv4 or IPv6) with `port`; `unix=PATH` works too. `timeout` (seconds, None for no limit) bounds
-/// connecting and each wait for the server. Replies are decoded as UTF-8 (invalid bytes
-/// replaced). After a network error the connection is closed and later calls raise OSError.
+/// connecting and each wait for the server. Replies are decoded as
+/// `bytes.decode("utf-8", "replace")` does. After a network error the connection is closed and later calls raise OSError.
 /// Use it as a context manager to close it.
 #[pyclass(module = "netcore._netcore", name = "Client")]
 pub struct PyClient {
@@ -170,8 +215,9 @@ impl PyClient {
                 line.split(u8::is_ascii_whitespace).filter(|w| !w.is_empty()).map(<[u8]>::to_vec).collect();
             return self.resp_command(py, words);
         }
-        let reply = self.with(py, move |c, intr| c.request_checked(&line, intr)).map(text)?;
-        Ok(reply.into_pyobject(py)?.into_any().unbind())
+        let line: &[u8] = &line;
+        let reply = self.with(py, move |c, intr| c.request_checked(line, intr))?;
+        text(py, &reply)?.into_py_any(py)
     }
 
     /// command(*args) -> value: sends one RESP command (str or bytes arguments) and returns
@@ -180,7 +226,8 @@ impl PyClient {
     /// redis-server alike.
     #[pyo3(signature = (*args))]
     fn command(&self, py: Python<'_>, args: Vec<Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        let words = args.iter().map(|a| bytes_arg("each argument", a)).collect::<PyResult<Vec<_>>>()?;
+        let words =
+            args.iter().map(|a| bytes_arg("each argument", a).map(Cow::into_owned)).collect::<PyResult<Vec<_>>>()?;
         self.resp_command(py, words)
     }
 
@@ -189,25 +236,19 @@ impl PyClient {
         // One buffer for the requests and one for the replies: no allocation per line.
         let mut out = Vec::new();
         for line in &lines {
-            let pushed = match line.cast::<PyString>() {
-                Ok(s) => client::Client::push_line(&mut out, s.to_cow()?.as_bytes()),
-                Err(_) => match line.cast::<PyBytes>() {
-                    Ok(b) => client::Client::push_line(&mut out, b.as_bytes()),
-                    Err(_) => client::Client::push_line(&mut out, &bytes_arg("each line", line)?),
-                },
-            };
-            pushed.map_err(|e| to_pyerr(py, e))?;
+            client::Client::push_line(&mut out, &bytes_arg("each line", line)?).map_err(|e| to_pyerr(py, e))?;
         }
         let count = lines.len();
         let replies = self.with(py, move |c, intr| c.pipeline_framed_checked(&out, count, intr))?;
-        PyList::new(py, replies.iter().map(|line| String::from_utf8_lossy(line)))
+        let texts = replies.iter().map(|line| text(py, line)).collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, texts)
     }
 
     /// message(data) -> bytes: sends data as it is and returns what comes back until the
     /// server is quiet for `quiet` seconds or closes.
     fn message<'py>(&self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-        let data = bytes_arg("data", data)?;
-        let reply = self.with(py, move |c, intr| c.message_checked(&data, intr))?;
+        let data: &[u8] = &bytes_arg("data", data)?;
+        let reply = self.with(py, move |c, intr| c.message_checked(data, intr))?;
         Ok(PyBytes::new(py, &reply))
     }
 
@@ -228,13 +269,13 @@ impl PyClient {
 
     /// send(data) -> None: sends data as it is, adding nothing.
     fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let data = bytes_arg("data", data)?;
-        self.with(py, move |c, intr| c.send_checked(&data, intr))
+        let data: &[u8] = &bytes_arg("data", data)?;
+        self.with(py, move |c, intr| c.send_checked(data, intr))
     }
 
     /// read_line() -> str: reads one reply line.
-    fn read_line(&self, py: Python<'_>) -> PyResult<String> {
-        self.with(py, |c, intr| c.read_line_checked(intr)).map(text)
+    fn read_line<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        text(py, &self.with(py, |c, intr| c.read_line_checked(intr))?)
     }
 
     /// Closes the connection; closing twice is harmless.
@@ -299,10 +340,10 @@ fn udp_request<'py>(
     timeout: f64,
     retries: u32,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let data = bytes_arg("data", data)?;
+    let data: &[u8] = &bytes_arg("data", data)?;
     let timeout = timeout_arg(Some(timeout))?.unwrap_or_default();
     let opts = udp::UdpOptions { timeout, retries };
-    let reply = gil::blocking(py, move |intr| udp::request_checked(&host, port, &data, &opts, intr))?;
+    let reply = gil::blocking(py, move |intr| udp::request_checked(&host, port, data, &opts, intr))?;
     Ok(PyBytes::new(py, &reply))
 }
 

@@ -74,10 +74,12 @@ pub enum Mode {
     /// timeout > 0: wait until this instant, then fail with `Error::Timeout`.
     Deadline(Instant),
     /// The clients' mode, on a socket whose fd blocks in each call for at most `CHECK_SLICE`
-    /// (`Socket::block_in_slices`): the call is made straight away, so data already there
-    /// costs one system call as on a blocking socket; each slice that passes runs the hook;
-    /// the last stretch before the deadline (if any), shorter than a slice, waits in `poll`.
-    Sliced(Option<Instant>),
+    /// (`Socket::block_in_slices`), waiting at most this long (None: no limit): the call is
+    /// made straight away, so data already there or on its way costs one system call as on
+    /// a blocking socket, and no clock is read until a slice has passed (it then counts as
+    /// `CHECK_SLICE` of the budget); each slice that passes runs the hook; the last stretch
+    /// of the budget, shorter than a slice, waits in `poll`.
+    Sliced(Option<Duration>),
 }
 
 impl Mode {
@@ -93,6 +95,11 @@ impl Mode {
     pub fn until(deadline: Option<Instant>) -> Mode {
         Mode::Deadline(deadline.unwrap_or_else(far_future))
     }
+}
+
+/// `now + t`, or a time that never comes.
+fn after(t: Duration) -> Instant {
+    Instant::now().checked_add(t).unwrap_or_else(far_future)
 }
 
 fn far_future() -> Instant {
@@ -190,6 +197,8 @@ pub(crate) fn sock_call<T>(
     intr: &mut Interrupt<'_>,
     mut op: impl FnMut(i32) -> io::Result<T>,
 ) -> Result<T> {
+    // Mode::Sliced: when its budget runs out, once the clock has been read.
+    let mut sliced_deadline: Option<Instant> = None;
     loop {
         // Read afresh each round, as CPython does: once another thread closes the socket,
         // the call fails with EBADF instead of waiting on a number the fd table may reuse.
@@ -206,9 +215,17 @@ pub(crate) fn sock_call<T>(
             Mode::Blocking => call.wait_first.then_some(None),
             Mode::Deadline(deadline) => Some(Some(left(deadline)?)),
             // In the kernel a slice at a time while a whole slice is left; the rest in poll
-            // (a deadline already passed still looks once, with a poll of 0 ms).
-            Mode::Sliced(Some(deadline)) => {
-                Some(deadline.saturating_duration_since(Instant::now())).filter(|l| *l < CHECK_SLICE).map(Some)
+            // (a budget already spent still looks once, with a poll of 0 ms).
+            Mode::Sliced(Some(budget)) => {
+                let left = match sliced_deadline {
+                    Some(d) => d.saturating_duration_since(Instant::now()),
+                    None if budget < CHECK_SLICE => {
+                        sliced_deadline = Some(after(budget));
+                        budget
+                    }
+                    None => budget,
+                };
+                (left < CHECK_SLICE).then_some(Some(left))
             }
         };
         if let Some(timeout) = wait {
@@ -216,7 +233,7 @@ pub(crate) fn sock_call<T>(
             // Nothing yet (time passed, or a signal and the hook let it go on): the deadline
             // decides, here for Sliced and above for the others.
             if wait_once(fd, events, timeout, intr)? == 0 {
-                if matches!(mode, Mode::Sliced(Some(d)) if Instant::now() >= d) {
+                if sliced_deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(Error::Timeout);
                 }
                 continue;
@@ -231,6 +248,9 @@ pub(crate) fn sock_call<T>(
                 // the deadline's.
                 Err(e) if would_block(&e) && matches!(mode, Mode::Sliced(_)) => {
                     if wait.is_none() {
+                        if let (None, Mode::Sliced(Some(budget))) = (sliced_deadline, mode) {
+                            sliced_deadline = Some(after(budget.saturating_sub(CHECK_SLICE)));
+                        }
                         intr.check()?;
                     }
                     break;
