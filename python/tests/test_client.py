@@ -73,6 +73,18 @@ def test_replies_decode_as_python_decodes_utf8_and_every_argument_type_goes_out_
         assert c.request("still connected") == "got still connected"
 
 
+def test_resp_commands_go_through_tls(pki):
+    # A RESP command is encrypted like every other request (it went out in plain text).
+    tls = dict(tls_cert=pki / "server.pem", tls_key=pki / "server.key")
+    with netcore.Server(service="command", framing="resp", **tls) as server:
+        port = server.server_address[1]
+        with netcore.Client(
+            "127.0.0.1", port, tls=True, cafile=pki / "ca.pem", server_hostname="localhost", framing="resp", timeout=5
+        ) as c:
+            assert c.command("PING") == "PONG"
+            assert c.request("PING") == "PONG"
+
+
 def test_closed_mid_reply_timeout_and_too_long(line_port):
     c = netcore.Client("127.0.0.1", line_port, timeout=5)
     with pytest.raises(ConnectionResetError, match="closed by peer"):

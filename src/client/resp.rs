@@ -1,7 +1,7 @@
 //! RESP on the client: commands go out as arrays of bulk strings, replies come back typed
 //! (`Reply`), so the same client talks to a netcore `resp` server and to redis-server.
 
-use super::{send_all, Client, Filled, Interrupt};
+use super::{Client, Filled, Interrupt};
 use crate::error::{Error, Result};
 use crate::server::resp::{parse_reply, ProtocolError, ReplyLimits};
 use crate::server::Reply;
@@ -67,7 +67,7 @@ impl Client {
         let mut out = Vec::new();
         encode_command(argv, &mut out);
         self.guarded(intr, |c, intr| {
-            send_all(c.socket()?, &out, c.opts.timeout, intr)?;
+            c.send_data(&out, intr)?;
             c.read_reply_inner(intr)
         })
     }
@@ -88,7 +88,7 @@ impl Client {
             encode_command(&argv, &mut out);
         }
         self.guarded(Interrupt::none(), |c, intr| {
-            send_all(c.socket()?, &out, c.opts.timeout, intr)?;
+            c.send_data(&out, intr)?;
             (0..commands.len()).map(|_| c.read_reply_inner(intr)).collect()
         })
     }
