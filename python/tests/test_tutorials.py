@@ -40,8 +40,10 @@ class Server:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         if ready_line is not None and not self.wait_for(ready_line):
+            # Read stderr before stop() closes it, and only from a process that has ended.
+            err = self.proc.stderr.read() if self.proc.poll() is not None else "(still running)"
             self.stop()
-            raise AssertionError(f"{program} did not start: {self.lines!r} {self.proc.stderr.read()!r}")
+            raise AssertionError(f"{program} did not start: {self.lines!r} {err!r}")
 
     def _read(self):
         for line in self.proc.stdout:
@@ -67,6 +69,20 @@ class Server:
         return self.lines
 
 
+def start_server(program, args, flavour, ready_line, kind=socket.SOCK_STREAM, attempts=5):
+    """(server, port): `program` started with `args(port)` on a free port. Another process can
+    take the port between free_port() and the server's bind (tests run in parallel with other
+    suites); the server then dies of EADDRINUSE and is started again on a new port."""
+    for attempt in range(attempts):
+        port = free_port(kind)
+        try:
+            return Server(program, args(port), flavour, ready_line), port
+        except AssertionError as e:
+            if "Address already in use" not in str(e) or attempt + 1 == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
 def run_client(program, args, flavour, stdin=None):
     done = subprocess.run(
         command(program, args, flavour), input=stdin, capture_output=True, text=True, timeout=60, cwd=ROOT
@@ -77,8 +93,7 @@ def run_client(program, args, flavour, stdin=None):
 
 @pytest.mark.parametrize("server_flavour,client_flavour", MIXES)
 def test_seed000_command_server_and_client(server_flavour, client_flavour):
-    port = free_port()
-    server = Server("seed000/command_server.py", [port], server_flavour, "waiting for connection")
+    server, port = start_server("seed000/command_server.py", lambda p: [p], server_flavour, "waiting for connection")
     try:
         replies = {}
         for request in ["date", "os", "ls", "ls examples", "hello"]:
@@ -103,8 +118,7 @@ def test_seed000_command_server_and_client(server_flavour, client_flavour):
 
 @pytest.mark.parametrize("server_flavour,client_flavour", MIXES)
 def test_seed002_threaded_tcp_transcript(server_flavour, client_flavour):
-    port = free_port()
-    server = Server("seed002/tcp_server.py", [port], server_flavour, "Waiting for connection...")
+    server, port = start_server("seed002/tcp_server.py", lambda p: [p], server_flavour, "Waiting for connection...")
     try:
         out = run_client("seed002/tcp_client.py", [port], client_flavour)
         server.wait_for("closed.")  # the seed's server sleeps 1 s per message before closing
@@ -128,8 +142,9 @@ def test_seed002_threaded_tcp_transcript(server_flavour, client_flavour):
 
 @pytest.mark.parametrize("server_flavour,client_flavour", MIXES)
 def test_seed002_udp_transcript(server_flavour, client_flavour):
-    port = free_port(socket.SOCK_DGRAM)
-    server = Server("seed002/udp_server.py", [port], server_flavour, f"Bind udp on {port}...")
+    server, port = start_server(
+        "seed002/udp_server.py", lambda p: [p], server_flavour, "Bind udp on", kind=socket.SOCK_DGRAM
+    )
     try:
         out = run_client("seed002/udp_client.py", [port], client_flavour)
     finally:
@@ -140,8 +155,7 @@ def test_seed002_udp_transcript(server_flavour, client_flavour):
 
 @pytest.mark.parametrize("server_flavour,client_flavour", MIXES)
 def test_seed001_connect_and_server(server_flavour, client_flavour):
-    port = free_port()
-    server = Server("seed001/server.py", [port], server_flavour, "Waiting for connections...")
+    server, port = start_server("seed001/server.py", lambda p: [p], server_flavour, "Waiting for connections...")
     try:
         out = run_client("seed001/connect.py", ["localhost", port], client_flavour)
         server.wait_for("Got connection from")
@@ -161,8 +175,9 @@ def test_seed001_connect_and_server(server_flavour, client_flavour):
 
 @pytest.mark.parametrize("server_flavour,client_flavour", MIXES)
 def test_seed001_udp_server_with_seed004_sender(server_flavour, client_flavour):
-    port = free_port(socket.SOCK_DGRAM)
-    server = Server("seed001/udp_server.py", [port], server_flavour, "Waiting for datagrams...")
+    server, port = start_server(
+        "seed001/udp_server.py", lambda p: [p], server_flavour, "Waiting for datagrams...", kind=socket.SOCK_DGRAM
+    )
     try:
         out = run_client("seed004/udp_sender.py", [port], client_flavour, stdin="你好, socket\n")
         server.wait_for("Got data from")
