@@ -641,3 +641,20 @@ def test_busy_poll_serves_as_the_ordinary_read_and_checks_its_window():
         netcore.Server(("127.0.0.1", 0), busy_poll_us=-1)
     with pytest.raises(TypeError):
         netcore.Server(("127.0.0.1", 0), busy_poll_us="50")  # type: ignore[arg-type]
+
+
+def test_huge_seconds_are_overflow_errors_not_panics():
+    """Every seconds option goes through the core's one conversion: past the platform's
+    clocks it is CPython's OverflowError (as socket.settimeout(1e300)), never a panic."""
+    for kwargs in ({"idle_timeout": 1e300}, {"handshake_timeout": 1e300}):
+        with pytest.raises(OverflowError, match="timestamp out of range for platform time_t"):
+            netcore.Server(("127.0.0.1", 0), **kwargs)
+    with pytest.raises(OverflowError, match="timestamp out of range"):
+        netcore.Client(("127.0.0.1", 9), timeout=1e300)
+    with pytest.raises(OverflowError, match="timestamp out of range"):
+        netcore.getfqdn("localhost", timeout=1e300)
+    with netcore.Server(("127.0.0.1", 0), "echo") as server:
+        with pytest.raises(OverflowError, match="timestamp out of range"):
+            server._core.wait(1e300)
+        with pytest.raises(OverflowError, match="timestamp out of range"):
+            server.stop(1e300)

@@ -136,3 +136,10 @@ def test_busy_poll_flag_is_checked_by_the_core():
             assert c.makefile("rb").readline() == b"[posix]\n"
     finally:
         stop(p, signal.SIGTERM)
+
+
+def test_huge_seconds_flags_are_refused_with_the_cores_words():
+    bad = subprocess.run([sys.executable, "-m", "netcore", "serve", "--idle-timeout", "1e300"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "timestamp out of range" in bad.stderr, bad.stderr
+    assert "panicked" not in bad.stderr

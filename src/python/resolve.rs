@@ -1,7 +1,6 @@
 //! Python face of `crate::resolve`. Blocking look-ups run with the GIL released.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use pyo3::exceptions::{PyOSError, PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
@@ -101,7 +100,7 @@ fn getfqdn(py: Python<'_>, name: &str, timeout: f64) -> PyResult<String> {
     if !(timeout.is_finite() && timeout >= 0.0) {
         return Err(pyo3::exceptions::PyValueError::new_err("timeout must be a non-negative number"));
     }
-    let timeout = Duration::from_secs_f64(timeout);
+    let timeout = crate::socket::seconds_to_duration(timeout).py_err(py)?;
     gil::detach(py, || resolve::getfqdn(name, timeout)).py_err(py)
 }
 

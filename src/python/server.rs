@@ -325,7 +325,7 @@ fn seconds(name: &str, value: f64) -> PyResult<Duration> {
     if !(value.is_finite() && value >= 0.0) {
         return Err(PyValueError::new_err(format!("{name} must be a non-negative number of seconds")));
     }
-    Ok(Duration::from_secs_f64(value))
+    crate::socket::seconds_to_duration(value).map_err(|e| pyo3::exceptions::PyOverflowError::new_err(e.to_string()))
 }
 
 /// The engine, serving in the background from construction until `stop`.

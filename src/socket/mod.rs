@@ -33,7 +33,7 @@ use socket2::SockAddr;
 
 pub use addr::{Address, SockName};
 pub use create::{create_connection, has_dualstack_ipv6, server_socket, ConnectTimeout};
-pub use timeout::{getdefaulttimeout, parse_timeout, setdefaulttimeout};
+pub use timeout::{getdefaulttimeout, parse_timeout, seconds_to_duration, setdefaulttimeout};
 use timeout::{ns_to_timeout, timeout_to_ns, NO_TIMEOUT};
 use wait::{sock_call, Call};
 pub use wait::{Interrupt, Mode};

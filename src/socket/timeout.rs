@@ -40,6 +40,13 @@ pub fn parse_timeout(seconds: Option<f64>) -> Result<Option<Duration>> {
     Ok(Some(Duration::from_nanos(ns as u64)))
 }
 
+/// `seconds` (already checked finite and not negative) as a `Duration`, or `Error::Overflow`
+/// past what the platform's clocks hold: the one conversion of every seconds option, so a
+/// huge value gets CPython's OverflowError instead of a panic in `Duration::from_secs_f64`.
+pub fn seconds_to_duration(seconds: f64) -> Result<Duration> {
+    Ok(parse_timeout(Some(seconds))?.unwrap_or_default())
+}
+
 pub(super) fn ns_to_timeout(ns: i64) -> Option<Duration> {
     (ns >= 0).then(|| Duration::from_nanos(ns as u64))
 }

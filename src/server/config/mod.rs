@@ -72,7 +72,10 @@ pub fn idle_timeout_secs(seconds: f64) -> Result<Option<Duration>> {
     if !(seconds.is_finite() && seconds >= 0.0) {
         return Err(Error::InvalidArgument("idle_timeout must be a non-negative number of seconds (0: never)".into()));
     }
-    Ok((seconds > 0.0).then(|| Duration::from_secs_f64(seconds)))
+    if seconds == 0.0 {
+        return Ok(None);
+    }
+    crate::socket::seconds_to_duration(seconds).map(Some)
 }
 
 /// The handshake timeout for `seconds` as every face takes it: positive and finite.
@@ -80,7 +83,7 @@ pub fn handshake_timeout_secs(seconds: f64) -> Result<Duration> {
     if !(seconds.is_finite() && seconds > 0.0) {
         return Err(Error::InvalidArgument("handshake_timeout must be a positive number of seconds".into()));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    crate::socket::seconds_to_duration(seconds)
 }
 
 /// Everything a server needs to start. Build it, then `Server::start(config)`.
@@ -443,6 +446,12 @@ mod tests {
         assert_eq!(c.limits, Limits::DEFAULT);
         assert!(c.update(|c| c.token = Some(b"a b".to_vec())).is_err());
         assert_eq!(c.token, None);
+        for huge in [1e300, f64::MAX] {
+            assert!(matches!(idle_timeout_secs(huge), Err(Error::Overflow(_))), "{huge}");
+            assert!(matches!(handshake_timeout_secs(huge), Err(Error::Overflow(_))), "{huge}");
+        }
+        assert_eq!(idle_timeout_secs(0.0).unwrap(), None);
+        assert_eq!(idle_timeout_secs(1.5).unwrap(), Some(Duration::from_millis(1500)));
         let mut too_long = ServerConfig::new(Service::Echo).busy_poll(MAX_BUSY_POLL + Duration::from_micros(1));
         assert_eq!(too_long.validate().unwrap_err().to_string(), "busy_poll must be at most 100000 µs");
         too_long.busy_poll = MAX_BUSY_POLL;
