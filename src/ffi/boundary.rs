@@ -181,3 +181,20 @@ pub(crate) fn arg_bytes<'a>(data: *const u8, len: usize, name: &'static str) -> 
     // SAFETY: the caller promises `data` points to `len` readable bytes.
     Ok(unsafe { std::slice::from_raw_parts(data, len) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arg_str_takes_ascii_and_other_utf8_and_refuses_the_rest() {
+        // SAFETY: NUL-terminated literals that outlive the calls.
+        unsafe {
+            assert_eq!(arg_str(c"PONG".as_ptr(), "text").unwrap(), "PONG");
+            assert_eq!(arg_str(c"héllo ✓".as_ptr(), "text").unwrap(), "héllo ✓");
+            assert!(matches!(arg_str(c"\xff\xfe".as_ptr(), "text"), Err(FfiError::InvalidUtf8("text"))));
+            assert!(matches!(arg_str(c"ok\xc3".as_ptr(), "text"), Err(FfiError::InvalidUtf8("text"))));
+            assert!(matches!(arg_str(std::ptr::null(), "text"), Err(FfiError::NullArgument("text"))));
+        }
+    }
+}

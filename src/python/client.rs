@@ -22,9 +22,9 @@ use crate::error::Error;
 pub(super) fn timeout_arg(timeout: Option<f64>) -> PyResult<Option<Duration>> {
     match timeout {
         None => Ok(None),
-        Some(t) if t.is_finite() && t >= 0.0 => crate::socket::seconds_to_duration(t)
-            .map(Some)
-            .map_err(|e| pyo3::exceptions::PyOverflowError::new_err(e.to_string())),
+        Some(t) if t.is_finite() && t >= 0.0 => {
+            crate::socket::seconds_to_duration(t).map(Some).map_err(|e| Python::attach(|py| to_pyerr(py, e)))
+        }
         Some(_) => Err(PyValueError::new_err("timeout must be a non-negative number or None")),
     }
 }

@@ -325,7 +325,8 @@ fn seconds(name: &str, value: f64) -> PyResult<Duration> {
     if !(value.is_finite() && value >= 0.0) {
         return Err(PyValueError::new_err(format!("{name} must be a non-negative number of seconds")));
     }
-    crate::socket::seconds_to_duration(value).map_err(|e| pyo3::exceptions::PyOverflowError::new_err(e.to_string()))
+    // Only the error path needs the GIL token, which the caller holds.
+    crate::socket::seconds_to_duration(value).map_err(|e| Python::attach(|py| super::errors::to_pyerr(py, e)))
 }
 
 /// The engine, serving in the background from construction until `stop`.
