@@ -45,30 +45,62 @@ fn sleeps_of(tid: u64) -> u64 {
         .expect("voluntary_ctxt_switches")
 }
 
-/// Sleeps of the one worker over 300 round trips. A command answering with its thread id
-/// names the worker (commands run inline on it), so servers of tests running alongside are
-/// not counted.
-fn round_trips_cost_sleeps(busy_poll: Duration) -> u64 {
-    let config = ServerConfig::new(Service::Custom)
-        .workers(1)
-        .busy_poll(busy_poll)
-        // SAFETY: gettid has no preconditions.
-        .command("tid", |_: &Request<'_>| Response::Reply(unsafe { libc::gettid() }.to_string().into_bytes()))
-        .command("hi", |_: &Request<'_>| Response::Reply(b"hi".to_vec()));
-    let (s, addr) = start(config);
-    let (mut w, mut r) = connect(addr);
-    w.write_all(b"tid\n").unwrap();
-    let tid: u64 = line(&mut r).trim().parse().unwrap();
-    let before = sleeps_of(tid);
-    for _ in 0..300 {
-        // A pause far longer than the worker ever stays up on its own, far shorter than the
-        // busy-poll window: without busy poll every request finds the worker asleep.
-        std::thread::sleep(Duration::from_millis(2));
-        w.write_all(b"hi\n").unwrap();
-        assert_eq!(line(&mut r), "hi\n");
+/// The CPU time thread `tid` of this process has used (user and system), at the kernel's
+/// tick resolution.
+fn cpu_of(tid: u64) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).expect("the worker thread");
+    // Fields after the command name (which may hold spaces): utime and stime are 12th and 13th.
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<u64> = after_name.split(' ').skip(11).take(2).map(|f| f.parse().unwrap()).collect();
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis((fields[0] + fields[1]) * 1000 / ticks)
+}
+
+/// A server with one worker, and a client; the worker's thread id comes from a command
+/// answering with its own (commands run inline on it), so servers of tests running alongside
+/// are not counted.
+struct OneWorker {
+    server: Server,
+    w: TcpStream,
+    r: BufReader<TcpStream>,
+    tid: u64,
+}
+
+impl OneWorker {
+    fn start(busy_poll: Duration) -> Self {
+        let config = ServerConfig::new(Service::Custom)
+            .workers(1)
+            .busy_poll(busy_poll)
+            // SAFETY: gettid has no preconditions.
+            .command("tid", |_: &Request<'_>| Response::Reply(unsafe { libc::gettid() }.to_string().into_bytes()))
+            .command("hi", |_: &Request<'_>| Response::Reply(b"hi".to_vec()));
+        let (server, addr) = start(config);
+        let (mut w, mut r) = connect(addr);
+        w.write_all(b"tid\n").unwrap();
+        let tid: u64 = line(&mut r).trim().parse().unwrap();
+        OneWorker { server, w, r, tid }
     }
-    let slept = sleeps_of(tid) - before;
-    s.stop(T).unwrap();
+
+    /// `n` round trips, each after `pause`.
+    fn round_trips(&mut self, n: usize, pause: Duration) {
+        for _ in 0..n {
+            std::thread::sleep(pause);
+            self.w.write_all(b"hi\n").unwrap();
+            assert_eq!(line(&mut self.r), "hi\n");
+        }
+    }
+}
+
+/// Sleeps of the one worker over 300 round trips with a pause far longer than the worker
+/// ever stays up on its own, far shorter than the window of the busy-poll tests: without busy
+/// poll every request finds the worker asleep.
+fn round_trips_cost_sleeps(busy_poll: Duration) -> u64 {
+    let mut one = OneWorker::start(busy_poll);
+    let before = sleeps_of(one.tid);
+    one.round_trips(300, Duration::from_millis(2));
+    let slept = sleeps_of(one.tid) - before;
+    one.server.stop(T).unwrap();
     slept
 }
 
@@ -81,6 +113,25 @@ fn busy_poll_reads_quick_clients_without_the_worker_sleeping() {
     eprintln!("worker sleeps in 300 round trips: ordinary {ordinary}, busy-polled {polled}");
     assert!(ordinary >= 250, "ordinary reads slept {ordinary} times in 300 round trips");
     assert!(polled <= 30, "busy-polled reads slept {polled} times in 300 round trips");
+}
+
+#[test]
+fn a_client_slower_than_the_window_is_not_spun_for_until_it_comes_back_quicker() {
+    // A window of 20 ms and a client pausing 40 ms: spinning after every reply would cost the
+    // worker ~20 ms of CPU per round trip (400 ms over 20); it spins once, finds nothing, and
+    // from then on waits the ordinary way.
+    let mut one = OneWorker::start(Duration::from_millis(20));
+    let cpu = cpu_of(one.tid);
+    one.round_trips(20, Duration::from_millis(40));
+    let spent = cpu_of(one.tid) - cpu;
+    eprintln!("worker CPU over 20 slow round trips: {spent:?}");
+    assert!(spent < Duration::from_millis(150), "spun for a slow client: {spent:?} of CPU");
+    // The same client turning quick is spun for again: the worker stays awake.
+    let before = sleeps_of(one.tid);
+    one.round_trips(300, Duration::from_millis(2));
+    let slept = sleeps_of(one.tid) - before;
+    assert!(slept <= 30, "the quick client's reads slept {slept} times in 300 round trips");
+    one.server.stop(T).unwrap();
 }
 
 #[test]

@@ -13,7 +13,8 @@ mod resp;
 
 pub(crate) use super::stream::Stream;
 use pending::{client_request, Cut, Cuts, Pending, Route};
-use read::{busy_read, poll_read_input, READ_CHUNK};
+pub(super) use read::BusyPoll;
+use read::{poll_read_input, Pace, READ_CHUNK};
 
 use super::scan::{constant_time_eq, find_newline, has_line_break, has_telnet_bytes, strip_line_ending, strip_telnet};
 use super::stats::add;
@@ -134,6 +135,7 @@ impl<S: Stream> Connection<S> {
         let mut scanned = 0;
         let mut draining = false;
         let mut first_read = self.transport != Transport::Tls;
+        let mut pace = Pace::new();
         loop {
             let room = match self.inner.framing {
                 Framing::Line | Framing::Resp => {
@@ -144,10 +146,7 @@ impl<S: Stream> Connection<S> {
             // Read at most `room` bytes, so a line can outgrow max_line by only a little and a
             // message is never longer than max_line. Data already there is read before
             // anything else is polled.
-            let spun = match self.inner.busy_poll {
-                Duration::ZERO => None,
-                window => busy_read(&mut self.stream, &mut self.input, room, window).await,
-            };
+            let spun = self.inner.busy_poll.read(&mut pace, &mut self.stream, &mut self.input, room).await;
             let (stream, input) = (&mut self.stream, &mut self.input);
             let read = if let Some(r) = spun {
                 r
@@ -178,6 +177,7 @@ impl<S: Stream> Connection<S> {
                 }
             };
             let read_at = tokio::time::Instant::now();
+            self.inner.busy_poll.came_back(&mut pace, read_at.into_std());
             let n = read?;
             add(&self.inner.counters.bytes_in, n as u64);
             if first_read && self.input == [0x16] {

@@ -49,8 +49,8 @@ struct ServerState {
     slots: Arc<Semaphore>,
     handshake_timeout: Option<Duration>,
     log_connections: bool,
-    /// `ServerConfig::busy_poll` (zero: off).
-    busy_poll: Duration,
+    /// `ServerConfig::busy_poll` and its spin slots.
+    busy_poll: connection::BusyPoll,
     /// The TLS listeners' certificate (reloadable), and the handshakes in progress.
     tls: Option<Arc<ReloadableTls>>,
     tls_handshakes: Arc<Semaphore>,
@@ -232,7 +232,7 @@ impl Server {
             slots: Arc::new(Semaphore::new(config.limits.max_connections)),
             handshake_timeout: config.limits.handshake_timeout,
             log_connections: config.log_connections,
-            busy_poll: config.busy_poll,
+            busy_poll: connection::BusyPoll::new(config.busy_poll, workers),
             tls_handshakes: Arc::new(Semaphore::new(
                 config.tls.as_ref().map_or(1, |t| t.max_handshakes).min(Semaphore::MAX_PERMITS),
             )),

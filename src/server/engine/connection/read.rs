@@ -2,6 +2,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -40,28 +41,127 @@ pub(super) fn poll_read_input<S: Stream>(
     })
 }
 
-/// `ServerConfig::busy_poll`: looks for the client's next bytes for up to `window` before the
-/// connection waits for them the ordinary way, yielding to the worker's other tasks (and
-/// letting tokio poll for I/O) between looks. A client that sends its next request within
-/// the window is read without this thread going to sleep and being woken, the two context
-/// switches that are most of a round trip's cost at one request in flight; the price is this
-/// worker's CPU for the window after every reply. `None`: nothing came within the window.
-pub(super) async fn busy_read<S: Stream>(
-    stream: &mut S,
-    input: &mut Vec<u8>,
-    room: usize,
+/// A server's busy poll (`ServerConfig::busy_poll`): the window and the spin slots its
+/// connections share. A connection spins only while its client keeps coming back within the
+/// window (`Pace`), and at most one connection per worker thread spins at a time: with many
+/// clients a worker is seldom idle, and connections spinning side by side would only spend
+/// its rounds on reads that find nothing.
+pub(in crate::server::engine) struct BusyPoll {
     window: Duration,
-) -> Option<io::Result<usize>> {
-    let until = Instant::now() + window;
-    loop {
-        let got = std::future::poll_fn(|cx| match poll_read_input(stream, input, room, cx) {
-            Poll::Ready(r) => Poll::Ready(Some(r)),
-            Poll::Pending => Poll::Ready(None),
-        })
-        .await;
-        if got.is_some() || Instant::now() >= until {
-            return got;
+    spinning: AtomicUsize,
+    slots: usize,
+}
+
+/// One connection's record of its client: did the client send its last request within the
+/// window after the reply before it?
+pub(super) struct Pace {
+    quick: bool,
+    waiting_since: Option<Instant>,
+}
+
+impl Pace {
+    pub(super) fn new() -> Self {
+        Pace { quick: true, waiting_since: None }
+    }
+}
+
+/// A held spin slot, released when the spin ends (or the connection is dropped mid-spin).
+struct SpinSlot<'a>(&'a AtomicUsize);
+
+impl Drop for SpinSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+}
+
+impl BusyPoll {
+    /// `window` zero: off. `workers`: the engine's threads, one spin slot each.
+    pub(in crate::server::engine) fn new(window: Duration, workers: usize) -> Self {
+        BusyPoll { window, spinning: AtomicUsize::new(0), slots: workers.max(1) }
+    }
+
+    fn try_spin(&self) -> Option<SpinSlot<'_>> {
+        // A plain load first: a full set of slots costs no write to the shared line.
+        if self.spinning.load(Ordering::Relaxed) >= self.slots {
+            return None;
         }
-        tokio::task::yield_now().await;
+        self.spinning.fetch_update(Ordering::Acquire, Ordering::Relaxed, |n| (n < self.slots).then_some(n + 1)).ok()?;
+        Some(SpinSlot(&self.spinning))
+    }
+
+    /// Looks for the client's next bytes for up to the window before the connection waits
+    /// for them the ordinary way, yielding to the worker's other tasks (and letting tokio
+    /// poll for I/O) between looks. A client that sends its next request within the window
+    /// is read without this thread going to sleep and being woken, the two context switches
+    /// that are most of a round trip's cost at one request in flight. `None`: off, the
+    /// client is not quick, no slot was free, or nothing came within the window.
+    pub(super) async fn read<S: Stream>(
+        &self,
+        pace: &mut Pace,
+        stream: &mut S,
+        input: &mut Vec<u8>,
+        room: usize,
+    ) -> Option<io::Result<usize>> {
+        if self.window.is_zero() {
+            return None;
+        }
+        let since = Instant::now();
+        pace.waiting_since = Some(since);
+        if !pace.quick {
+            return None;
+        }
+        let _slot = self.try_spin()?;
+        let until = since + self.window;
+        loop {
+            let got = std::future::poll_fn(|cx| match poll_read_input(stream, input, room, cx) {
+                Poll::Ready(r) => Poll::Ready(Some(r)),
+                Poll::Pending => Poll::Ready(None),
+            })
+            .await;
+            if got.is_some() || Instant::now() >= until {
+                return got;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Records that the client's bytes arrived at `at`, after `read` (spun or not): the
+    /// client stays quick (or becomes quick again) if they came within the window.
+    pub(super) fn came_back(&self, pace: &mut Pace, at: Instant) {
+        if let Some(since) = pace.waiting_since.take() {
+            pace.quick = at.saturating_duration_since(since) <= self.window;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_spin_slot_per_worker_released_when_the_spin_ends() {
+        let poll = BusyPoll::new(Duration::from_micros(50), 2);
+        let (a, b) = (poll.try_spin(), poll.try_spin());
+        assert!(a.is_some() && b.is_some());
+        assert!(poll.try_spin().is_none(), "two workers: two spinners at most");
+        drop(a);
+        assert!(poll.try_spin().is_some(), "a finished spin frees its slot");
+        assert!(BusyPoll::new(Duration::from_micros(50), 0).try_spin().is_some(), "at least one slot");
+    }
+
+    #[test]
+    fn a_client_is_quick_while_it_comes_back_within_the_window() {
+        let poll = BusyPoll::new(Duration::from_millis(10), 1);
+        let mut pace = Pace::new();
+        assert!(pace.quick, "a new client may be spun for");
+        let since = Instant::now();
+        pace.waiting_since = Some(since);
+        poll.came_back(&mut pace, since + Duration::from_millis(11));
+        assert!(!pace.quick, "came back after the window");
+        poll.came_back(&mut pace, since + Duration::from_millis(1));
+        assert!(!pace.quick, "no wait recorded: nothing changes");
+        pace.waiting_since = Some(since);
+        poll.came_back(&mut pace, since + Duration::from_millis(10));
+        assert!(pace.quick, "within the window again");
     }
 }
