@@ -45,8 +45,8 @@ class Server:
     of replies buffered per client), ``backlog`` (connections the kernel queues per TCP
     listener before they are accepted), ``workers`` (engine threads), ``token`` (a shared secret
     clients must send as their first line), ``busy_poll_us`` (after each reply, look for the
-    client's next request this long before sleeping: lower latency at one request in flight,
-    for that CPU; ``0``: off). An option left ``None`` takes the engine's
+    client's next request this long before sleeping, while it keeps coming back that quickly:
+    lower latency at one request in flight, for a worker's CPU; ``0``: off). An option left ``None`` takes the engine's
     default: ``Server.DEFAULTS`` lists them.
 
     Deployment (docs/deploy.md): ``reuse_port`` (SO_REUSEPORT: several processes on one

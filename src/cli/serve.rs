@@ -9,7 +9,9 @@ use clap::Args;
 
 use super::deploy::DeployArgs;
 use super::Failure;
-use crate::server::{idle_timeout_secs, parse_addr, Framing, Limits, Server, ServerConfig, Service};
+use crate::server::{
+    idle_timeout_secs, parse_addr, Framing, Limits, Server, ServerConfig, Service, DEFAULT_BUSY_POLL, MAX_BUSY_POLL,
+};
 
 /// Where `netcore serve` listens when given no --listen, --udp or --unix (the default job).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:21560";
@@ -87,10 +89,15 @@ pub struct ServeArgs {
     /// Engine worker threads [default: one per core]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
-    /// After each reply, look for the client's next request for this many microseconds before
-    /// sleeping: lower latency for clients with one request in flight, for the CPU of the
-    /// window (at most 100000) [default: 0, off]
-    #[arg(long, value_name = "MICROSECONDS")]
+    #[arg(long, value_name = "MICROSECONDS", help = with_default(
+        &format!(
+            "After each reply, look for the client's next request this many microseconds before \
+             sleeping, while the client keeps coming back that quickly: lower latency at one request \
+             in flight, for a worker's CPU (0: off; at most {})",
+            MAX_BUSY_POLL.as_micros()
+        ),
+        DEFAULT_BUSY_POLL.as_micros(),
+    ))]
     pub busy_poll_us: Option<u64>,
     /// File whose first line is a shared secret clients must send first
     #[arg(long, value_name = "FILE")]

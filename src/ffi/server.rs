@@ -221,8 +221,9 @@ pub extern "C" fn netcore_server_config_set_max_output(
 }
 
 /// After each reply, a stream connection looks for the client's next request for this many
-/// microseconds before it sleeps (0: off, the default; at most 100000): lower latency for
-/// clients with one request in flight, for the worker's CPU during the window.
+/// microseconds before it sleeps, while the client keeps coming back that quickly (default
+/// 50; 0: off; at most 100000): lower latency for clients with one request in flight, for a
+/// worker's CPU while it looks (docs/engine.md, "Busy poll").
 #[no_mangle]
 pub extern "C" fn netcore_server_config_set_busy_poll_us(
     config: *mut netcore_server_config,

@@ -31,7 +31,7 @@ mod unix;
 pub use batch::{Batch, Enter, Lane, Offload};
 pub use config::{
     check_command_name, check_token, handshake_timeout_secs, idle_timeout_secs, listen_addr, parse_addr, Framing,
-    Limits, Listen, ProxyProtocol, ServerConfig, Service, DEFAULT_BANNER, MAX_BUSY_POLL,
+    Limits, Listen, ProxyProtocol, ServerConfig, Service, DEFAULT_BANNER, DEFAULT_BUSY_POLL, MAX_BUSY_POLL,
 };
 pub use engine::{BoundAddr, Server, Stats};
 pub use reply::Reply;

@@ -43,6 +43,10 @@ pub struct Limits {
     pub backlog: usize,
 }
 
+/// The default `ServerConfig::busy_poll`: 50 µs, a few loopback round trips; a client that
+/// comes back later than that is not spun for (docs/engine.md, "Busy poll").
+pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(50);
+
 /// The longest `ServerConfig::busy_poll`: 100 ms, thousands of loopback round trips; longer
 /// would only keep a core busy for clients that have gone quiet.
 pub const MAX_BUSY_POLL: Duration = Duration::from_millis(100);
@@ -111,9 +115,10 @@ pub struct ServerConfig {
     pub metrics: Option<SocketAddr>,
     /// After answering, a stream client's connection looks for its next request for this long
     /// before it waits for it (yielding to the worker's other clients in between), so a client
-    /// with one request in flight is read without the worker sleeping and being woken. Costs
-    /// the worker's CPU for the window after every reply. Default zero: off; at most
-    /// `MAX_BUSY_POLL`.
+    /// with one request in flight is read without the worker sleeping and being woken. Only
+    /// while the client keeps coming back within the window, and one connection per worker at
+    /// a time; the price is the worker's CPU while it spins. Default `DEFAULT_BUSY_POLL`; zero:
+    /// off; at most `MAX_BUSY_POLL`.
     pub busy_poll: Duration,
     /// Writes one line to stderr per stream client accepted, with its address (the real
     /// client's, behind a PROXY protocol balancer). Default false.
@@ -159,7 +164,7 @@ impl ServerConfig {
             reuse_port: false,
             proxy_protocol: ProxyProtocol::Off,
             metrics: None,
-            busy_poll: Duration::ZERO,
+            busy_poll: DEFAULT_BUSY_POLL,
             log_connections: false,
             tls: None,
             commands: HashMap::new(),
