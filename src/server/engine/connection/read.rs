@@ -52,16 +52,25 @@ pub(in crate::server::engine) struct BusyPoll {
     slots: usize,
 }
 
-/// One connection's record of its client: did the client send its last request within the
-/// window after the reply before it?
+/// Spins skipped, at most, after a run of spins that found nothing: a client slower than the
+/// window costs one window per this many requests.
+const MAX_SKIP: u32 = 64;
+
+/// One connection's record of its client's pace. A spin that finds nothing skips the next
+/// spins, twice as many after each miss in a row (1, 2, 4 .. `MAX_SKIP`), then tries again; a
+/// request that comes within the window, spun for or not, ends the skipping. One late
+/// request does not stop the spinning, and a wait without spinning (which adds the worker's
+/// own wake-up to the measured pause) is not the only way back.
 pub(super) struct Pace {
-    quick: bool,
+    skip: u32,
+    misses: u32,
+    spun: bool,
     waiting_since: Option<Instant>,
 }
 
 impl Pace {
     pub(super) fn new() -> Self {
-        Pace { quick: true, waiting_since: None }
+        Pace { skip: 0, misses: 0, spun: false, waiting_since: None }
     }
 }
 
@@ -107,10 +116,13 @@ impl BusyPoll {
         }
         let since = Instant::now();
         pace.waiting_since = Some(since);
-        if !pace.quick {
+        pace.spun = false;
+        if pace.skip > 0 {
+            pace.skip -= 1;
             return None;
         }
         let _slot = self.try_spin()?;
+        pace.spun = true;
         let until = since + self.window;
         loop {
             let got = std::future::poll_fn(|cx| match poll_read_input(stream, input, room, cx) {
@@ -125,11 +137,14 @@ impl BusyPoll {
         }
     }
 
-    /// Records that the client's bytes arrived at `at`, after `read` (spun or not): the
-    /// client stays quick (or becomes quick again) if they came within the window.
+    /// Records that the client's bytes arrived at `at`, after `read` (spun or not).
     pub(super) fn came_back(&self, pace: &mut Pace, at: Instant) {
-        if let Some(since) = pace.waiting_since.take() {
-            pace.quick = at.saturating_duration_since(since) <= self.window;
+        let Some(since) = pace.waiting_since.take() else { return };
+        if at.saturating_duration_since(since) <= self.window {
+            (pace.skip, pace.misses) = (0, 0);
+        } else if pace.spun {
+            pace.skip = (1u32 << pace.misses.min(31)).min(MAX_SKIP);
+            pace.misses += 1;
         }
     }
 }
@@ -149,19 +164,32 @@ mod tests {
         assert!(BusyPoll::new(Duration::from_micros(50), 0).try_spin().is_some(), "at least one slot");
     }
 
-    #[test]
-    fn a_client_is_quick_while_it_comes_back_within_the_window() {
-        let poll = BusyPoll::new(Duration::from_millis(10), 1);
-        let mut pace = Pace::new();
-        assert!(pace.quick, "a new client may be spun for");
+    /// `read`'s bookkeeping without a stream: one wait that ends `gap` after it began.
+    fn wait(poll: &BusyPoll, pace: &mut Pace, gap: Duration) -> bool {
         let since = Instant::now();
         pace.waiting_since = Some(since);
-        poll.came_back(&mut pace, since + Duration::from_millis(11));
-        assert!(!pace.quick, "came back after the window");
-        poll.came_back(&mut pace, since + Duration::from_millis(1));
-        assert!(!pace.quick, "no wait recorded: nothing changes");
-        pace.waiting_since = Some(since);
-        poll.came_back(&mut pace, since + Duration::from_millis(10));
-        assert!(pace.quick, "within the window again");
+        pace.spun = pace.skip == 0;
+        pace.skip = pace.skip.saturating_sub(1);
+        poll.came_back(pace, since + gap);
+        pace.spun
+    }
+
+    #[test]
+    fn spins_that_find_nothing_back_off_and_a_quick_request_ends_it() {
+        let poll = BusyPoll::new(Duration::from_millis(10), 1);
+        let (late, quick) = (Duration::from_millis(11), Duration::from_millis(10));
+        let mut pace = Pace::new();
+        // A late client: spun for at requests 1, 3, 6, 11, 20, .. then once per MAX_SKIP + 1.
+        let spun: Vec<usize> = (1..=300).filter(|_| wait(&poll, &mut pace, late)).collect();
+        assert_eq!(&spun[..6], [1, 3, 6, 11, 20, 37]);
+        assert!(spun.windows(2).all(|w| w[1] - w[0] <= MAX_SKIP as usize + 1), "{spun:?}");
+        // A request within the window, even one not spun for, ends the skipping.
+        wait(&poll, &mut pace, quick);
+        assert_eq!((pace.skip, pace.misses), (0, 0));
+        assert!(wait(&poll, &mut pace, quick), "spun for again at once");
+        // One late request among quick ones costs one skipped spin, not the spinning.
+        assert!(wait(&poll, &mut pace, late));
+        assert!(!wait(&poll, &mut pace, quick));
+        assert!(wait(&poll, &mut pace, quick));
     }
 }
