@@ -1,5 +1,6 @@
 """netcore.Client and netcore.udp_request against servers the tests start on loopback."""
 
+import errno
 import signal
 import socket
 import subprocess
@@ -157,6 +158,35 @@ def test_ipv6_and_unix(tmp_path):
         assert c.getpeername() is None
     t.join(5)
     srv.close()
+
+
+def test_a_unix_socket_with_a_full_backlog_is_blocking_io_error_as_in_the_stdlib(tmp_path):
+    # A listener that never accepts, its queue of one taken: CPython's socket with a timeout
+    # fails at once with EAGAIN; so does netcore.Client, instead of waiting out its timeout.
+    path = str(tmp_path / "full.sock")
+    with socket.socket(socket.AF_UNIX) as srv:
+        srv.bind(path)
+        srv.listen(0)
+        queued = []
+        for _ in range(16):
+            c = socket.socket(socket.AF_UNIX)
+            c.settimeout(2)
+            try:
+                c.connect(path)
+            except BlockingIOError as e:
+                c.close()
+                stdlib = e
+                break
+            queued.append(c)
+        else:
+            pytest.fail("the backlog never filled")
+        started = time.monotonic()
+        with pytest.raises(BlockingIOError) as got:
+            netcore.Client(unix=path, timeout=2)
+        assert time.monotonic() - started < 1.5
+        assert got.value.errno == stdlib.errno == errno.EAGAIN
+        for c in queued:
+            c.close()
 
 
 def test_message_framing_with_the_seed_servers():

@@ -83,6 +83,22 @@ def start_server(program, args, flavour, ready_line, kind=socket.SOCK_STREAM, at
     raise AssertionError("unreachable")
 
 
+def start_silent_server(program, flavour, attempts=5):
+    """(server, port) for a seed server that prints nothing once it listens (`program host
+    port`): probed until it accepts, and started again on a new port if it lost its port to
+    another process, as start_server does."""
+    for attempt in range(attempts):
+        port = free_port()
+        server = Server(program, ["127.0.0.1", port], flavour)
+        if _wait_listening(port, server.proc):
+            return server, port
+        err = server.proc.stderr.read() if server.proc.poll() is not None else "(still running)"
+        server.stop()
+        if "Address already in use" not in err or attempt + 1 == attempts:
+            raise AssertionError(f"{program} did not start listening on {port}: {err!r}")
+    raise AssertionError("unreachable")
+
+
 def run_client(program, args, flavour, stdin=None):
     done = subprocess.run(
         command(program, args, flavour), input=stdin, capture_output=True, text=True, timeout=60, cwd=ROOT
@@ -189,10 +205,8 @@ def test_seed001_udp_server_with_seed004_sender(server_flavour, client_flavour):
 
 @pytest.mark.parametrize("server_flavour,client_flavour", MIXES)
 def test_seed003_thank_you_pair(server_flavour, client_flavour):
-    port = free_port()
-    server = Server("seed003/thanks_server.py", ["127.0.0.1", port], server_flavour)
+    server, port = start_silent_server("seed003/thanks_server.py", server_flavour)
     try:
-        _wait_listening(port)
         out = run_client("seed003/thanks_client.py", ["127.0.0.1", port], client_flavour)
     finally:
         server.stop()
@@ -201,10 +215,8 @@ def test_seed003_thank_you_pair(server_flavour, client_flavour):
 
 @pytest.mark.parametrize("server_flavour,client_flavour", MIXES)
 def test_seed004_welcome_pair(server_flavour, client_flavour):
-    port = free_port()
-    server = Server("seed004/welcome_server.py", ["127.0.0.1", port], server_flavour)
+    server, port = start_silent_server("seed004/welcome_server.py", server_flavour)
     try:
-        _wait_listening(port)
         out = run_client("seed004/welcome_client.py", ["127.0.0.1", port], client_flavour)
         server.wait_for("连接地址")
     finally:
@@ -262,12 +274,13 @@ def test_seed003_gopher_client_reports_failures(flavour):
     assert refused.stdout == "连接错误:[Errno 111] Connection refused\n"
 
 
-def _wait_listening(port, timeout=30.0):
+def _wait_listening(port, proc, timeout=30.0):
+    """True once something accepts on `port`; False if `proc` ends first or time runs out."""
     deadline = time.time() + timeout
-    while time.time() < deadline:
+    while time.time() < deadline and proc.poll() is None:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
+                return True
         except OSError:
             time.sleep(0.05)
-    raise AssertionError(f"nothing listening on {port}")
+    return False

@@ -129,6 +129,29 @@ fn greeting_is_optional() {
 }
 
 #[test]
+fn a_unix_socket_with_a_full_backlog_refuses_at_once_with_eagain() {
+    // As CPython's socket with a timeout: a Unix listener whose queue is full makes connect
+    // fail with EAGAIN; the client does not wait out its timeout or take itself for connected.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("full.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    // SAFETY: a second listen on a listening socket only changes its backlog.
+    assert_eq!(unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&listener), 0) }, 0);
+    let started = std::time::Instant::now();
+    let mut queued = Vec::new();
+    let refused = loop {
+        match Client::connect_unix(&path, opts()) {
+            Ok(c) => queued.push(c),
+            Err(e) => break e,
+        }
+        assert!(queued.len() < 16, "a backlog of 0 queued {} clients", queued.len());
+    };
+    assert_eq!(refused.code(), libc::EAGAIN, "{refused}");
+    assert!(started.elapsed() < Duration::from_secs(2), "waited {:?} for a full queue", started.elapsed());
+    drop(listener);
+}
+
+#[test]
 fn unix_socket_and_ipv6() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sock");
