@@ -18,6 +18,8 @@ pyclient   netcore.Client.request() round trips and pipeline(["os"] * 1000) agai
            stdlib socket client doing the same writes and readline()s (sendall, then
            makefile("rb").readline(); bytes, not decoded: the stricter peer), both against
            `netcore serve --service command`. The clients run on the generator's CPU.
+           netcore.Client busy-polls 50 us for replies by default; the same client with
+           busy_poll_us=0 is shown beside it.
 
 With NETCORE_BASELINE=DIR (a copy of an older build's `netcore` package directory), both
 sections add that build as one more peer in the same rounds ("netcore-hi-base",
@@ -116,10 +118,10 @@ def client_main(name: str, port: int, seconds: float) -> None:
         r = resource.getrusage(resource.RUSAGE_SELF)
         return r.ru_utime + r.ru_stime
 
-    if name == "netcore":
+    if name in ("netcore", "netcore-nopoll"):
         import netcore
 
-        c = netcore.Client(eb.HOST, port)
+        c = netcore.Client(eb.HOST, port, **(NO_POLL if name == "netcore-nopoll" else {}))
         request: Callable[[], object] = lambda: c.request("os")  # noqa: E731
         lines = ["os"] * PIPELINE
         pipeline: Callable[[], object] = lambda: c.pipeline(lines)  # noqa: E731
@@ -264,7 +266,7 @@ def run_pyclient(start: Callable[[List[str]], List[eb.Peer]], runs: int, secs: f
     (server,) = start(["netcore"]) or (None,)
     if server is None:
         return "pyclient: skipped (netcore serve did not start)", [], {}
-    names = ["netcore", "stdlib"] + (["netcore-base"] if BASELINE else [])
+    names = ["netcore", "netcore-nopoll", "stdlib"] + (["netcore-base"] if BASELINE else [])
     got: Dict[str, List[dict]] = {name: [] for name in names}
     try:
         for i in range(runs):
@@ -272,7 +274,8 @@ def run_pyclient(start: Callable[[List[str]], List[eb.Peer]], runs: int, secs: f
             for name in names[i % len(names):] + names[:i % len(names)]:
                 eb.wait_quiet()
                 env = {**os.environ, **(baseline_env() if name == "netcore-base" else {})}
-                out = subprocess.run(gen_prefix + [str(eb.VENV_PY), str(HERE), "--client", name.split("-")[0],
+                client = "netcore" if name == "netcore-base" else name
+                out = subprocess.run(gen_prefix + [str(eb.VENV_PY), str(HERE), "--client", client,
                                                    str(server.port), str(secs)],
                                      capture_output=True, text=True, timeout=secs * 4 + 60, env=env)
                 if out.returncode != 0:
@@ -292,7 +295,8 @@ def run_pyclient(start: Callable[[List[str]], List[eb.Peer]], runs: int, secs: f
         x = statistics.median(pairs)
         ok = x >= 1.0
         verdicts.append((f"netcore.Client {what} {x:.2f}x stdlib socket (target >= 1.0x)", ok))
-        shown = {"netcore": "netcore.Client", "stdlib": "stdlib socket", "netcore-base": "netcore.Client, baseline"}
+        shown = {"netcore": "netcore.Client", "netcore-nopoll": "netcore.Client, busy_poll_us=0 (off)",
+                 "stdlib": "stdlib socket", "netcore-base": "netcore.Client, baseline"}
         for name in names:
             per_s = statistics.median(r[what]["per_s"] for r in got[name])
             cpu = statistics.median(r[what]["cpu_us"] for r in got[name])
@@ -300,6 +304,9 @@ def run_pyclient(start: Callable[[List[str]], List[eb.Peer]], runs: int, secs: f
             if name == "netcore-base":
                 base = [a[what]["per_s"] / b[what]["per_s"] for a, b in zip(got["netcore"], got[name])]
                 ratio = f"{statistics.median(base):.2f}x ({min(base):.2f}–{max(base):.2f})"
+            if name == "netcore-nopoll":  # against the stdlib, shown, not a target
+                off = [a[what]["per_s"] / b[what]["per_s"] for a, b in zip(got[name], got["stdlib"])]
+                ratio = f"{statistics.median(off):.2f}x stdlib ({min(off):.2f}–{max(off):.2f})"
             rows.append(f"| {label} | {shown[name]} | "
                         f"{per_s:,.1f} | {1000 / per_s:.3f} | {cpu:,.1f} | {ratio} | "
                         f"{'>= 1.0x' if name == 'stdlib' else ''} | {('yes' if ok else '**no**') if name == 'stdlib' else ''} |")

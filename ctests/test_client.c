@@ -176,6 +176,18 @@ static void test_request_and_pipeline(uint16_t port) {
     netcore_string_free(reply);
     CHECK_OK(netcore_client_set_max_reply(c, 1 << 20));
 
+    /* The busy-poll window: off, the longest, too long (refused, nothing changes), NULL. */
+    CHECK_STATUS(netcore_client_set_busy_poll_us(c, 100001), NETCORE_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(netcore_client_set_busy_poll_us(NULL, 50), NETCORE_STATUS_NULL_ARGUMENT);
+    CHECK_OK(netcore_client_set_busy_poll_us(c, 0));
+    CHECK_OK(netcore_client_request(c, "unpolled", &reply));
+    CHECK_STR(reply, "got unpolled");
+    netcore_string_free(reply);
+    CHECK_OK(netcore_client_set_busy_poll_us(c, 100000));
+    CHECK_OK(netcore_client_request(c, "polled", &reply));
+    CHECK_STR(reply, "got polled");
+    netcore_string_free(reply);
+
     /* Raw send, then read the reply line. */
     CHECK_OK(netcore_client_send(c, (const uint8_t *)"raw\r\n", 5));
     CHECK_OK(netcore_client_read_line(c, &reply));

@@ -375,6 +375,15 @@ netcore_status netcore_client_set_timeout(struct netcore_client *client, uint32_
 netcore_status netcore_client_set_max_reply(struct netcore_client *client, size_t max_reply);
 
 /**
+ * Changes how long, waiting for a reply on a plain connection, the client looks for it
+ * before sleeping, in microseconds, while the server keeps answering that quickly (default
+ * 50; 0: off; at most 100000, else INVALID_ARGUMENT): lower latency to a server on the same
+ * machine, for this thread's CPU while it looks (docs/engine.md, "Busy poll").
+ */
+netcore_status netcore_client_set_busy_poll_us(struct netcore_client *client,
+                                               uint32_t microseconds);
+
+/**
  * Changes the quiet period that ends a message reply, in milliseconds (default 200).
  */
 netcore_status netcore_client_set_quiet(struct netcore_client *client, uint32_t quiet_ms);

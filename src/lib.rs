@@ -6,6 +6,7 @@
 //! program (src/main.rs), and into the Python module for `python -m netcore`. So the C
 //! library carries none of clap, rustyline, indicatif or hdrhistogram.
 
+pub mod busy_poll;
 pub mod client;
 pub mod error;
 #[cfg(feature = "c-api")]

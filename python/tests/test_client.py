@@ -160,6 +160,22 @@ def test_ipv6_and_unix(tmp_path):
     srv.close()
 
 
+def test_busy_poll_us_reads_the_same_replies_and_checks_its_window():
+    with netcore.Server(("127.0.0.1", 0), "command") as server:
+        port = server.server_address[1]
+        for window in (None, 0, 100_000):  # the core's default (50), off, the longest
+            kw = {} if window is None else {"busy_poll_us": window}
+            with netcore.Client("127.0.0.1", port, timeout=5, **kw) as c:
+                assert [c.request("os") for _ in range(50)] == ["[posix]"] * 50
+                assert c.pipeline(["os"] * 20) == ["[posix]"] * 20
+        with pytest.raises(ValueError, match="busy_poll must be at most 100000"):
+            netcore.Client("127.0.0.1", port, busy_poll_us=100_001)
+        with pytest.raises(OverflowError):
+            netcore.Client("127.0.0.1", port, busy_poll_us=-1)
+        with pytest.raises(TypeError):
+            netcore.Client("127.0.0.1", port, busy_poll_us="50")  # type: ignore[arg-type]
+
+
 def test_a_unix_socket_with_a_full_backlog_is_blocking_io_error_as_in_the_stdlib(tmp_path):
     # A listener that never accepts, its queue of one taken: CPython's socket with a timeout
     # fails at once with EAGAIN; so does netcore.Client, instead of waiting out its timeout.

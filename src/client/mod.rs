@@ -39,7 +39,7 @@ pub mod url;
 pub use crate::socket::wait::CHECK_SLICE;
 pub use crate::socket::Interrupt;
 pub use net::connect_socket;
-use net::{client_hook, deadline_after, recv_into, unless_would_block};
+use net::{client_hook, deadline_after, recv_into, spin_recv, unless_would_block};
 pub(crate) use net::{connect_one, resolve_stream, send_all};
 pub use pipeline::ReplyLines;
 
@@ -88,11 +88,21 @@ pub struct Options {
     pub quiet: Duration,
     /// Speak TLS over the connection (docs/tls.md). `None`: plain bytes.
     pub tls: Option<crate::tls::ClientTls>,
+    /// Waiting for the reply to a request or command on a plain connection, look for it for
+    /// this long before sleeping, while the server keeps answering that quickly (the rule of
+    /// `crate::busy_poll`). Default `DEFAULT_BUSY_POLL`; zero: off; at most `MAX_BUSY_POLL`.
+    pub busy_poll: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { timeout: Some(DEFAULT_TIMEOUT), max_reply: DEFAULT_MAX_REPLY, quiet: DEFAULT_QUIET, tls: None }
+        Options {
+            timeout: Some(DEFAULT_TIMEOUT),
+            max_reply: DEFAULT_MAX_REPLY,
+            quiet: DEFAULT_QUIET,
+            tls: None,
+            busy_poll: crate::busy_poll::DEFAULT_BUSY_POLL,
+        }
     }
 }
 
@@ -123,6 +133,8 @@ pub struct Client {
     closed_by: Option<String>,
     /// The server closed after sending part of a reply (not before its first byte).
     closed_mid_reply: bool,
+    /// How quickly the server has been answering (`Options::busy_poll`).
+    pace: crate::busy_poll::Pace,
 }
 
 impl Client {
@@ -147,6 +159,7 @@ impl Client {
         if opts.max_reply == 0 {
             return Err(Error::InvalidArgument("max_reply must be at least 1".into()));
         }
+        crate::busy_poll::check_window(opts.busy_poll)?;
         let deadline = deadline_after(opts.timeout);
         let socket = connect_socket(&target, opts.timeout, &mut intr)?;
         let tls = match &opts.tls {
@@ -174,6 +187,7 @@ impl Client {
             target,
             closed_by: None,
             closed_mid_reply: false,
+            pace: Default::default(),
         })
     }
 
@@ -198,6 +212,13 @@ impl Client {
             return Err(Error::InvalidArgument("max_reply must be at least 1".into()));
         }
         self.opts.max_reply = max_reply;
+        Ok(())
+    }
+
+    /// Changes the busy-poll window (`Options::busy_poll`) for later replies.
+    pub fn set_busy_poll(&mut self, window: Duration) -> Result<()> {
+        crate::busy_poll::check_window(window)?;
+        self.opts.busy_poll = window;
         Ok(())
     }
 
@@ -301,6 +322,28 @@ impl Client {
         Ok(if n == 0 { Filled::Eof } else { Filled::Bytes })
     }
 
+    /// `fill` for the reply to a request or command: on a plain connection it first looks for
+    /// the reply for up to `Options::busy_poll` without sleeping, while the server keeps
+    /// answering within it. A round trip to a server on the same machine is then read
+    /// without this thread going to sleep and being woken (docs/engine.md, "Busy poll").
+    fn fill_reply(&mut self, intr: &mut Interrupt<'_>) -> Result<Filled> {
+        let window = self.opts.busy_poll;
+        let (Some(socket), None, false) = (&self.socket, &self.tls, window.is_zero()) else {
+            return self.fill(self.opts.timeout, intr);
+        };
+        let started = std::time::Instant::now();
+        let spun = self.pace.may_spin();
+        if spun {
+            if let Some(n) = spin_recv(socket, &mut self.buf, started + window, intr)? {
+                self.pace.record(started.elapsed(), window, true);
+                return Ok(if n == 0 { Filled::Eof } else { Filled::Bytes });
+            }
+        }
+        let filled = self.fill(self.opts.timeout, intr);
+        self.pace.record(started.elapsed(), window, spun);
+        filled
+    }
+
     /// Sends all of `data`, encrypted when the connection is TLS.
     fn send_data(&mut self, data: &[u8], intr: &mut Interrupt<'_>) -> Result<()> {
         let timeout = self.opts.timeout;
@@ -338,7 +381,7 @@ impl Client {
             if let Some(line) = self.take_line(&mut scanned)? {
                 return Ok(line);
             }
-            match self.fill(self.opts.timeout, intr)? {
+            match self.fill_reply(intr)? {
                 Filled::Bytes => {}
                 Filled::Eof => {
                     self.closed_mid_reply = !self.buf.is_empty();

@@ -100,6 +100,27 @@ pub(super) fn recv_into(
     Ok(n)
 }
 
+/// Looks for bytes without waiting (`recv` with MSG_DONTWAIT) until `until`: `None` if none
+/// came. It ends within the window (at most `MAX_BUSY_POLL`, shorter than a wait's slice), so
+/// it needs no interrupt check of its own.
+pub(super) fn spin_recv(
+    socket: &Socket,
+    buf: &mut Vec<u8>,
+    until: std::time::Instant,
+    intr: &mut Interrupt<'_>,
+) -> Result<Option<usize>> {
+    loop {
+        if let Some(n) = unless_would_block(recv_into(socket, buf, 16384, libc::MSG_DONTWAIT, Mode::NonBlocking, intr))?
+        {
+            return Ok(Some(n));
+        }
+        if std::time::Instant::now() >= until {
+            return Ok(None);
+        }
+        std::hint::spin_loop();
+    }
+}
+
 /// `Ok(None)` for a call that would have had to wait.
 pub(super) fn unless_would_block<T>(result: Result<T>) -> Result<Option<T>> {
     match result {

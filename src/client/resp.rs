@@ -47,7 +47,7 @@ impl Client {
             if let Some(reply) = self.take_reply()? {
                 return Ok(reply);
             }
-            if let Filled::Eof = self.fill(self.opts.timeout, intr)? {
+            if let Filled::Eof = self.fill_reply(intr)? {
                 return Err(Error::ConnectionClosed);
             }
         }

@@ -134,6 +134,18 @@ pub extern "C" fn netcore_client_set_max_reply(client: *mut netcore_client, max_
     })
 }
 
+/// Changes how long, waiting for a reply on a plain connection, the client looks for it
+/// before sleeping, in microseconds, while the server keeps answering that quickly (default
+/// 50; 0: off; at most 100000, else INVALID_ARGUMENT): lower latency to a server on the same
+/// machine, for this thread's CPU while it looks (docs/engine.md, "Busy poll").
+#[no_mangle]
+pub extern "C" fn netcore_client_set_busy_poll_us(client: *mut netcore_client, microseconds: u32) -> netcore_status {
+    ffi_boundary!({
+        arg_client(client)?.set_busy_poll(Duration::from_micros(microseconds.into()))?;
+        Ok(())
+    })
+}
+
 /// Changes the quiet period that ends a message reply, in milliseconds (default 200).
 #[no_mangle]
 pub extern "C" fn netcore_client_set_quiet(client: *mut netcore_client, quiet_ms: u32) -> netcore_status {

@@ -159,14 +159,15 @@ impl PyClient {
 #[pymethods]
 impl PyClient {
     /// Client(address, port=None, *, unix=None, timeout=10.0, max_reply=1048576, quiet=0.2,
-    /// tls=False, cafile=None, server_hostname=None, certfile=None, keyfile=None, framing="line"):
+    /// tls=False, cafile=None, server_hostname=None, certfile=None, keyfile=None, framing="line",
+    /// busy_poll_us=50):
     /// `address` is a `(host, port)` tuple or a Unix socket path (the package's one address
     /// rule, `address.rs`), or a host with `port` beside it, as `Client("localhost", 21560)`.
     /// Defaults are the core's (`client::Options::default()`).
     #[new]
     #[pyo3(signature = (address = None, port = None, *, unix = None, timeout = Some(client::DEFAULT_TIMEOUT.as_secs_f64()),
                         max_reply = None, quiet = None, tls = false, cafile = None, server_hostname = None,
-                        certfile = None, keyfile = None, framing = None))]
+                        certfile = None, keyfile = None, framing = None, busy_poll_us = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -182,6 +183,7 @@ impl PyClient {
         certfile: Option<PathBuf>,
         keyfile: Option<PathBuf>,
         framing: Option<&str>,
+        busy_poll_us: Option<u64>,
     ) -> PyResult<Self> {
         let resp = match framing {
             Some(name) => {
@@ -201,6 +203,7 @@ impl PyClient {
             },
             tls: crate::tls::ClientTls::from_options(tls, cafile, certfile, keyfile, server_hostname)
                 .map_err(|e| to_pyerr(py, e))?,
+            busy_poll: busy_poll_us.map_or(defaults.busy_poll, Duration::from_micros),
         };
         let shown = target.to_string();
         let c = gil::blocking(py, move |intr| client::Client::connect_checked(target, opts, intr))?;

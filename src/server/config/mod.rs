@@ -43,13 +43,7 @@ pub struct Limits {
     pub backlog: usize,
 }
 
-/// The default `ServerConfig::busy_poll`: 50 µs, a few loopback round trips; a client that
-/// comes back later than that is not spun for (docs/engine.md, "Busy poll").
-pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(50);
-
-/// The longest `ServerConfig::busy_poll`: 100 ms, thousands of loopback round trips; longer
-/// would only keep a core busy for clients that have gone quiet.
-pub const MAX_BUSY_POLL: Duration = Duration::from_millis(100);
+pub use crate::busy_poll::{DEFAULT_BUSY_POLL, MAX_BUSY_POLL};
 
 impl Limits {
     /// The defaults, the only place they are written: faces pass "not given" and docs, stubs
@@ -301,9 +295,7 @@ impl ServerConfig {
         if l.idle_timeout == Some(Duration::ZERO) {
             return Err(Error::InvalidArgument("idle_timeout must be positive (or none)".into()));
         }
-        if self.busy_poll > MAX_BUSY_POLL {
-            return Err(Error::InvalidArgument(format!("busy_poll must be at most {} µs", MAX_BUSY_POLL.as_micros())));
-        }
+        crate::busy_poll::check_window(self.busy_poll)?;
         if l.handshake_timeout == Some(Duration::ZERO) {
             return Err(Error::InvalidArgument("handshake_timeout must be positive (or none)".into()));
         }

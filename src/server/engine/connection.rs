@@ -135,7 +135,7 @@ impl<S: Stream> Connection<S> {
         let mut scanned = 0;
         let mut draining = false;
         let mut first_read = self.transport != Transport::Tls;
-        let mut pace = Pace::new();
+        let mut pace = Pace::default();
         loop {
             let room = match self.inner.framing {
                 Framing::Line | Framing::Resp => {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::ReadBuf;
 
 use super::Stream;
+use crate::busy_poll;
 
 pub(super) const READ_CHUNK: usize = 16 * 1024;
 
@@ -52,26 +53,13 @@ pub(in crate::server::engine) struct BusyPoll {
     slots: usize,
 }
 
-/// Spins skipped, at most, after a run of spins that found nothing: a client slower than the
-/// window costs one window per this many requests.
-const MAX_SKIP: u32 = 64;
-
-/// One connection's record of its client's pace. A spin that finds nothing skips the next
-/// spins, twice as many after each miss in a row (1, 2, 4 .. `MAX_SKIP`), then tries again; a
-/// request that comes within the window, spun for or not, ends the skipping. One late
-/// request does not stop the spinning, and a wait without spinning (which adds the worker's
-/// own wake-up to the measured pause) is not the only way back.
+/// One connection's busy-poll state: its client's pace (the core's rule) and the wait in
+/// progress.
+#[derive(Default)]
 pub(super) struct Pace {
-    skip: u32,
-    misses: u32,
+    rule: busy_poll::Pace,
     spun: bool,
     waiting_since: Option<Instant>,
-}
-
-impl Pace {
-    pub(super) fn new() -> Self {
-        Pace { skip: 0, misses: 0, spun: false, waiting_since: None }
-    }
 }
 
 /// A held spin slot, released when the spin ends (or the connection is dropped mid-spin).
@@ -117,8 +105,7 @@ impl BusyPoll {
         let since = Instant::now();
         pace.waiting_since = Some(since);
         pace.spun = false;
-        if pace.skip > 0 {
-            pace.skip -= 1;
+        if !pace.rule.may_spin() {
             return None;
         }
         let _slot = self.try_spin()?;
@@ -139,12 +126,8 @@ impl BusyPoll {
 
     /// Records that the client's bytes arrived at `at`, after `read` (spun or not).
     pub(super) fn came_back(&self, pace: &mut Pace, at: Instant) {
-        let Some(since) = pace.waiting_since.take() else { return };
-        if at.saturating_duration_since(since) <= self.window {
-            (pace.skip, pace.misses) = (0, 0);
-        } else if pace.spun {
-            pace.skip = (1u32 << pace.misses.min(31)).min(MAX_SKIP);
-            pace.misses += 1;
+        if let Some(since) = pace.waiting_since.take() {
+            pace.rule.record(at.saturating_duration_since(since), self.window, pace.spun);
         }
     }
 }
@@ -162,34 +145,5 @@ mod tests {
         drop(a);
         assert!(poll.try_spin().is_some(), "a finished spin frees its slot");
         assert!(BusyPoll::new(Duration::from_micros(50), 0).try_spin().is_some(), "at least one slot");
-    }
-
-    /// `read`'s bookkeeping without a stream: one wait that ends `gap` after it began.
-    fn wait(poll: &BusyPoll, pace: &mut Pace, gap: Duration) -> bool {
-        let since = Instant::now();
-        pace.waiting_since = Some(since);
-        pace.spun = pace.skip == 0;
-        pace.skip = pace.skip.saturating_sub(1);
-        poll.came_back(pace, since + gap);
-        pace.spun
-    }
-
-    #[test]
-    fn spins_that_find_nothing_back_off_and_a_quick_request_ends_it() {
-        let poll = BusyPoll::new(Duration::from_millis(10), 1);
-        let (late, quick) = (Duration::from_millis(11), Duration::from_millis(10));
-        let mut pace = Pace::new();
-        // A late client: spun for at requests 1, 3, 6, 11, 20, .. then once per MAX_SKIP + 1.
-        let spun: Vec<usize> = (1..=300).filter(|_| wait(&poll, &mut pace, late)).collect();
-        assert_eq!(&spun[..6], [1, 3, 6, 11, 20, 37]);
-        assert!(spun.windows(2).all(|w| w[1] - w[0] <= MAX_SKIP as usize + 1), "{spun:?}");
-        // A request within the window, even one not spun for, ends the skipping.
-        wait(&poll, &mut pace, quick);
-        assert_eq!((pace.skip, pace.misses), (0, 0));
-        assert!(wait(&poll, &mut pace, quick), "spun for again at once");
-        // One late request among quick ones costs one skipped spin, not the spinning.
-        assert!(wait(&poll, &mut pace, late));
-        assert!(!wait(&poll, &mut pace, quick));
-        assert!(wait(&poll, &mut pace, quick));
     }
 }
