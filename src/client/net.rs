@@ -117,7 +117,8 @@ pub(super) fn spin_recv(
         if std::time::Instant::now() >= until {
             return Ok(None);
         }
-        std::hint::spin_loop();
+        // A server on this CPU can answer only once this thread lets it run.
+        std::thread::yield_now();
     }
 }
 

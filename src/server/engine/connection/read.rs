@@ -88,7 +88,8 @@ impl BusyPoll {
 
     /// Looks for the client's next bytes for up to the window before the connection waits
     /// for them the ordinary way, yielding to the worker's other tasks (and letting tokio
-    /// poll for I/O) between looks. A client that sends its next request within the window
+    /// poll for I/O) and the thread's CPU to other threads (a client on the same CPU can
+    /// send only while the spinner lets it run) between looks. A client that sends its next request within the window
     /// is read without this thread going to sleep and being woken, the two context switches
     /// that are most of a round trip's cost at one request in flight. `None`: off, the
     /// client is not quick, no slot was free, or nothing came within the window.
@@ -120,6 +121,7 @@ impl BusyPoll {
             if got.is_some() || Instant::now() >= until {
                 return got;
             }
+            std::thread::yield_now();
             tokio::task::yield_now().await;
         }
     }
