@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use netcore::busy_poll::MAX_BUSY_POLL;
 use netcore::client::{Client, Options};
+use netcore::server::{BoundAddr, Framing, Reply, Server, ServerConfig, Service};
 
 /// A line server on 127.0.0.1 answering each line with itself after `delay`, for one
 /// connection.
@@ -53,25 +54,50 @@ fn my_cpu() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
+/// Sleeps of this thread over 300 calls of `one` (after one not counted).
+fn sleeps_over(mut one: impl FnMut(usize)) -> u64 {
+    one(300);
+    let before = my_sleeps();
+    (0..300).for_each(&mut one);
+    my_sleeps() - before
+}
+
 /// Sleeps of this thread over 300 requests to a server answering at once.
 fn sleeps_over_requests(busy_poll: Duration) -> u64 {
     let mut c = connect(echo_after(Duration::ZERO), busy_poll);
-    assert_eq!(c.request(b"warm").unwrap(), b"warm");
-    let before = my_sleeps();
-    for i in 0..300 {
+    sleeps_over(|i| {
         let line = format!("r{i}");
         assert_eq!(c.request(line.as_bytes()).unwrap(), line.as_bytes());
-    }
-    my_sleeps() - before
+    })
+}
+
+/// The same over 300 RESP commands (`Client::command`) to a netcore RESP server.
+fn sleeps_over_commands(busy_poll: Duration) -> u64 {
+    let config = ServerConfig::new(Service::Command).framing(Framing::Resp).tcp("127.0.0.1:0".parse().unwrap());
+    let server = Server::start(config).unwrap();
+    let port = server
+        .local_addrs()
+        .iter()
+        .find_map(|a| if let BoundAddr::Tcp(a) = a { Some(a.port()) } else { None })
+        .unwrap();
+    let mut c = connect(port, busy_poll);
+    let slept = sleeps_over(|_| assert_eq!(c.command(&[b"PING"]).unwrap(), Reply::Simple("PONG".into())));
+    server.stop(Duration::from_secs(10)).unwrap();
+    slept
+}
+
+fn assert_polled_waits_stay_awake(what: &str, ordinary: u64, polled: u64) {
+    eprintln!("client sleeps in 300 {what}: ordinary {ordinary}, busy-polled {polled}");
+    assert!(ordinary >= 60, "ordinary waits slept only {ordinary} times in 300 {what}");
+    assert!(polled <= 30, "busy-polled waits slept {polled} times in 300 {what}");
 }
 
 #[test]
 fn a_quick_servers_replies_are_read_without_the_client_sleeping() {
-    let ordinary = sleeps_over_requests(Duration::ZERO);
-    let polled = sleeps_over_requests(MAX_BUSY_POLL);
-    eprintln!("client sleeps in 300 requests: ordinary {ordinary}, busy-polled {polled}");
-    assert!(ordinary >= 60, "ordinary waits slept only {ordinary} times in 300 requests");
-    assert!(polled <= 30, "busy-polled waits slept {polled} times in 300 requests");
+    let (ordinary, polled) = (sleeps_over_requests(Duration::ZERO), sleeps_over_requests(MAX_BUSY_POLL));
+    assert_polled_waits_stay_awake("requests", ordinary, polled);
+    let (ordinary, polled) = (sleeps_over_commands(Duration::ZERO), sleeps_over_commands(MAX_BUSY_POLL));
+    assert_polled_waits_stay_awake("RESP commands", ordinary, polled);
 }
 
 #[test]

@@ -148,4 +148,28 @@ mod tests {
         assert!(poll.try_spin().is_some(), "a finished spin frees its slot");
         assert!(BusyPoll::new(Duration::from_micros(50), 0).try_spin().is_some(), "at least one slot");
     }
+
+    #[test]
+    fn a_read_spins_only_with_a_free_slot_and_gives_it_back() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let poll = BusyPoll::new(Duration::from_millis(1), 1);
+            let (mut pace, mut input) = (Pace::default(), Vec::new());
+            let held = poll.try_spin();
+            assert!(poll.read(&mut pace, &mut stream, &mut input, 64).await.is_none(), "nothing was sent");
+            assert!(!pace.spun, "the one slot is taken: no spin");
+            drop(held);
+            assert!(poll.read(&mut pace, &mut stream, &mut input, 64).await.is_none(), "nothing was sent");
+            assert!(pace.spun, "a free slot: spun for the window");
+            assert_eq!(poll.spinning.load(Ordering::Relaxed), 0, "the spin gave its slot back");
+            poll.came_back(&mut pace, Instant::now());
+            assert!(pace.waiting_since.is_none(), "the wait was recorded");
+            let off = BusyPoll::new(Duration::ZERO, 1);
+            assert!(off.read(&mut pace, &mut stream, &mut input, 64).await.is_none());
+            assert!(pace.waiting_since.is_none(), "off: no clock read, nothing recorded");
+        });
+    }
 }
